@@ -1,0 +1,80 @@
+"""Training settings, shared by the CLI, the GUI and the model file (no heavy imports)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Literal
+
+Strategy = Literal["freeze", "freeze_unfreeze", "no_freeze"]
+STRATEGIES: tuple[Strategy, ...] = ("freeze", "freeze_unfreeze", "no_freeze")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+SCHEDULES = ("onecycle", "cosine")
+
+
+@dataclass
+class TrainConfig:
+    """Hyperparameters of one training run. Defaults suit the sample posters on a CPU."""
+
+    backbone: str = "efficientnet_lite0"
+    pretrained: bool = True
+    weights_file: str | None = None  # local state dict for the backbone, loaded safely
+    strategy: Strategy = "freeze"
+    unfreeze_epoch: int | None = None  # freeze_unfreeze: first unfrozen epoch (1-based)
+    epochs: int = 5
+    batch_size: int = 32
+    image_size: int = 224
+    lr: float = 3e-3
+    backbone_lr_factor: float = 0.1  # backbone LR = lr * factor once unfrozen
+    weight_decay: float = 1e-4
+    schedule: str = "onecycle"
+    dropout: float = 0.2
+    balance: bool = False  # BCE pos_weight from label frequencies
+    augment: bool | None = None  # None: on unless the backbone is frozen throughout
+    device: str = "auto"
+    seed: int = 0
+    num_threads: int | None = None  # torch intra-op threads; None leaves one core free
+
+    def validate(self) -> None:
+        """Raise ValueError with a plain message for settings that cannot work."""
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}")
+        if self.device not in DEVICES:
+            raise ValueError(f"device must be one of {', '.join(DEVICES)}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}")
+        if self.epochs < 1:
+            raise ValueError("epochs must be at least 1")
+        if self.batch_size < 1:
+            raise ValueError("batch size must be at least 1")
+        if not 32 <= self.image_size <= 1024:
+            raise ValueError("image size must be between 32 and 1024 pixels")
+        if not 0 < self.lr < 10:
+            raise ValueError("learning rate must be a positive number below 10")
+        if not 0 <= self.dropout < 1:
+            raise ValueError("dropout must be in [0, 1)")
+
+    @property
+    def use_augmentation(self) -> bool:
+        if self.augment is not None:
+            return self.augment
+        return self.strategy != "freeze"
+
+    @property
+    def first_unfrozen_epoch(self) -> int | None:
+        """1-based epoch from which the backbone trains, or None if it never does."""
+        if self.strategy == "no_freeze":
+            return 1
+        if self.strategy == "freeze":
+            return None
+        if self.unfreeze_epoch is not None:
+            return max(1, self.unfreeze_epoch)
+        return max(2, self.epochs // 3 + 1)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        """Build from a dict, ignoring unknown keys (files from newer versions)."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})

@@ -1,0 +1,366 @@
+"""The training engine: `fit` runs a whole training, reporting events and honouring a stop flag.
+
+Shape (after timm / torchvision's reference scripts): images are decoded once into a uint8
+tensor; each epoch is `train_one_epoch` then `evaluate`; a frozen backbone without
+augmentation has its embeddings computed once so later epochs only train the head.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from core.backbones import IMAGENET_MEAN, IMAGENET_STD
+from core.checkpoint import ModelMeta
+from core.config import TrainConfig
+from core.datasets import Dataset
+from core.events import (
+    EpochEnded,
+    Event,
+    PreparingData,
+    StepEnded,
+    TrainingFailed,
+    TrainingFinished,
+    TrainingStarted,
+)
+from core.metrics import compute_metrics, tune_thresholds
+from core.model import MultiLabelClassifier, create_model
+from core.transforms import augment, decoded_cache, normalize
+
+EventSink = Callable[[Event], None]
+StopFlag = Callable[[], bool]
+
+
+@dataclass
+class TrainResult:
+    model: MultiLabelClassifier
+    meta: ModelMeta
+    history: list[EpochEnded]
+    stopped_early: bool
+
+
+class Stopped(Exception):
+    """Raised inside the loop when the stop flag is seen."""
+
+
+def resolve_device(name: str = "auto") -> tuple[str, str]:
+    """Pick the device (cuda > mps > cpu for "auto") and a human-readable name for it."""
+    if name in ("auto", "cuda") and torch.cuda.is_available():
+        return "cuda", torch.cuda.get_device_name(0)
+    if name == "cuda":
+        raise ValueError("CUDA was requested but no CUDA GPU is available; use --device cpu.")
+    mps = getattr(torch.backends, "mps", None)
+    if name in ("auto", "mps") and mps is not None and mps.is_available():
+        return "mps", "Apple GPU (MPS)"
+    if name == "mps":
+        raise ValueError("MPS was requested but is not available; use --device cpu.")
+    return "cpu", f"CPU ({torch.get_num_threads()} threads)"
+
+
+def fit(
+    config: TrainConfig,
+    data: Dataset,
+    on_event: EventSink | None = None,
+    should_stop: StopFlag | None = None,
+) -> TrainResult:
+    """Train a classifier on `data`; report progress through `on_event`.
+
+    Stopping (via `should_stop`) ends the run after the current step and still returns the
+    best model so far. Any failure is reported as a TrainingFailed event, then re-raised.
+    """
+    emit = on_event or (lambda event: None)
+    try:
+        return _Trainer(config, data, emit, should_stop or (lambda: False)).run()
+    except Exception as exc:
+        emit(TrainingFailed(message=str(exc) or type(exc).__name__, details=traceback.format_exc()))
+        raise
+
+
+class _Trainer:
+    def __init__(self, config: TrainConfig, data: Dataset, emit: EventSink, stop: StopFlag):
+        config.validate()
+        if len(data.train) == 0 or len(data.val) == 0:
+            raise ValueError("Training needs at least one training and one validation image.")
+        self.config, self.data, self.emit, self.stop = config, data, emit, stop
+        torch.manual_seed(config.seed)
+        torch.set_num_threads(config.num_threads or max(1, (os.cpu_count() or 2) - 1))
+        self.device, self.device_name = resolve_device(config.device)
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.model = create_model(
+            config.backbone,
+            len(data.label_names),
+            pretrained=config.pretrained,
+            weights_file=config.weights_file,
+            dropout=config.dropout,
+        ).to(self.device)
+        if self.device == "cuda":
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.amp_dtype = _amp_dtype(self.device)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        self.features: dict[str, torch.Tensor] = {}  # cached embeddings of a frozen backbone
+        self.step = 0
+
+    # ----------------------------------------------------------------- set-up
+    def _prepare(self) -> None:
+        size = self.config.image_size
+
+        def progress(done: int, total: int) -> None:
+            self.emit(PreparingData("decode", done, total))
+
+        splits = (self.data.train, self.data.val)
+        try:
+            self.images = [
+                decoded_cache.get(s.paths, size, progress=progress, should_stop=self.stop)
+                for s in splits
+            ]
+        except InterruptedError as exc:
+            raise Stopped from exc
+        self.targets = [torch.from_numpy(np.asarray(s.labels, dtype=np.float32)) for s in splits]
+        self.steps_per_epoch = math.ceil(len(self.data.train) / self.config.batch_size)
+        self.total_steps = self.steps_per_epoch * self.config.epochs
+        self.criterion = nn.BCEWithLogitsLoss(pos_weight=self._pos_weight())
+        self.optimizer, self.scheduler = _make_optimizer(self.model, self.config, self.total_steps)
+
+    def _pos_weight(self) -> torch.Tensor | None:
+        if not self.config.balance:
+            return None
+        labels = self.targets[0]
+        positives = labels.sum(0).clamp(min=1)
+        return ((len(labels) - positives) / positives).clamp(max=100).to(self.device)
+
+    # ----------------------------------------------------------------- the run
+    def run(self) -> TrainResult:
+        started = time.perf_counter()
+        self.started = started
+        self.history: list[EpochEnded] = []
+        self.best: dict | None = None
+        stopped = False
+        try:
+            self._prepare()
+            self.emit(self._started_event())
+            for epoch in range(1, self.config.epochs + 1):
+                self._run_epoch(epoch)
+        except Stopped:
+            stopped = True
+        if self.best is None:  # stopped before the first evaluation: judge the model as is
+            self._keep_if_best(self._evaluate(self._is_frozen(1)), epoch=0)
+        return self._finish(stopped, time.perf_counter() - started)
+
+    def _started_event(self) -> TrainingStarted:
+        return TrainingStarted(
+            config=self.config.to_dict(),
+            label_names=tuple(self.data.label_names),
+            n_train=len(self.data.train),
+            n_val=len(self.data.val),
+            device=self.device,
+            device_name=self.device_name,
+            steps_per_epoch=self.steps_per_epoch,
+            total_steps=self.total_steps,
+        )
+
+    def _is_frozen(self, epoch: int) -> bool:
+        first = self.config.first_unfrozen_epoch
+        return first is None or epoch < first
+
+    def _run_epoch(self, epoch: int) -> None:
+        t0 = time.perf_counter()
+        frozen = self._is_frozen(epoch)
+        self.model.set_backbone_trainable(not frozen)
+        if frozen and not self.config.use_augmentation and "train" not in self.features:
+            self._compute_features()
+        train_loss = self._train_one_epoch(epoch, frozen)
+        evaluation = self._evaluate(frozen)
+        is_best = self._keep_if_best(evaluation, epoch)
+        metrics, per_label = compute_metrics(
+            evaluation["probs"], self.targets[1].numpy(), self.data.label_names
+        )
+        event = EpochEnded(
+            epoch=epoch,
+            epochs=self.config.epochs,
+            train_loss=train_loss,
+            val_loss=evaluation["loss"],
+            metrics=metrics,
+            per_label=per_label,
+            is_best=is_best,
+            seconds=time.perf_counter() - t0,
+            backbone_frozen=frozen,
+        )
+        self.history.append(event)
+        self.emit(event)
+
+    def _batches(self, n: int, shuffle: bool) -> Iterator[torch.Tensor]:
+        order = torch.randperm(n, generator=self.generator) if shuffle else torch.arange(n)
+        yield from order.split(self.config.batch_size)
+
+    def _inputs(self, split: int, idx: torch.Tensor, train: bool) -> torch.Tensor:
+        """A normalised (and, when training with augmentation, augmented) image batch."""
+        batch = self.images[split][idx].to(self.device, non_blocking=True)
+        x = normalize(batch, IMAGENET_MEAN, IMAGENET_STD)
+        if train and self.config.use_augmentation:
+            x = augment(x, self.generator)
+        if self.device == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def _forward(self, split: int, idx: torch.Tensor, frozen: bool, train: bool) -> torch.Tensor:
+        if frozen and split_name(split) in self.features:
+            return self.model.head(self.features[split_name(split)][idx].to(self.device))
+        x = self._inputs(split, idx, train)
+        with torch.autocast(self.device, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+            if frozen:
+                with torch.no_grad():
+                    feats = self.model.backbone(x)
+                return self.model.head(feats.float())
+            return self.model(x).float()
+
+    def _train_one_epoch(self, epoch: int, frozen: bool) -> float:
+        self.model.train()
+        if frozen:
+            self.model.backbone.eval()  # keep BatchNorm statistics of a frozen backbone
+        total, count = 0.0, 0
+        rate = 0.0
+        for idx in self._batches(len(self.data.train), shuffle=True):
+            if self.stop():
+                raise Stopped
+            t0 = time.perf_counter()
+            loss = self.criterion(
+                self._forward(0, idx, frozen, train=True), self.targets[0][idx].to(self.device)
+            )
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.scheduler.step()
+            value = loss.item()
+            total, count, self.step = total + value * len(idx), count + len(idx), self.step + 1
+            instant = len(idx) / max(time.perf_counter() - t0, 1e-9)
+            rate = instant if rate == 0 else 0.8 * rate + 0.2 * instant
+            self.emit(self._step_event(epoch, value, rate))
+        return total / max(count, 1)
+
+    def _step_event(self, epoch: int, loss: float, rate: float) -> StepEnded:
+        return StepEnded(
+            epoch=epoch,
+            step=self.step,
+            total_steps=self.total_steps,
+            loss=loss,
+            lr=self.optimizer.param_groups[0]["lr"],
+            images_per_s=rate,
+            elapsed_s=time.perf_counter() - self.started,
+        )
+
+    @torch.inference_mode()
+    def _evaluate(self, frozen: bool) -> dict:
+        """Validation loss and probabilities, under eval mode and inference mode."""
+        self.model.eval()
+        logits = [
+            self._forward(1, idx, frozen, train=False)
+            for idx in self._batches(len(self.data.val), False)
+        ]
+        all_logits = torch.cat(logits).float()
+        loss = self.criterion(all_logits, self.targets[1].to(all_logits.device)).item()
+        return {"loss": loss, "probs": torch.sigmoid(all_logits).cpu().numpy()}
+
+    @torch.inference_mode()
+    def _compute_features(self) -> None:
+        """Embed every image once with the frozen backbone; the head then trains on these."""
+        self.model.eval()
+        for split in (0, 1):
+            n = len(self.images[split])
+            chunks = []
+            for idx in self._batches(n, shuffle=False):
+                if self.stop():
+                    raise Stopped
+                x = self._inputs(split, idx, train=False)
+                with torch.autocast(
+                    self.device, dtype=self.amp_dtype, enabled=self.amp_dtype is not None
+                ):
+                    chunks.append(self.model.backbone(x).float())
+                self.emit(PreparingData("embed", min(int(idx[-1]) + 1, n), n))
+            self.features[split_name(split)] = torch.cat(chunks)
+
+    def _keep_if_best(self, evaluation: dict, epoch: int) -> bool:
+        metrics, _ = compute_metrics(
+            evaluation["probs"], self.targets[1].numpy(), self.data.label_names
+        )
+        score = (metrics["map"], -evaluation["loss"])
+        if self.best is not None and score <= self.best["score"]:
+            return False
+        state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+        self.best = {"score": score, "epoch": epoch, "state": state, **evaluation}
+        return True
+
+    # ----------------------------------------------------------------- wrap-up
+    def _finish(self, stopped: bool, seconds: float) -> TrainResult:
+        best = self.best
+        assert best is not None
+        self.model.load_state_dict(best["state"])
+        self.model.eval()
+        targets = self.targets[1].numpy()
+        thresholds = tune_thresholds(best["probs"], targets)
+        metrics, per_label = compute_metrics(
+            best["probs"], targets, self.data.label_names, thresholds
+        )
+        metrics["loss"] = best["loss"]
+        meta = ModelMeta(
+            backbone=self.config.backbone,
+            image_size=self.config.image_size,
+            label_names=list(self.data.label_names),
+            thresholds=[float(t) for t in thresholds],
+            mean=list(IMAGENET_MEAN),
+            std=list(IMAGENET_STD),
+            metrics={**metrics, "best_epoch": best["epoch"]},
+            per_label=[asdict(p) for p in per_label],
+            config=self.config.to_dict(),
+        )
+        self.emit(
+            TrainingFinished(
+                best_epoch=best["epoch"],
+                epochs_run=len(self.history),
+                stopped_early=stopped,
+                metrics=metrics,
+                per_label=per_label,
+                seconds=seconds,
+            )
+        )
+        return TrainResult(self.model.cpu(), meta, self.history, stopped)
+
+
+def split_name(split: int) -> str:
+    return ("train", "val")[split]
+
+
+def _amp_dtype(device: str) -> torch.dtype | None:
+    if device != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def _make_optimizer(
+    model: MultiLabelClassifier, config: TrainConfig, total_steps: int
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    """AdamW with the head at `lr` and the backbone at `lr * backbone_lr_factor`."""
+    backbone_lr = config.lr * config.backbone_lr_factor
+    groups = [
+        {"params": list(model.head.parameters()), "lr": config.lr},
+        {"params": list(model.backbone.parameters()), "lr": backbone_lr},
+    ]
+    optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
+    if config.schedule == "onecycle":
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer,
+            max_lr=[config.lr, backbone_lr],
+            total_steps=max(total_steps, 1),
+            pct_start=0.25,
+        )
+    else:
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total_steps, 1))
+    return optimizer, scheduler

@@ -1,0 +1,282 @@
+"""Reading and validating labelled image collections.
+
+Layouts (``detect_format`` tells them apart; ``fmt`` overrides):
+
+- ``"folders"``: ``train/metadata.csv`` with an ``Id`` column and one 0/1 column per
+  label, images next to it; optional ``val/`` and ``test/`` alike.
+- ``"csv"``: one CSV (0/1 columns, or one column of labels such as ``Drama|Romance``)
+  plus its images, in the CSV's folder or an ``images/`` folder beside it.
+- ``"createml"``: Create ML multi-label JSON, ``[{"image": ..., "annotations": [...]}]``.
+- ``"labelfolders"``: one folder per label (``root/<label>/<image>``), optionally under
+  ``train/`` and ``val/``; the same file name in several folders is one image with
+  several labels; images directly in the root have no labels.
+
+Problems with single items go into ``Dataset.report``: errors drop the item, warnings
+keep it. A data set that cannot be used at all raises ``DatasetError``. When
+``should_stop()`` returns True, ``load_dataset`` raises ``DatasetCancelled``, a
+``DatasetError`` subclass (catch it first to tell "cancelled" from "unusable").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from core._csv_labels import parse_labels
+from core._dataset_readers import (
+    CSV_SUFFIXES,
+    LAYOUTS_HELP,
+    READERS,
+    Item,
+    Options,
+    Raw,
+    files_in,
+    is_label_tree,
+    relative_name,
+)
+from core._dataset_types import (
+    IMAGE_SUFFIXES,
+    CsvPreview,
+    Dataset,
+    DatasetCancelled,
+    DatasetError,
+    LabeledImages,
+    Problem,
+    ValidationReport,
+)
+from core._image_check import check_images
+
+__all__ = [
+    "FORMATS",
+    "IMAGE_SUFFIXES",
+    "CsvPreview",
+    "Dataset",
+    "DatasetCancelled",
+    "DatasetError",
+    "LabeledImages",
+    "Problem",
+    "ValidationReport",
+    "detect_format",
+    "load_dataset",
+    "preview_csv",
+    "split_train_val",
+]
+
+FORMATS = ("folders", "csv", "createml", "labelfolders")
+Progress = Callable[[int, int], None]
+ShouldStop = Callable[[], bool]
+
+
+def load_dataset(
+    path: str | Path,
+    *,
+    fmt: str = "auto",
+    label_column: str | None = None,
+    delimiter: str | None = None,
+    images_dir: str | Path | None = None,
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    progress: Progress | None = None,
+    should_stop: ShouldStop | None = None,
+) -> Dataset:
+    """Read, validate and split a data set; see the module docstring for layouts.
+
+    ``label_column``/``delimiter`` force delimited labels in CSVs (a whitespace-only
+    delimiter splits on any whitespace); ``images_dir`` overrides where CSV/JSON images
+    live. Every image is fully decoded; ``progress(done, total)`` follows that check.
+    Without a val split, ``val_fraction`` of train is carved out (seeded, ``val_was_split``).
+    """
+    if not 0 < val_fraction < 1:
+        raise DatasetError("The validation fraction must be between 0 and 1.")
+    root = _existing(path)
+    fmt = detect_format(root) if fmt == "auto" else _known_format(fmt)
+    extra = Path(images_dir).expanduser() if images_dir is not None else None
+    report = ValidationReport()
+    raw = READERS[fmt](root, report, Options(label_column, delimiter, extra))
+    if not raw.label_names:
+        raise DatasetError(f"No labels found in {root}: every image would be unlabelled.")
+    _drop_unreadable(raw, report, progress, should_stop)
+    splits = {name: _to_images(items, raw.label_names) for name, items in raw.splits.items()}
+    _require_images(splits["train"], root, report)
+    train, val, was_split = _train_and_val(splits, val_fraction, seed)
+    test = splits.get("test")
+    _warn_coverage(report, {"train": train, "val": val, "test": test}, was_split)
+    names = list(raw.label_names)
+    return Dataset(train, val, test, names, report, f"{root} ({fmt})", was_split)
+
+
+def detect_format(path: str | Path) -> str:
+    """The layout of ``path``, one of FORMATS; DatasetError when none fits."""
+    root = _existing(path)
+    if root.is_file():
+        suffix = root.suffix.lower()
+        if suffix in (*CSV_SUFFIXES, ".txt"):
+            return "csv"
+        if suffix == ".json":
+            return "createml"
+        raise DatasetError(f"{root.name} is neither a CSV nor a JSON file. {LAYOUTS_HELP}")
+    if (root / "train" / "metadata.csv").is_file():
+        return "folders"
+    tables, jsons = files_in(root, CSV_SUFFIXES), files_in(root, (".json",))
+    if len(tables) + len(jsons) == 1:
+        return "csv" if tables else "createml"
+    if is_label_tree(root) or is_label_tree(root / "train"):
+        return "labelfolders"
+    if tables or jsons:
+        found = ", ".join(p.name for p in [*tables, *jsons])
+        raise DatasetError(f"{root} holds several label files ({found}); choose one of them.")
+    raise DatasetError(f"Cannot recognise the layout of {root}. {LAYOUTS_HELP}")
+
+
+def preview_csv(
+    csv_path: str | Path,
+    *,
+    label_column: str | None = None,
+    delimiter: str | None = None,
+    rows: int = 20,
+) -> CsvPreview:
+    """How a CSV's labels would be read, without opening images (for a live preview).
+
+    Raises DatasetError for a file load_dataset could not use; row problems are returned.
+    """
+    path = _existing(csv_path)
+    report = ValidationReport()
+    table = parse_labels(path, path.name, report, label_column=label_column, delimiter=delimiter)
+    return CsvPreview(
+        columns=table.columns,
+        id_column=table.id_column,
+        mode=table.mode,
+        label_column=table.label_column,
+        delimiter=table.delimiter,
+        label_names=table.label_names,
+        rows=[(row.ident, list(row.labels)) for row in table.rows[:rows]],
+        n_rows=len(table.rows),
+        problems=report.problems,
+    )
+
+
+def split_train_val(
+    labels: np.ndarray, val_fraction: float = 0.2, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded (train, val) row indices, each sorted.
+
+    Rarest label first, every label with at least two positives gets one in val while
+    train keeps at least one; the rest is filled in random order up to the fraction,
+    sparing each label's last training example while other images are left.
+    """
+    n = len(labels)
+    if n < 2:
+        return np.arange(n), np.arange(0)
+    target = min(n - 1, max(1, round(n * val_fraction)))
+    order = np.random.default_rng(seed).permutation(n)
+    positive = labels > 0.5
+    totals = positive.sum(axis=0)
+    train_positives = totals.copy()
+    in_val = np.zeros(n, dtype=bool)
+
+    def move(i: int, force: bool = False) -> bool:
+        # Avoid taking the last training example of a label unless val would stay short.
+        if in_val[i] or not (force or (train_positives[positive[i]] >= 2).all()):
+            return False
+        in_val[i] = True
+        train_positives[positive[i]] -= 1
+        return True
+
+    for label in np.argsort(totals, kind="stable"):
+        if totals[label] >= 2 and not positive[in_val, label].any():
+            for i in order[positive[order, label]]:
+                if move(i):
+                    break
+    moved = int(in_val.sum())
+    for force in (False, True):
+        for i in order:
+            if moved >= target:
+                break
+            moved += move(i, force)
+    return np.flatnonzero(~in_val), np.flatnonzero(in_val)
+
+
+# --- pipeline -----------------------------------------------------------------------
+
+
+def _existing(path: str | Path) -> Path:
+    resolved = Path(path).expanduser()
+    if not resolved.exists():
+        raise DatasetError(f"{resolved} does not exist.")
+    return resolved
+
+
+def _known_format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise DatasetError(f"Unknown data set format '{fmt}'; use one of: {', '.join(FORMATS)}.")
+    return fmt
+
+
+def _drop_unreadable(
+    raw: Raw, report: ValidationReport, progress: Progress | None, should_stop: ShouldStop | None
+) -> None:
+    paths = list(dict.fromkeys(item.path for items in raw.splits.values() for item in items))
+    failures = check_images(paths, progress=progress, should_stop=should_stop)
+    for path in paths:
+        if path in failures:
+            message = f"The file {failures[path]}. Replace or delete it; it is skipped."
+            report.add("error", relative_name(path, raw.root), message)
+    for name, items in raw.splits.items():
+        raw.splits[name] = [item for item in items if item.path not in failures]
+
+
+def _to_images(items: list[Item], names: list[str]) -> LabeledImages:
+    column = {name: j for j, name in enumerate(names)}
+    labels = np.zeros((len(items), len(names)), dtype=np.float32)
+    for i, item in enumerate(items):
+        labels[i, [column[label] for label in item.labels]] = 1.0
+    return LabeledImages([item.path for item in items], labels, list(names))
+
+
+def _require_images(train: LabeledImages, root: Path, report: ValidationReport) -> None:
+    if len(train):
+        return
+    errors = report.errors
+    shown = "; ".join(str(p) for p in errors[:3])
+    more = f" (and {len(errors) - 3} more problems)" if len(errors) > 3 else ""
+    detail = f" Problems: {shown}{more}" if errors else ""
+    raise DatasetError(f"No usable training images in {root}.{detail}")
+
+
+def _train_and_val(
+    splits: dict[str, LabeledImages], val_fraction: float, seed: int
+) -> tuple[LabeledImages, LabeledImages, bool]:
+    train = splits["train"]
+    if "val" in splits:
+        return train, splits["val"], False
+    train_idx, val_idx = split_train_val(train.labels, val_fraction, seed)
+    return train.subset(train_idx), train.subset(val_idx), True
+
+
+def _warn_coverage(
+    report: ValidationReport, splits: dict[str, LabeledImages | None], was_split: bool
+) -> None:
+    for name, images in splits.items():
+        if images is None:
+            continue
+        if not len(images):
+            report.add("warning", f"{name} split", _empty_advice(name, was_split))
+            continue
+        consequence = (
+            "the model cannot learn it; add images with it or remove the label"
+            if name == "train"
+            else "its metrics there will be n/a; add images with it"
+        )
+        for label, count in zip(images.label_names, images.positives(), strict=True):
+            if count == 0:
+                report.add(
+                    "warning", f"{name} split", f"label '{label}' has no images: {consequence}."
+                )
+
+
+def _empty_advice(name: str, was_split: bool) -> str:
+    if was_split:
+        return "has no images: too few images to set some aside for validation; add more."
+    return f"has no usable images; add images to {name}/ or fix the problems reported for it."

@@ -1,0 +1,149 @@
+"""The `marquee` command line: train, predict, evaluate, backbones, info.
+
+Exit codes: 0 success, 2 bad input or usage (one clear line on stderr), 1 unexpected error.
+The GUI's entry point hands subcommands here without importing Qt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from core import __version__
+from core.config import DEVICES, STRATEGIES, TrainConfig
+
+SUBCOMMANDS = ("train", "predict", "evaluate", "backbones", "info")
+
+
+class UsageError(Exception):
+    """Bad input that the user can fix; printed as one line, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="marquee",
+        description="Multi-label image classification: train on your images, predict labels.",
+        epilog="Run 'marquee' with no command to open the desktop app.",
+    )
+    parser.add_argument("--version", action="version", version=f"marquee {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_train(sub.add_parser("train", help="train a classifier"))
+    _add_predict(sub.add_parser("predict", help="predict labels for images or folders"))
+    _add_evaluate(sub.add_parser("evaluate", help="score a model on a labelled data set"))
+    backbones = sub.add_parser("backbones", help="list backbones and whether they work offline")
+    backbones.add_argument("--json", action="store_true", help="print JSON")
+    info = sub.add_parser("info", help="show a model file's labels, backbone and metrics")
+    info.add_argument("model", type=Path, metavar="MODEL")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def _add_data_options(p: argparse.ArgumentParser, required: bool = False) -> None:
+    source = p.add_mutually_exclusive_group(required=required)
+    source.add_argument("--data", type=Path, metavar="PATH", help="folder, CSV or Create ML JSON")
+    source.add_argument("--sample", action="store_true", help="the bundled sample posters")
+    source.add_argument(
+        "--movie-posters", action="store_true", help="download the real movie posters data set"
+    )
+    p.add_argument("--format", default="auto", help="folders|csv|createml|labelfolders")
+    p.add_argument("--label-column", help="CSV column holding delimited labels")
+    p.add_argument("--delimiter", help="delimiter of that column (default: detected)")
+    p.add_argument("--images-dir", type=Path, help="image folder for a CSV (default: detected)")
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", choices=DEVICES)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+
+def _add_train(p: argparse.ArgumentParser) -> None:
+    d = TrainConfig()
+    _add_data_options(p)
+    p.add_argument("--backbone", default=d.backbone, help="see 'marquee backbones'")
+    p.add_argument("--no-pretrained", action="store_true", help="random initial weights")
+    p.add_argument("--weights", type=Path, help="local backbone state dict (.pth/.safetensors)")
+    p.add_argument("--strategy", default=d.strategy, choices=STRATEGIES)
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--image-size", type=int, default=d.image_size)
+    p.add_argument("--lr", type=float, default=d.lr, help="head learning rate")
+    p.add_argument("--balance", action="store_true", help="weight positives by label rarity")
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--out", type=Path, metavar="MODEL", help="where to write the .safetensors")
+    _add_common(p)
+
+
+def _add_predict(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", type=Path, metavar="MODEL")
+    p.add_argument("inputs", nargs="+", type=Path, metavar="IMAGE_OR_FOLDER")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--threshold", type=float, help="one threshold for every label")
+    which.add_argument("--tuned", action="store_true", help="per-label tuned thresholds")
+    p.add_argument("--csv", type=Path, metavar="FILE", help="also write results to a CSV")
+    p.add_argument("--batch-size", type=int, default=32)
+    _add_common(p)
+
+
+def _add_evaluate(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", type=Path, metavar="MODEL")
+    _add_data_options(p, required=True)
+    p.add_argument("--threshold", type=float, help="default: the model's tuned thresholds")
+    p.add_argument("--batch-size", type=int, default=32)
+    _add_common(p)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    from core import commands  # the heavy imports (torch) start here
+
+    try:
+        return getattr(commands, f"run_{args.command}")(args)
+    except KeyboardInterrupt:
+        print("marquee: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if _is_user_error(exc):
+            print(f"marquee: error: {exc}", file=sys.stderr)
+            return 2
+        print(f"marquee: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        if "MARQUEE_DEBUG" in __import__("os").environ:
+            traceback.print_exc()
+        else:
+            print("(set MARQUEE_DEBUG=1 for the full traceback)", file=sys.stderr)
+        return 1
+
+
+def _is_user_error(exc: Exception) -> bool:
+    from core.backbones import BackboneUnavailable
+    from core.checkpoint import ModelFileError
+    from core.datasets import DatasetError
+    from core.download import DownloadError
+    from core.transforms import ImageDecodeError
+
+    user_errors = (
+        UsageError,
+        DatasetError,
+        ModelFileError,
+        BackboneUnavailable,
+        DownloadError,
+        ImageDecodeError,
+        ValueError,
+        FileNotFoundError,
+        PermissionError,
+    )
+    return isinstance(exc, user_errors)
+
+
+def print_json(document: object) -> None:
+    json.dump(document, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")

@@ -1,0 +1,367 @@
+"""What each CLI subcommand does (argparse namespaces in, exit codes out)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from core.backbones import list_backbones
+from core.checkpoint import read_meta, save_model, save_run
+from core.cli import UsageError, print_json
+from core.config import TrainConfig
+from core.datasets import Dataset, LabeledImages, load_dataset
+from core.events import EpochEnded, Event, LabelMetrics, PreparingData, StepEnded, TrainingStarted
+
+MAX_PROBLEMS_SHOWN = 15
+
+
+# ------------------------------------------------------------------ shared helpers
+def _say(args: argparse.Namespace, text: str = "") -> None:
+    """Human-readable output: stdout normally, stderr when stdout carries JSON."""
+    print(text, file=sys.stderr if getattr(args, "json", False) else sys.stdout)
+
+
+def _bars_enabled(args: argparse.Namespace) -> bool:
+    return not args.quiet and sys.stderr.isatty()
+
+
+def _resolve_data_path(args: argparse.Namespace) -> Path:
+    if args.data is not None:
+        return args.data
+    if args.movie_posters:
+        from core.download import ensure_movie_posters
+
+        with tqdm(
+            unit="B", unit_scale=True, desc="download", disable=not _bars_enabled(args)
+        ) as bar:
+
+            def progress(done: int, total: int | None) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            return ensure_movie_posters(progress=progress)
+    from core.sample_data import ensure_sample_data
+
+    return ensure_sample_data()
+
+
+def load_data(args: argparse.Namespace) -> Dataset:
+    path = _resolve_data_path(args)
+    with tqdm(desc="checking images", disable=not _bars_enabled(args), leave=False) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        dataset = load_dataset(
+            path,
+            fmt=args.format,
+            label_column=args.label_column,
+            delimiter=args.delimiter,
+            images_dir=args.images_dir,
+            progress=progress,
+        )
+    _report_problems(dataset)
+    return dataset
+
+
+def _report_problems(dataset: Dataset) -> None:
+    problems = dataset.report.problems
+    for problem in problems[:MAX_PROBLEMS_SHOWN]:
+        print(f"marquee: {problem}", file=sys.stderr)
+    if len(problems) > MAX_PROBLEMS_SHOWN:
+        print(
+            f"marquee: ... and {len(problems) - MAX_PROBLEMS_SHOWN} more problems", file=sys.stderr
+        )
+
+
+def _label_table(per_label: tuple[LabelMetrics, ...] | list[dict]) -> str:
+    rows = [asdict(p) if isinstance(p, LabelMetrics) else p for p in per_label]
+    width = max([5, *(len(r["name"]) for r in rows)])
+    lines = [
+        f"{'label':<{width}}  {'AP':>6}  {'prec':>6}  {'recall':>6}  {'F1':>6}  {'thr':>5}  support"
+    ]
+    for r in rows:
+        ap = "n/a" if r["ap"] is None else f"{r['ap']:.3f}"
+        lines.append(
+            f"{r['name']:<{width}}  {ap:>6}  {r['precision']:>6.3f}  {r['recall']:>6.3f}  "
+            f"{r['f1']:>6.3f}  {r['threshold']:>5.2f}  {r['support']:>7}"
+        )
+    return "\n".join(lines)
+
+
+def _metrics_line(metrics: dict) -> str:
+    keys = ("map", "f1_micro", "f1_macro", "loss")
+    return "  ".join(f"{k} {metrics[k]:.4f}" for k in keys if isinstance(metrics.get(k), float))
+
+
+# ------------------------------------------------------------------ train
+class _TrainProgress:
+    """Turns engine events into tqdm bars and one line per epoch."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args, self.enabled = args, _bars_enabled(args)
+        self.bar: tqdm | None = None
+        self.stage = ""
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, PreparingData):
+            self._advance(f"{event.stage} images", event.total, event.done)
+        elif isinstance(event, TrainingStarted):
+            self.close()
+            _say(
+                self.args,
+                f"training {event.config['backbone']} ({event.config['strategy']}) on "
+                f"{event.n_train} train / {event.n_val} val images, {event.device_name}",
+            )
+        elif isinstance(event, StepEnded):
+            self._advance("train", event.total_steps, event.step)
+            if self.enabled:
+                self.bar.set_postfix(loss=f"{event.loss:.3f}", img_s=f"{event.images_per_s:.0f}")
+        elif isinstance(event, EpochEnded):
+            summary = _metrics_line({**event.metrics, "loss": event.val_loss})
+            line = (
+                f"epoch {event.epoch}/{event.epochs}  train_loss {event.train_loss:.4f}  {summary}"
+            )
+            tqdm.write(line, file=sys.stderr if self.args.json else sys.stdout)
+
+    def _advance(self, stage: str, total: int, done: int) -> None:
+        if stage != self.stage:
+            self.close()
+            self.stage = stage
+            self.bar = tqdm(total=total, desc=stage, disable=not self.enabled, leave=False)
+        if self.enabled:
+            self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        self.bar, self.stage = None, ""
+
+
+def _train_config(args: argparse.Namespace) -> TrainConfig:
+    import os
+
+    config = TrainConfig(
+        backbone=args.backbone,
+        pretrained=not args.no_pretrained,
+        weights_file=str(args.weights) if args.weights else None,
+        strategy=args.strategy,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        image_size=args.image_size,
+        lr=args.lr,
+        balance=args.balance,
+        augment=args.augment,
+        device=args.device,
+        seed=args.seed,
+        num_threads=os.cpu_count(),  # no UI to keep responsive: use every core
+    )
+    config.validate()
+    return config
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from core.backbones import get_backbone_info
+    from core.engine import fit
+
+    config = _train_config(args)
+    get_backbone_info(config.backbone)  # fail on a typo before loading any data
+    dataset = load_data(args)
+    progress = _TrainProgress(args)
+    try:
+        result = fit(config, dataset, progress)
+    finally:
+        progress.close()
+    folder = save_run(result)
+    out = (
+        save_model(args.out, result.model, result.meta)
+        if args.out
+        else folder / "model.safetensors"
+    )
+    if args.json:
+        print_json(
+            {
+                "model": str(out),
+                "run": str(folder),
+                "metrics": result.meta.metrics,
+                "per_label": result.meta.per_label,
+                "stopped_early": result.stopped_early,
+            }
+        )
+        return 0
+    best = result.meta.metrics.get("best_epoch")
+    print(f"\nbest epoch {best}: {_metrics_line(result.meta.metrics)} (F1 at tuned thresholds)")
+    print(_label_table(result.meta.per_label))
+    print(f"\nmodel saved to {out}")
+    return 0
+
+
+# ------------------------------------------------------------------ predict
+def _thresholds(args: argparse.Namespace, tuned: np.ndarray) -> np.ndarray:
+    if args.threshold is None:
+        return (
+            tuned
+            if getattr(args, "tuned", True) or args.command == "evaluate"
+            else np.full_like(tuned, 0.5)
+        )
+    if not 0.0 <= args.threshold <= 1.0:
+        raise UsageError(f"--threshold must be between 0 and 1, got {args.threshold}")
+    return np.full_like(tuned, args.threshold)
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from core.predictor import Predictor, expand_inputs
+
+    predictor = Predictor.from_file(args.model, device=args.device)
+    thresholds = _thresholds(args, predictor.thresholds)
+    images, skipped = expand_inputs(args.inputs)
+    for message in skipped:
+        print(f"marquee: warning: {message}", file=sys.stderr)
+    if not images:
+        raise UsageError("no images to predict (give image files or folders holding images)")
+    with tqdm(
+        total=len(images), desc="predict", disable=not _bars_enabled(args), leave=False
+    ) as bar:
+        results = predictor.predict(
+            images, batch_size=args.batch_size, progress=lambda done, _: bar.update(done - bar.n)
+        )
+    names = predictor.label_names
+    rows = [_prediction_row(r, names, thresholds) for r in results]
+    for row in rows:
+        if row["error"]:
+            print(f"marquee: warning: {row['error']}", file=sys.stderr)
+    if args.csv:
+        _write_predictions_csv(args.csv, rows, names)
+    if args.json:
+        print_json(
+            {
+                "model": str(args.model),
+                "labels": names,
+                "thresholds": [float(t) for t in thresholds],
+                "predictions": rows,
+            }
+        )
+    else:
+        _print_predictions(rows, names)
+    return 0 if any(not r["error"] for r in rows) else 2
+
+
+def _prediction_row(result, names: list[str], thresholds: np.ndarray) -> dict:
+    if not result.ok:
+        return {"file": result.source, "probabilities": None, "labels": [], "error": result.error}
+    probs = {n: round(float(p), 4) for n, p in zip(names, result.probabilities, strict=True)}
+    chosen = [n for n, hit in zip(names, result.predicted(thresholds), strict=True) if hit]
+    return {"file": result.source, "probabilities": probs, "labels": chosen, "error": None}
+
+
+def _print_predictions(rows: list[dict], names: list[str]) -> None:
+    width = max([4, *(len(Path(r["file"]).name) for r in rows)])
+    print(f"{'file':<{width}}  " + "  ".join(f"{n[:9]:>9}" for n in names) + "  labels")
+    for r in rows:
+        if r["error"]:
+            continue
+        probs = "  ".join(f"{r['probabilities'][n]:>9.3f}" for n in names)
+        print(f"{Path(r['file']).name:<{width}}  {probs}  {', '.join(r['labels']) or '-'}")
+
+
+def _write_predictions_csv(path: Path, rows: list[dict], names: list[str]) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", *names, "labels", "error"])
+        for r in rows:
+            probs = [r["probabilities"][n] if r["probabilities"] else "" for n in names]
+            writer.writerow([r["file"], *probs, "|".join(r["labels"]), r["error"] or ""])
+
+
+# ------------------------------------------------------------------ evaluate / info / backbones
+def _eval_split(dataset: Dataset) -> tuple[str, LabeledImages]:
+    if dataset.test is not None and len(dataset.test):
+        return "test", dataset.test
+    return "val", dataset.val
+
+
+def _align_labels(split: LabeledImages, model_labels: list[str]) -> np.ndarray:
+    missing = [n for n in model_labels if n not in split.label_names]
+    if missing:
+        raise UsageError(
+            f"the data set has no column for the model's label(s): {', '.join(missing)}"
+        )
+    order = [split.label_names.index(n) for n in model_labels]
+    return split.labels[:, order]
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from core.metrics import compute_metrics
+    from core.predictor import Predictor
+
+    predictor = Predictor.from_file(args.model, device=args.device)
+    dataset = load_data(args)
+    split_name, split = _eval_split(dataset)
+    targets = _align_labels(split, predictor.label_names)
+    with tqdm(
+        total=len(split), desc="evaluate", disable=not _bars_enabled(args), leave=False
+    ) as bar:
+        results = predictor.predict(
+            split.paths,
+            batch_size=args.batch_size,
+            progress=lambda done, _: bar.update(done - bar.n),
+        )
+    ok = [i for i, r in enumerate(results) if r.ok]
+    if not ok:
+        raise UsageError("none of the evaluation images could be read")
+    probs = np.stack([results[i].probabilities for i in ok])
+    metrics, per_label = compute_metrics(
+        probs, targets[ok], predictor.label_names, _thresholds(args, predictor.thresholds)
+    )
+    if args.json:
+        print_json(
+            {
+                "split": split_name,
+                "images": len(ok),
+                "metrics": metrics,
+                "per_label": [asdict(p) for p in per_label],
+            }
+        )
+        return 0
+    print(f"{split_name} split, {len(ok)} images: {_metrics_line(metrics)}")
+    print(_label_table(per_label))
+    return 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    meta = read_meta(args.model)
+    if args.json:
+        print_json(asdict(meta))
+        return 0
+    print(f"model      {args.model}")
+    print(f"backbone   {meta.backbone} at {meta.image_size}px")
+    print(f"labels     {', '.join(meta.label_names)}")
+    print(f"created    {meta.created} (Marquee {meta.app_version}, format {meta.format_version})")
+    print(f"metrics    {_metrics_line(meta.metrics)}")
+    if meta.per_label:
+        print(_label_table(meta.per_label))
+    return 0
+
+
+def run_backbones(args: argparse.Namespace) -> int:
+    infos = list_backbones()
+    if args.json:
+        print_json(
+            [
+                {"name": b.name, "title": b.title, "offline": b.offline, "notes": b.notes}
+                for b in infos
+            ]
+        )
+        return 0
+    width = max(len(b.name) for b in infos)
+    for b in infos:
+        where = "offline" if b.offline else "needs download"
+        print(f"{b.name:<{width}}  {where:<14}  {b.notes}")
+    return 0

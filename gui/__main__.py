@@ -1,0 +1,7 @@
+"""`python -m gui` runs Marquee exactly like the installed `marquee` command."""
+
+import sys
+
+from gui.app import main
+
+sys.exit(main())

@@ -23,8 +23,8 @@ class TrainConfig:
     epochs: int = 5
     batch_size: int = 32
     image_size: int = 224
-    lr: float = 3e-3
-    backbone_lr_factor: float = 0.1  # backbone LR = lr * factor once unfrozen
+    lr: float = 1e-2  # head LR; high because a frozen backbone makes this a linear probe
+    backbone_lr_factor: float = 0.05  # backbone LR = lr * factor once unfrozen
     weight_decay: float = 1e-4
     schedule: str = "onecycle"
     dropout: float = 0.2

@@ -51,6 +51,10 @@ class Stopped(Exception):
     """Raised inside the loop when the stop flag is seen."""
 
 
+class TrainingCancelled(RuntimeError):
+    """Stopped while the images were still being decoded: there is no model to return."""
+
+
 def resolve_device(name: str = "auto") -> tuple[str, str]:
     """Pick the device (cuda > mps > cpu for "auto") and a human-readable name for it."""
     if name in ("auto", "cuda") and torch.cuda.is_available():
@@ -74,7 +78,9 @@ def fit(
     """Train a classifier on `data`; report progress through `on_event`.
 
     Stopping (via `should_stop`) ends the run after the current step and still returns the
-    best model so far. Any failure is reported as a TrainingFailed event, then re-raised.
+    best model so far; stopping while the images are still being decoded raises
+    TrainingCancelled, as there is no model yet. Any failure (that one too) is reported as a
+    TrainingFailed event, then re-raised.
     """
     emit = on_event or (lambda event: None)
     try:
@@ -150,6 +156,8 @@ class _Trainer:
                 self._run_epoch(epoch)
         except Stopped:
             stopped = True
+        if not hasattr(self, "images"):
+            raise TrainingCancelled("Training was stopped before the images were ready.")
         if self.best is None:  # stopped before the first evaluation: judge the model as is
             self._keep_if_best(self._evaluate(self._is_frozen(1)), epoch=0)
         return self._finish(stopped, time.perf_counter() - started)

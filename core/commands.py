@@ -73,8 +73,9 @@ def load_data(args: argparse.Namespace) -> Dataset:
 
 def _report_problems(dataset: Dataset) -> None:
     problems = dataset.report.problems
+    # The run goes on without the skipped items, so every problem is a warning here.
     for problem in problems[:MAX_PROBLEMS_SHOWN]:
-        print(f"marquee: {problem}", file=sys.stderr)
+        print(f"marquee: warning: {problem.where}: {problem.message}", file=sys.stderr)
     if len(problems) > MAX_PROBLEMS_SHOWN:
         print(
             f"marquee: ... and {len(problems) - MAX_PROBLEMS_SHOWN} more problems", file=sys.stderr

@@ -1,0 +1,60 @@
+"""Entry point: `marquee` opens the window; `marquee <subcommand>` runs the CLI without Qt."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+
+CLI_COMMANDS = frozenset({"train", "predict", "evaluate", "backbones", "info"})
+CLI_FLAGS = frozenset({"--help", "-h", "--version"})
+SELF_TEST_FLAG = "--self-test"
+
+
+def main(argv: list[str] | None = None) -> int:
+    multiprocessing.freeze_support()  # first: PyInstaller child processes stop here
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args and (args[0] in CLI_COMMANDS or args[0] in CLI_FLAGS):
+        from core import cli  # no Qt is imported on this path
+
+        return cli.main(args)
+    if SELF_TEST_FLAG in args:
+        return self_test(args)
+    return run_gui(args)
+
+
+# --------------------------------------------------------------------------- packaging hook
+def self_test(args: list[str]) -> int:
+    """The packaged build's smoke test: offscreen window, brief training, one prediction."""
+    from gui.self_test import main as run_self_test
+
+    return run_self_test(args)
+
+
+# --------------------------------------------------------------------------- GUI
+def run_gui(args: list[str]) -> int:
+    from PySide6.QtWidgets import QApplication
+
+    from gui.errors import ErrorHandler, setup_logging
+    from gui.main_window import MainWindow
+    from gui.theme import apply_theme
+
+    log_file = setup_logging()
+    app = QApplication.instance() or QApplication([sys.argv[0], *args])
+    app.setApplicationName("Marquee")
+    app.setApplicationDisplayName("Marquee")
+    app.setOrganizationName("Marquee")
+    app.setDesktopFileName("marquee")
+    apply_theme(app)
+    handler = ErrorHandler()
+    handler.install()
+    window = MainWindow()
+    handler.set_parent_widget(window)
+    window.show()
+    import logging
+
+    logging.getLogger("marquee").info("started; log file %s", log_file)
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,350 @@
+"""Data page: choose a data set, see its counts, labels, thumbnails and problems."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui.csv_dialog import CsvImportDialog
+from gui.errors import show_error
+from gui.settings import Preferences
+from gui.widgets.cards import CardWidget, StatTileWidget, hbox, page_header
+from gui.widgets.label_chart import LabelCountsWidget
+from gui.widgets.thumbnail_grid import GridItem, ThumbnailGridWidget
+from gui.workers import FunctionWorker, ThumbnailWorker, WorkerSet
+
+if TYPE_CHECKING:
+    from core.datasets import Dataset
+
+SOURCES = {
+    "sample": "Sample posters",
+    "movie": "Movie posters",
+    "folder": "Folder",
+    "csv": "CSV file",
+    "createml": "Create ML JSON",
+}
+
+
+def _load_task(kind: str, path: str, options: dict):
+    """The worker's job for one source (runs off the UI thread; imports happen there)."""
+
+    def task(progress, should_stop) -> Dataset:
+        from core.datasets import load_dataset
+
+        root: Path
+        if kind == "sample":
+            from core.sample_data import ensure_sample_data
+
+            root = ensure_sample_data()
+        elif kind == "movie":
+            from core.download import ensure_movie_posters
+
+            root = ensure_movie_posters(
+                progress=lambda d, t=None: progress(d, t, "download"), should_stop=should_stop
+            )
+        else:
+            root = Path(path)
+        fmt = {"csv": "csv", "createml": "createml"}.get(kind, "auto")
+        return load_dataset(
+            root,
+            fmt=fmt,
+            progress=lambda d, t=None: progress(d, t, "load"),
+            should_stop=should_stop,
+            **{k: v for k, v in options.items() if v},
+        )
+
+    return task
+
+
+class DataPage(QWidget):
+    dataset_loaded = Signal(object)
+    status_message = Signal(str)
+
+    def __init__(
+        self, prefs: Preferences, thumbnails: ThumbnailWorker, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.prefs = prefs
+        self.dataset: Dataset | None = None
+        self.workers = WorkerSet()
+        self._loader: FunctionWorker | None = None
+        self._source: tuple[str, str, dict] = ("sample", "", {})
+        self._build(thumbnails)
+
+    # ------------------------------------------------------------------ layout
+    def _build(self, thumbnails: ThumbnailWorker) -> None:
+        header, self.source_label = page_header("Data", "No data set loaded yet.")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 20, 24, 20)
+        layout.setSpacing(14)
+        layout.addWidget(header)
+        layout.addWidget(self._build_sources())
+        layout.addLayout(self._build_stats())
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self._build_grid(thumbnails))
+        splitter.addWidget(self._build_side())
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        splitter.setChildrenCollapsible(False)
+        layout.addWidget(splitter, 1)
+
+    def _build_sources(self) -> CardWidget:
+        card = CardWidget("Source")
+        specs = [
+            ("sample", "Sample posters", "Small synthetic poster set, generated locally (instant)"),
+            ("movie", "Movie posters", "Download the real movie-posters data set (about 1 GB)"),
+            ("folder", "Open folder…", "A folder of images: per-label sub-folders or a CSV inside"),
+            ("csv", "Open CSV…", "A CSV listing image files and their labels"),
+            ("createml", "Open Create ML JSON…", "An Apple Create ML annotations file"),
+        ]
+        self.source_buttons: dict[str, QPushButton] = {}
+        row = QHBoxLayout()
+        row.setSpacing(8)
+        for kind, text, tip in specs:
+            button = QPushButton(text)
+            button.setToolTip(tip)
+            button.setCheckable(True)
+            button.setAutoExclusive(False)
+            button.clicked.connect(lambda _=False, k=kind: self._on_source_clicked(k))
+            self.source_buttons[kind] = button
+            row.addWidget(button)
+        row.addStretch(1)
+        card.body.addLayout(row)
+        self.progress = QProgressBar()
+        self.progress.setToolTip("Progress of the current download or load")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the download or load (Esc)")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.progress_row = QWidget()
+        self.progress_row.setLayout(hbox(self.progress, self.cancel_button, stretch_last=True))
+        self.progress_row.layout().setContentsMargins(0, 0, 0, 0)
+        self.progress_row.hide()
+        card.body.addWidget(self.progress_row)
+        return card
+
+    def _build_stats(self) -> QHBoxLayout:
+        self.tiles = {
+            "train": StatTileWidget("training images", "Images used to fit the model"),
+            "val": StatTileWidget("validation images", "Held-out images for the metrics"),
+            "labels": StatTileWidget("labels", "Distinct labels (genres)"),
+            "problems": StatTileWidget("problems", "Entries in the validation report below"),
+        }
+        row = QHBoxLayout()
+        row.setSpacing(12)
+        for tile in self.tiles.values():
+            row.addWidget(tile)
+        return row
+
+    def _build_grid(self, thumbnails: ThumbnailWorker) -> CardWidget:
+        card = CardWidget("Images")
+        self.split_filter = QComboBox()
+        self.split_filter.addItems(["Train + validation", "Train", "Validation"])
+        self.split_filter.setToolTip("Which split to show")
+        self.label_filter = QComboBox()
+        self.label_filter.setToolTip("Show only images with this label")
+        self.label_filter.setMinimumContentsLength(12)
+        for combo in (self.split_filter, self.label_filter):
+            combo.currentIndexChanged.connect(self._on_filter_changed)
+        card.body.addLayout(hbox(self.split_filter, self.label_filter))
+        self.grid = ThumbnailGridWidget(thumbnails)
+        self.grid.setToolTip("Images and their labels (hover for the file name)")
+        self.grid.setMinimumSize(300, 240)
+        card.body.addWidget(self.grid, 1)
+        return card
+
+    def _build_side(self) -> QWidget:
+        side = QSplitter(Qt.Orientation.Vertical)
+        chart_card = CardWidget("Labels")
+        self.chart = LabelCountsWidget()
+        self.chart.setToolTip("How many images carry each label, per split")
+        self.chart.setMinimumSize(280, 200)
+        chart_card.body.addWidget(self.chart)
+        report_card = CardWidget("Validation report")
+        self.report = QListWidget()
+        self.report.setToolTip("Problems found while reading the data: file names and CSV rows")
+        self.report.setWordWrap(True)
+        self.report.setMinimumHeight(90)
+        report_card.body.addWidget(self.report)
+        side.addWidget(chart_card)
+        side.addWidget(report_card)
+        side.setStretchFactor(0, 3)
+        side.setStretchFactor(1, 2)
+        side.setChildrenCollapsible(False)
+        return side
+
+    # ------------------------------------------------------------------ loading
+    def _on_source_clicked(self, kind: str) -> None:
+        self._mark_source(self._source[0])  # a click toggles; show the loaded source instead
+        if kind in ("sample", "movie"):
+            self.load_source(kind)
+        elif kind == "folder":
+            folder = QFileDialog.getExistingDirectory(self, "Open image folder", self._last_dir())
+            if folder:
+                self.load_source("folder", folder)
+        elif kind == "csv":
+            self._open_csv()
+        else:
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Open Create ML JSON", self._last_dir(), "Create ML JSON (*.json)"
+            )
+            if path:
+                self.load_source("createml", path)
+
+    def _open_csv(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open CSV", self._last_dir(), "CSV (*.csv)")
+        if not path:
+            return
+        dialog = CsvImportDialog(Path(path), self)
+        if dialog.exec():
+            self.load_source("csv", path, **dialog.options())
+
+    def _last_dir(self) -> str:
+        path = self.prefs.data_source()["path"]
+        return str(Path(path).parent) if path else str(Path.home())
+
+    def load_source(self, kind: str, path: str = "", **options: str | None) -> FunctionWorker:
+        """Load a data set in a worker; returns it (tests wait on its signals)."""
+        self.cancel()
+        self._source = (kind, path, options)
+        self._mark_source(kind)
+        worker = FunctionWorker(_load_task(kind, path, options), name=f"load-{kind}")
+        worker.progressed.connect(self._on_loader_progressed)
+        worker.succeeded.connect(self._on_loader_succeeded)
+        worker.failed.connect(self._on_loader_failed)
+        worker.cancelled.connect(self._on_loader_cancelled)
+        worker.finished.connect(self._on_loader_finished)
+        self._loader = worker
+        self.progress.setRange(0, 0)
+        self.progress.setFormat("Preparing…")
+        self.progress_row.show()
+        self.status_message.emit(f"Loading {SOURCES[kind].lower()}…")
+        self.workers.start(worker)
+        return worker
+
+    def _mark_source(self, kind: str) -> None:
+        for key, button in self.source_buttons.items():
+            button.setChecked(key == kind)
+
+    def cancel(self) -> None:
+        if self._loader is not None and self._loader.isRunning():
+            self._loader.requestInterruption()
+
+    def restore_last_source(self) -> FunctionWorker | None:
+        source = self.prefs.data_source()
+        kind, path = source["kind"], source["path"]
+        if kind not in SOURCES or kind == "movie" or (kind != "sample" and not Path(path).exists()):
+            kind, path = "sample", ""
+        options = {k: source[k] or None for k in ("label_column", "delimiter")}
+        return self.load_source(kind, path, **(options if kind == "csv" else {}))
+
+    def _on_loader_progressed(self, done: int, total: int | None, phase: str) -> None:
+        if self.sender() is not self._loader:
+            return
+        downloading = phase == "download"
+        if downloading:
+            text = f"Downloading {done / 1e6:.0f}" + (
+                f" / {total / 1e6:.0f} MB" if total else " MB"
+            )
+        else:
+            text = f"Reading images {done} / {total}" if total else "Reading images…"
+        self.progress.setFormat(text)
+        if not total:
+            self.progress.setRange(0, 0)
+            return
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(int(1000 * done / total))
+
+    def _on_loader_succeeded(self, dataset: Dataset) -> None:
+        if self.sender() is not self._loader:
+            return
+        kind, path, options = self._source
+        csv_options = (options.get(k) or "" for k in ("label_column", "delimiter"))
+        self.prefs.set_data_source(kind, path, *csv_options)
+        self.set_dataset(dataset)
+        self.status_message.emit(
+            f"Loaded {len(dataset.train)} training and {len(dataset.val)} validation images."
+        )
+
+    def _on_loader_failed(self, message: str, details: str) -> None:
+        if self.sender() is self._loader:
+            show_error(self, f"Could not load the data set. {message}", details)
+            self.status_message.emit("Loading the data set failed.")
+
+    def _on_loader_cancelled(self) -> None:
+        self.status_message.emit("Cancelled.")
+
+    def _on_loader_finished(self) -> None:
+        if self.sender() is self._loader:
+            self.progress_row.hide()
+
+    # ------------------------------------------------------------------ display
+    def set_dataset(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+        self.source_label.setText(dataset.source)
+        n_problems = len(dataset.report.problems)
+        values = (len(dataset.train), len(dataset.val), len(dataset.label_names), n_problems)
+        for tile, value in zip(self.tiles.values(), values, strict=True):
+            tile.set_value(str(value))
+        self.chart.set_counts(
+            dataset.label_names,
+            dataset.train.positives().tolist(),
+            dataset.val.positives().tolist(),
+        )
+        self._fill_report(dataset)
+        self.label_filter.blockSignals(True)
+        self.label_filter.clear()
+        self.label_filter.addItems(["All labels", *dataset.label_names])
+        self.label_filter.blockSignals(False)
+        self._on_filter_changed()
+        self.dataset_loaded.emit(dataset)
+
+    def _fill_report(self, dataset: Dataset) -> None:
+        self.report.clear()
+        style = self.style()
+        if not dataset.report.problems:
+            icon = style.standardIcon(QStyle.StandardPixmap.SP_DialogApplyButton)
+            self.report.addItem(QListWidgetItem(icon, "No problems found."))
+        for problem in dataset.report.problems:
+            pixmap = (
+                QStyle.StandardPixmap.SP_MessageBoxCritical
+                if problem.severity == "error"
+                else QStyle.StandardPixmap.SP_MessageBoxWarning
+            )
+            item = QListWidgetItem(
+                style.standardIcon(pixmap), f"{problem.where}: {problem.message}"
+            )
+            item.setToolTip(str(problem))
+            self.report.addItem(item)
+
+    def _on_filter_changed(self, *_: object) -> None:
+        if self.dataset is None:
+            return
+        splits = {0: ("train", "val"), 1: ("train",), 2: ("val",)}[self.split_filter.currentIndex()]
+        wanted = self.label_filter.currentIndex() - 1  # -1: all labels
+        items: list[GridItem] = []
+        names = self.dataset.label_names
+        for split in splits:
+            part = getattr(self.dataset, split)
+            for path, row in zip(part.paths, part.labels, strict=True):
+                if wanted >= 0 and not row[wanted]:
+                    continue
+                labels = [n for n, v in zip(names, row, strict=True) if v] or ["(no label)"]
+                split_name = "train" if split == "train" else "validation"
+                tip = f"{Path(path).name} · {split_name}\n{', '.join(labels)}"
+                items.append(GridItem(Path(path), ", ".join(labels), tip))
+        self.grid.grid_model.set_items(items)

@@ -1,0 +1,321 @@
+"""The main window: navigation, the three pages, menus and shortcuts, clean shutdown."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, QUrl
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QPalette, QShowEvent
+from PySide6.QtWidgets import (
+    QApplication,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core import __version__
+from core.paths import log_dir
+from gui.data_page import DataPage
+from gui.predict_page import PredictPage
+from gui.settings import Preferences
+from gui.theme import app_icon, nav_icon, set_muted
+from gui.train_page import TrainPage
+from gui.workers import ThumbnailWorker
+
+STARTUP_PROBE_ENV = "MARQUEE_STARTUP_PROBE"  # bench: print first-paint time, then quit
+PAGES = (("data", "Data"), ("train", "Train"), ("predict", "Predict"))
+
+
+class _FirstPaintWatcher(QObject):
+    """Calls `callback` once, just after the watched widget's first paint."""
+
+    def __init__(self, parent: QObject, callback) -> None:
+        super().__init__(parent)
+        self._callback = callback
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            watched.removeEventFilter(self)
+            if os.environ.get(STARTUP_PROBE_ENV):
+                torch = "torch" in sys.modules  # must still be False: torch loads lazily
+                print(f"FIRST_PAINT {time.time():.6f} torch_loaded={torch}", flush=True)
+            QTimer.singleShot(0, self._callback)
+        return False
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, prefs: Preferences | None = None, restore_data: bool = True) -> None:
+        super().__init__()
+        self.prefs = prefs or Preferences()
+        self._restore_data = restore_data
+        self._shown = False
+        self.confirm_close = self._ask_stop_training  # tests replace this
+        self.setWindowTitle("Marquee")
+        self.setWindowIcon(app_icon())
+        self.setMinimumSize(QSize(1080, 700))
+        self.thumbnails = ThumbnailWorker(size=160, parent=self)
+        self.data_page = DataPage(self.prefs, self.thumbnails)
+        self.train_page = TrainPage(self.prefs)
+        self.predict_page = PredictPage(self.prefs, self.thumbnails)
+        self._build()
+        self._build_menus()
+        self._connect()
+        self._restore_geometry()
+        self.nav.installEventFilter(_FirstPaintWatcher(self, self._after_first_paint))
+
+    def _build(self) -> None:
+        self.pages = QStackedWidget()
+        for page in (self.data_page, self.train_page, self.predict_page):
+            self.pages.addWidget(page)
+        central = QWidget()
+        layout = QHBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self._build_nav())
+        layout.addWidget(self.pages, 1)
+        self.setCentralWidget(central)
+        self.statusBar().showMessage("Ready.")
+
+    def _build_nav(self) -> QFrame:
+        panel = QFrame()
+        panel.setObjectName("navPanel")
+        panel.setFixedWidth(190)
+        box = QVBoxLayout(panel)
+        box.setContentsMargins(14, 18, 14, 14)
+        box.setSpacing(14)
+        brand = QLabel("Marquee")
+        brand.setObjectName("appName")
+        tagline = QLabel("Movie genres from posters")
+        set_muted(tagline)
+        self.nav = QListWidget()
+        self.nav.setObjectName("nav")
+        self.nav.setIconSize(QSize(22, 22))
+        text = self.palette().color(QPalette.ColorRole.WindowText)
+        tips = {
+            "data": "Choose and inspect the images (Ctrl+1)",
+            "train": "Train a model and watch it learn (Ctrl+2)",
+            "predict": "Predict genres for new posters (Ctrl+3)",
+        }
+        for key, title in PAGES:
+            item = QListWidgetItem(nav_icon(key, text), title)
+            item.setToolTip(tips[key])
+            item.setSizeHint(QSize(150, 42))
+            self.nav.addItem(item)
+        self.nav.currentRowChanged.connect(self.pages.setCurrentIndex)
+        version = QLabel(f"version {__version__}")
+        set_muted(version)
+        box.addWidget(brand)
+        box.addWidget(tagline)
+        box.addWidget(self.nav, 1)
+        box.addWidget(version)
+        return panel
+
+    def _action(
+        self, menu, text: str, shortcut: str | QKeySequence | None, slot, tip: str
+    ) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setStatusTip(tip)
+        action.setToolTip(tip)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        dp, pp, tp = self.data_page, self.predict_page, self.train_page
+        self._action(
+            file_menu,
+            "&Open…",
+            QKeySequence.StandardKey.Open,
+            self._on_open_triggered,
+            "Open images on the Predict page, or a data folder on the Data page",
+        )
+        self._action(
+            file_menu,
+            "Open &CSV…",
+            None,
+            lambda: dp._on_source_clicked("csv"),
+            "Load a data set from a CSV file",
+        )
+        self._action(
+            file_menu,
+            "Open &model…",
+            "Ctrl+Shift+O",
+            pp._on_open_model_clicked,
+            "Load a trained .safetensors model for prediction",
+        )
+        self._action(
+            file_menu,
+            "&Save model…",
+            QKeySequence.StandardKey.Save,
+            tp._on_save_clicked,
+            "Save the last trained model",
+        )
+        self._action(
+            file_menu,
+            "&Export predictions…",
+            "Ctrl+E",
+            pp._on_export_clicked,
+            "Export the Predict page's results as CSV",
+        )
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close, "Quit Marquee")
+        view = bar.addMenu("&View")
+        for index, (_key, title) in enumerate(PAGES):
+            self._action(
+                view,
+                title,
+                f"Ctrl+{index + 1}",
+                lambda _=False, i=index: self.show_page(i),
+                f"Show the {title} page",
+            )
+        train = bar.addMenu("&Training")
+        self._action(train, "&Start", "Ctrl+Return", self._on_start_triggered, "Start training")
+        self._action(
+            train, "S&top", "Esc", self._on_stop_triggered, "Stop training, or cancel a download"
+        )
+        help_menu = bar.addMenu("&Help")
+        self._action(
+            help_menu,
+            "Open &log folder",
+            None,
+            lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(log_dir()))),
+            "Show the folder with Marquee's log file",
+        )
+        self._action(help_menu, "&About Marquee", None, self._on_about_triggered, "About Marquee")
+
+    def _connect(self) -> None:
+        for page in (self.data_page, self.train_page, self.predict_page):
+            page.status_message.connect(self.show_status)
+        self.data_page.dataset_loaded.connect(self.train_page.set_dataset)
+        # Warm torch (one-time ~1-3 s GIL-heavy import) while the user is looking at the data.
+        self.data_page.dataset_loaded.connect(
+            lambda _d: QTimer.singleShot(1500, self, self.train_page.detect_device)
+        )
+        self.train_page.open_in_predict.connect(self._on_train_open_in_predict)
+        self.pages.currentChanged.connect(self._on_pages_current_changed)
+
+    # ------------------------------------------------------------------ behaviour
+    def show_page(self, index: int) -> None:
+        self.nav.setCurrentRow(index)
+
+    def show_status(self, message: str) -> None:
+        self.statusBar().showMessage(message, 10_000)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._shown:
+            self._shown = True
+            if self.nav.currentRow() < 0:
+                self.nav.setCurrentRow(0)
+
+    def _after_first_paint(self) -> None:
+        """What start-up defers until the window is on screen: plots (pyqtgraph), data."""
+        self.data_page.chart.build()
+        self.train_page.plots.build()
+        if os.environ.get(STARTUP_PROBE_ENV):
+            print(f"READY {time.time():.6f}", flush=True)
+            QTimer.singleShot(0, QApplication.quit)
+            return
+        if self._restore_data:
+            self.data_page.restore_last_source()
+
+    def _on_pages_current_changed(self, index: int) -> None:
+        # Deferred: both import torch in a worker, which must not compete with the first paint.
+        QTimer.singleShot(400, lambda: self._prepare_page(self.pages.widget(index)))
+
+    def _prepare_page(self, page: QWidget) -> None:
+        if page is self.train_page:
+            self.train_page.detect_device()
+        elif page is self.predict_page and self.predict_page.predictor is None:
+            last = self.prefs.value("predict/model", "", str)
+            if last and Path(last).is_file() and not self.predict_page.workers.busy():
+                self.predict_page.load_model(Path(last))
+
+    def _on_open_triggered(self) -> None:
+        if self.pages.currentWidget() is self.predict_page:
+            self.predict_page._on_open_images_clicked()
+        else:
+            self.show_page(0)
+            self.data_page._on_source_clicked("folder")
+
+    def _on_start_triggered(self) -> None:
+        self.show_page(1)
+        self.train_page.start_training()
+
+    def _on_stop_triggered(self) -> None:
+        self.train_page.stop_training()
+        self.data_page.cancel()
+
+    def _on_train_open_in_predict(self, model_file: Path | None, result: Any) -> None:
+        self.show_page(2)
+        if model_file is not None and model_file.is_file():
+            self.predict_page.load_model(model_file)
+        else:
+            self.predict_page.load_model(None, result=result)
+
+    def _on_about_triggered(self) -> None:
+        QMessageBox.about(
+            self,
+            "About Marquee",
+            f"<b>Marquee {__version__}</b><p>Multi-label image classification on your desktop: "
+            "train a genre classifier on movie posters, then drop posters to predict.</p>"
+            f"<p>Log folder: {log_dir()}</p>",
+        )
+
+    # ------------------------------------------------------------------ shutdown
+    def _ask_stop_training(self) -> bool:
+        answer = QMessageBox.question(
+            self,
+            "Training is running",
+            "Stop training and quit? The best model so far is saved to the runs folder.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.train_page.is_training():
+            if not self.confirm_close():
+                event.ignore()
+                return
+            self.show_status("Stopping training…")
+            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+            try:
+                self.train_page.stop_training()
+                self.train_page.workers.stop_all(timeout_ms=120_000)
+            finally:
+                QApplication.restoreOverrideCursor()
+        self.shutdown()
+        event.accept()
+
+    def shutdown(self) -> None:
+        """Stop every worker and persist preferences (also used by tests)."""
+        self.prefs.set_value("window/geometry", self.saveGeometry())
+        self.prefs.set_value("window/page", max(0, self.nav.currentRow()))
+        self.prefs.sync()
+        for page in (self.data_page, self.train_page, self.predict_page):
+            page.workers.stop_all(timeout_ms=30_000)
+        self.thumbnails.stop()
+
+    def _restore_geometry(self) -> None:
+        geometry = self.prefs.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1360, 860)
+        self.nav.setCurrentRow(self.prefs.value("window/page", 0, int))

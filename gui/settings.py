@@ -1,0 +1,77 @@
+"""Persisted preferences in an INI file under core.paths.config_dir().
+
+Keeping the file under config_dir() (not Qt's default location) means MARQUEE_HOME
+isolates preferences too, which the tests rely on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QSettings
+
+from core.config import TrainConfig
+from core.paths import config_dir
+
+SETTINGS_FILE = "marquee.ini"
+_TRAIN_KEYS = ("backbone", "strategy", "epochs", "batch_size", "image_size", "lr", "balance")
+
+
+class Preferences:
+    """Typed access to the few values Marquee remembers between sessions."""
+
+    def __init__(self) -> None:
+        self._qs = QSettings(str(config_dir() / SETTINGS_FILE), QSettings.Format.IniFormat)
+
+    def value(self, key: str, default: Any = None, kind: type | None = None) -> Any:
+        if kind is None:
+            return self._qs.value(key, default)
+        raw = self._qs.value(key, default)
+        if raw is None:
+            return default
+        try:
+            if kind is bool and isinstance(raw, str):
+                return raw.lower() in ("1", "true", "yes")
+            return kind(raw)
+        except (TypeError, ValueError):
+            return default
+
+    def set_value(self, key: str, value: Any) -> None:
+        self._qs.setValue(key, value)
+
+    def sync(self) -> None:
+        self._qs.sync()
+
+    def data_source(self) -> dict:
+        """The last data source: kind in sample|movie|folder|csv|createml, path, CSV options."""
+        return {
+            "kind": self.value("data/kind", "sample", str),
+            "path": self.value("data/path", "", str),
+            "label_column": self.value("data/label_column", "", str),
+            "delimiter": self.value("data/delimiter", "", str),
+        }
+
+    def set_data_source(
+        self, kind: str, path: str = "", label_column: str = "", delimiter: str = ""
+    ) -> None:
+        self.set_value("data/kind", kind)
+        self.set_value("data/path", path)
+        self.set_value("data/label_column", label_column)
+        self.set_value("data/delimiter", delimiter)
+
+    def train_config(self) -> TrainConfig:
+        defaults = TrainConfig()
+        values = {
+            key: self.value(f"train/{key}", getattr(defaults, key), type(getattr(defaults, key)))
+            for key in _TRAIN_KEYS
+        }
+        config = TrainConfig.from_dict({**defaults.to_dict(), **values})
+        try:
+            config.validate()
+        except ValueError:
+            return defaults
+        return config
+
+    def set_train_config(self, config: TrainConfig) -> None:
+        for key in _TRAIN_KEYS:
+            self.set_value(f"train/{key}", getattr(config, key))

@@ -1,0 +1,348 @@
+"""Train page: hyperparameters, Start/Stop, live progress and plots, per-label metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.config import TrainConfig
+from core.events import (
+    EpochEnded,
+    PreparingData,
+    StepEnded,
+    TrainingFailed,
+    TrainingFinished,
+    TrainingStarted,
+)
+from core.paths import runs_dir
+from gui.errors import show_error
+from gui.settings import Preferences
+from gui.theme import set_muted
+from gui.train_form import TrainFormWidget
+from gui.widgets.cards import CardWidget, hbox, page_header
+from gui.widgets.label_table import LabelMetricsTable
+from gui.widgets.plot_panel import TrainingPlotsWidget
+from gui.workers import FunctionWorker, TrainingWorker, WorkerSet
+
+if TYPE_CHECKING:
+    from core.datasets import Dataset
+
+REFRESH_MS = 100  # plots and progress text redraw at most 10x per second
+
+
+def format_eta(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    minutes, secs = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+class TrainPage(QWidget):
+    status_message = Signal(str)
+    open_in_predict = Signal(object, object)  # model file (Path | None), TrainResult
+    training_running = Signal(bool)
+
+    def __init__(self, prefs: Preferences, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.prefs = prefs
+        self.dataset: Dataset | None = None
+        self.result: Any = None
+        self.run_dir: Path | None = None
+        self.events: list[object] = []
+        self.workers = WorkerSet()
+        self._worker: TrainingWorker | None = None
+        self._started: TrainingStarted | None = None
+        self._last_step: StepEnded | None = None
+        self._device_probe: FunctionWorker | None = None
+        self._timer = QTimer(self, interval=REFRESH_MS)
+        self._timer.timeout.connect(self._on_timer_timeout)
+        self._build()
+        self.form.set_config(prefs.train_config())
+        self._update_buttons()
+
+    def _build(self) -> None:
+        header, self.subtitle = page_header(
+            "Train", "Fine-tune a pretrained backbone on the loaded data set."
+        )
+        self.form = TrainFormWidget()
+        self.form.device_refresh_requested.connect(self.detect_device)
+        self.start_button = QPushButton("Start training")
+        self.start_button.setObjectName("primary")
+        self.start_button.setToolTip("Train with these settings (Ctrl+Return)")
+        self.start_button.clicked.connect(self.start_training)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setObjectName("danger")
+        self.stop_button.setToolTip("Stop after the current step and keep the best model (Esc)")
+        self.stop_button.clicked.connect(self.stop_training)
+        settings = CardWidget("Settings")
+        settings.body.addWidget(self.form)
+        settings.body.addLayout(hbox(self.start_button, self.stop_button))
+        left = QVBoxLayout()
+        left.setSpacing(14)
+        left.addWidget(settings)
+        left.addWidget(self._build_after_run())
+        left.addStretch(1)
+        left_box = QWidget()
+        left_box.setLayout(left)
+        left_box.setFixedWidth(340)
+        left.setContentsMargins(0, 0, 0, 0)
+
+        right = QVBoxLayout()
+        right.setSpacing(14)
+        right.addWidget(self._build_progress())
+        plots_card = CardWidget("")
+        self.plots = TrainingPlotsWidget()
+        self.plots.setMinimumHeight(250)
+        self.plots.setToolTip("Loss per step (faint), smoothed, and per epoch on validation")
+        plots_card.body.addWidget(self.plots)
+        right.addWidget(plots_card, 3)
+        table_card = CardWidget("Per-label validation metrics")
+        self.table = LabelMetricsTable()
+        table_card.body.addWidget(self.table)
+        right.addWidget(table_card, 2)
+
+        body = QHBoxLayout()
+        body.setSpacing(16)
+        body.addWidget(left_box)
+        body.addLayout(right, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 20, 24, 20)
+        layout.setSpacing(14)
+        layout.addWidget(header)
+        layout.addLayout(body, 1)
+
+    def _build_progress(self) -> CardWidget:
+        card = CardWidget("")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("Not started")
+        self.progress.setToolTip("Training progress over all steps")
+        self.progress_detail = QLabel("Load a data set, choose settings, then press Start.")
+        set_muted(self.progress_detail)
+        card.body.addWidget(self.progress)
+        card.body.addWidget(self.progress_detail)
+        return card
+
+    def _build_after_run(self) -> CardWidget:
+        card = CardWidget("Result")
+        self.result_label = QLabel("No model yet.")
+        self.result_label.setWordWrap(True)
+        self.save_button = QPushButton("Save model…")
+        self.save_button.setToolTip("Write the trained model to a .safetensors file (Ctrl+S)")
+        self.save_button.clicked.connect(self._on_save_clicked)
+        self.predict_button = QPushButton("Open in Predict")
+        self.predict_button.setToolTip("Switch to the Predict page with this model loaded")
+        self.predict_button.clicked.connect(self._on_predict_clicked)
+        self.runs_button = QPushButton("Runs folder")
+        self.runs_button.setToolTip("Open the folder where every run is saved automatically")
+        self.runs_button.clicked.connect(
+            lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.run_dir or runs_dir())))
+        )
+        card.body.addWidget(self.result_label)
+        card.body.addLayout(hbox(self.save_button, self.predict_button, spacing=6))
+        card.body.addLayout(hbox(self.runs_button))
+        return card
+
+    # ------------------------------------------------------------------ public
+    def set_dataset(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+        self.subtitle.setText(
+            f"{len(dataset.train)} training and {len(dataset.val)} validation images, "
+            f"{len(dataset.label_names)} labels — {dataset.source}"
+        )
+        self._update_buttons()
+
+    def is_training(self) -> bool:
+        return self._worker is not None and self._worker.isRunning()
+
+    def detect_device(self) -> None:
+        """Find the GPU in a worker (it imports torch); also warms torch for the first run."""
+        if self._device_probe is not None:
+            return
+
+        def probe(_progress, _should_stop) -> tuple[str, str]:
+            from core.engine import resolve_device
+
+            return resolve_device("auto")
+
+        self._device_probe = FunctionWorker(probe, name="device-probe")
+        self._device_probe.succeeded.connect(lambda r: self.form.set_detected_device(r[1]))
+        self._device_probe.failed.connect(lambda m, _d: self.form.set_detected_device(f"? ({m})"))
+        self.workers.start(self._device_probe)
+
+    def start_training(self) -> TrainingWorker | None:
+        if self.is_training():
+            return None
+        if self.dataset is None:
+            self.status_message.emit("Load a data set on the Data page first.")
+            return None
+        config = self.form.config()
+        try:
+            config.validate()
+        except ValueError as exc:
+            show_error(self, f"These settings cannot work: {exc}")
+            return None
+        self.prefs.set_train_config(config)
+        return self._start_worker(config)
+
+    def _start_worker(self, config: TrainConfig) -> TrainingWorker:
+        self.result, self.run_dir, self._started, self._last_step = None, None, None, None
+        self.events = []
+        self.plots.build()  # normally done after the first paint already
+        self.plots.reset()
+        self.table.clear_rows()
+        self.result_label.setText("Training…")
+        self.progress.setRange(0, 0)
+        self.progress.setFormat("Preparing…")
+        worker = TrainingWorker(config, self.dataset)
+        worker.event.connect(self._on_worker_event)
+        worker.succeeded.connect(self._on_worker_succeeded)
+        worker.failed.connect(self._on_worker_failed)
+        worker.finished.connect(self._on_worker_finished)
+        self._worker = worker
+        self.workers.start(worker)
+        self._timer.start()
+        self._update_buttons()
+        self.training_running.emit(True)
+        self.status_message.emit("Training started.")
+        return worker
+
+    def stop_training(self) -> None:
+        if self.is_training():
+            self._worker.requestInterruption()
+            self.stop_button.setEnabled(False)
+            self.progress_detail.setText("Stopping after the current step…")
+
+    # ------------------------------------------------------------------ events
+    def _on_worker_event(self, event: object) -> None:
+        self.events.append(event)
+        if isinstance(event, StepEnded):
+            self._last_step = event
+            self.plots.add_step(event.step, event.loss)
+        elif isinstance(event, EpochEnded):
+            self.plots.add_epoch(
+                event.epoch,
+                event.val_loss,
+                event.metrics.get("map") or 0.0,
+                event.metrics.get("f1_macro") or 0.0,
+            )
+            self.table.set_metrics(event.per_label)
+        elif isinstance(event, PreparingData) and self._started is None:
+            what = "Decoding images" if event.stage == "decode" else "Computing embeddings"
+            self.progress.setRange(0, max(1, event.total))
+            self.progress.setValue(event.done)
+            self.progress.setFormat(f"{what} %v / %m")
+        elif isinstance(event, TrainingStarted):
+            self._on_training_started(event)
+        elif isinstance(event, TrainingFinished):
+            self.table.set_metrics(event.per_label, tuned=True)
+        elif isinstance(event, TrainingFailed):
+            show_error(self, f"Training failed: {event.message}", event.details)
+
+    def _on_training_started(self, event: TrainingStarted) -> None:
+        self._started = event
+        self.plots.reset(event.steps_per_epoch)
+        self.progress.setRange(0, max(1, event.total_steps))
+        self.progress.setValue(0)
+        self.progress.setFormat("%p%")
+        self.form.set_detected_device(event.device_name)
+
+    def _on_timer_timeout(self) -> None:
+        self.plots.refresh()
+        step, started = self._last_step, self._started
+        if step is None or started is None:
+            return
+        self.progress.setValue(step.step)
+        epochs = started.config.get("epochs", "?")
+        eta = step.elapsed_s / step.step * (step.total_steps - step.step) if step.step else 0
+        stopping = self._worker is not None and self._worker.isInterruptionRequested()
+        self.progress_detail.setText(
+            f"Epoch {step.epoch}/{epochs}  ·  step {step.step}/{step.total_steps}  ·  "
+            f"{step.images_per_s:.0f} images/s  ·  ETA {format_eta(eta)}"
+            + ("  ·  stopping…" if stopping else "")
+        )
+
+    def _on_worker_succeeded(self, result: Any, run_dir: Path | None, save_error: str) -> None:
+        self.result, self.run_dir = result, run_dir
+        metrics = result.meta.metrics
+        how = "Stopped early; kept the best model so far." if result.stopped_early else "Done."
+        best, score, f1 = (metrics.get(k) for k in ("best_epoch", "map", "f1_macro"))
+        self.result_label.setText(
+            f"{how}\nBest epoch {best}: validation mAP {score or 0:.3f}, "
+            f"F1 {f1 or 0:.3f} (tuned thresholds)."
+        )
+        if save_error:
+            show_error(self, f"The run could not be saved: {save_error}")
+        elif run_dir is not None:
+            self.status_message.emit(f"Run saved to {run_dir}")
+
+    def _on_worker_failed(self, message: str, details: str) -> None:
+        show_error(self, f"Training failed: {message}", details)
+
+    def _on_worker_finished(self) -> None:
+        if self.sender() is not self._worker:
+            return
+        self._timer.stop()
+        self._on_timer_timeout()
+        self.plots.refresh()
+        if self.result is not None:
+            self.progress.setRange(0, 1)
+            self.progress.setValue(1)
+            self.progress.setFormat("Stopped" if self.result.stopped_early else "Finished")
+        else:
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
+            self.progress.setFormat("Failed")
+        self._update_buttons()
+        self.training_running.emit(False)
+
+    # ------------------------------------------------------------------ actions
+    def _update_buttons(self) -> None:
+        running = self.is_training()
+        self.start_button.setEnabled(not running and self.dataset is not None)
+        self.stop_button.setEnabled(running)
+        self.form.setEnabled(not running)
+        self.save_button.setEnabled(self.result is not None and not running)
+        self.predict_button.setEnabled(self.result is not None and not running)
+
+    def _on_save_clicked(self) -> None:
+        if self.result is None:
+            return
+        default = str(Path.home() / f"{self.result.meta.backbone}.safetensors")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save model", default, "Marquee model (*.safetensors)"
+        )
+        if path:
+            self.save_model(Path(path))
+
+    def save_model(self, path: Path) -> FunctionWorker:
+        path = path if path.suffix == ".safetensors" else path.with_suffix(".safetensors")
+        result = self.result
+
+        def task(_progress, _should_stop) -> Path:
+            from core.checkpoint import save_model
+
+            return save_model(path, result.model, result.meta)
+
+        worker = FunctionWorker(task, name="save-model")
+        worker.succeeded.connect(lambda p: self.status_message.emit(f"Model saved to {p}"))
+        worker.failed.connect(lambda m, d: show_error(self, f"Could not save the model: {m}", d))
+        return self.workers.start(worker)
+
+    def _on_predict_clicked(self) -> None:
+        if self.result is not None:
+            model_file = self.run_dir / "model.safetensors" if self.run_dir else None
+            self.open_in_predict.emit(model_file, self.result)

@@ -1,0 +1,1 @@
+"""Reusable widgets: plots, probability bars, the drop area, thumbnails."""

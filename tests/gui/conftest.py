@@ -1,0 +1,71 @@
+"""GUI fixtures: a shared sample data set, a tiny model, and a main window per test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gui_helpers import TINY
+from PySide6.QtWidgets import QApplication
+
+from core.datasets import Dataset, LabeledImages
+
+
+@pytest.fixture(scope="session")
+def sample_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from core.sample_data import ensure_sample_data
+
+    return ensure_sample_data(tmp_path_factory.mktemp("sample") / "posters")
+
+
+@pytest.fixture(scope="session")
+def sample_dataset(sample_root: Path) -> Dataset:
+    from core.datasets import load_dataset
+
+    return load_dataset(sample_root)
+
+
+def _subset(part: LabeledImages, n: int) -> LabeledImages:
+    return LabeledImages(list(part.paths[:n]), np.asarray(part.labels[:n]), list(part.label_names))
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(sample_dataset: Dataset) -> Dataset:
+    """24 training and 16 validation posters: enough to train in a second or two."""
+    ds = sample_dataset
+    return Dataset(
+        train=_subset(ds.train, 24),
+        val=_subset(ds.val, 16),
+        test=None,
+        label_names=list(ds.label_names),
+        report=ds.report,
+        source="tiny subset of the sample posters",
+    )
+
+
+@pytest.fixture(scope="session")
+def model_file(tiny_dataset: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real model trained once (through core, no Qt) for the Predict page tests."""
+    from core.checkpoint import save_model
+    from core.engine import fit
+
+    result = fit(TINY, tiny_dataset)
+    return save_model(
+        tmp_path_factory.mktemp("model") / "tiny.safetensors", result.model, result.meta
+    )
+
+
+@pytest.fixture
+def window(qtbot, marquee_home):
+    from gui.main_window import MainWindow
+    from gui.theme import apply_theme
+
+    apply_theme(QApplication.instance())
+    win = MainWindow(restore_data=False)
+    win.confirm_close = lambda: True
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.close()

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+
+def test_sample_data_loads(window, qtbot):
+    page = window.data_page
+    with qtbot.waitSignal(page.dataset_loaded, timeout=120_000) as blocker:
+        page.load_source("sample")
+    dataset = blocker.args[0]
+    assert len(dataset.train) > 0 and len(dataset.val) > 0
+    assert page.tiles["train"].value_label.text() == str(len(dataset.train))
+    assert page.tiles["labels"].value_label.text() == str(len(dataset.label_names))
+    train_counts, val_counts = page.chart.counts
+    assert train_counts == dataset.train.positives().tolist()
+    assert val_counts == dataset.val.positives().tolist()
+    assert page.grid.grid_model.rowCount() == len(dataset.train) + len(dataset.val)
+    assert page.report.count() >= 1
+    assert window.train_page.dataset is dataset
+    assert window.train_page.start_button.isEnabled()
+    assert window.prefs.data_source()["kind"] == "sample"
+    qtbot.waitUntil(lambda: page.grid.grid_model.loaded_count() > 0, timeout=10_000)
+
+
+def test_label_filter_narrows_the_grid(window, qtbot, sample_dataset):
+    page = window.data_page
+    page.set_dataset(sample_dataset)
+    everything = page.grid.grid_model.rowCount()
+    page.label_filter.setCurrentIndex(1)  # the first label
+    expected = int(sample_dataset.train.labels[:, 0].sum() + sample_dataset.val.labels[:, 0].sum())
+    assert page.grid.grid_model.rowCount() == expected < everything
+
+
+def test_unusable_folder_reports_a_problem(window, qtbot, tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr("gui.data_page.show_error", lambda *a, **k: shown.append(a[1]))
+    page = window.data_page
+    worker = page.load_source("folder", str(tmp_path))
+    with qtbot.waitSignal(worker.finished, timeout=30_000):
+        pass
+    assert shown and "Could not load" in shown[0]
+    assert page.dataset is None

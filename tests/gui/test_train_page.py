@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from gui_helpers import TINY
+
+from core.events import EpochEnded, StepEnded, TrainingStarted
+
+pytestmark = pytest.mark.slow
+
+
+def test_tiny_training_fills_plots_and_table(window, qtbot, tiny_dataset):
+    page = window.train_page
+    window.data_page.set_dataset(tiny_dataset)
+    page.form.set_config(TINY)
+    with qtbot.waitSignal(page.training_running, timeout=10_000):
+        worker = page.start_training()
+    assert worker is not None and not page.start_button.isEnabled()
+    with qtbot.waitSignal(worker.finished, timeout=180_000):
+        pass
+    qtbot.waitUntil(lambda: page.result is not None, timeout=10_000)
+    kinds = {type(e) for e in page.events}
+    assert {TrainingStarted, StepEnded, EpochEnded} <= kinds
+    lengths = page.plots.curve_lengths()
+    steps = sum(isinstance(e, StepEnded) for e in page.events)
+    assert lengths["raw"] == lengths["smooth"] == steps > 0
+    assert lengths["val"] == lengths["map"] == lengths["f1"] == 2
+    assert page.table.rowCount() == len(tiny_dataset.label_names)
+    assert page.run_dir is not None and (page.run_dir / "model.safetensors").is_file()
+    assert page.save_button.isEnabled() and page.predict_button.isEnabled()
+    assert page.progress.format() == "Finished"
+
+
+def test_stop_ends_a_run_early(window, qtbot, tiny_dataset):
+    page = window.train_page
+    window.data_page.set_dataset(tiny_dataset)
+    worker = page._start_worker(dataclasses.replace(TINY, epochs=400))
+    qtbot.waitUntil(lambda: any(isinstance(e, EpochEnded) for e in page.events), timeout=120_000)
+    page.stop_training()
+    with qtbot.waitSignal(worker.finished, timeout=60_000):
+        pass
+    qtbot.waitUntil(lambda: page.result is not None, timeout=10_000)
+    assert page.result.stopped_early
+    assert len(page.result.history) < 400
+    assert page.progress.format() == "Stopped"
+    assert page.start_button.isEnabled()
+
+
+def test_open_in_predict_loads_the_model(window, qtbot, tiny_dataset):
+    page = window.train_page
+    window.data_page.set_dataset(tiny_dataset)
+    page.form.set_config(dataclasses.replace(TINY, epochs=1))
+    worker = page.start_training()
+    with qtbot.waitSignal(worker.finished, timeout=180_000):
+        pass
+    qtbot.waitUntil(lambda: page.result is not None, timeout=10_000)
+    with qtbot.waitSignal(window.predict_page.model_loaded, timeout=60_000):
+        page.predict_button.click()
+    assert window.pages.currentWidget() is window.predict_page
+    assert window.predict_page.predictor.label_names == tiny_dataset.label_names
+
+
+def test_closing_during_training_asks_then_stops_cleanly(window, qtbot, tiny_dataset):
+    from core.paths import runs_dir
+
+    page = window.train_page
+    window.data_page.set_dataset(tiny_dataset)
+    worker = page._start_worker(dataclasses.replace(TINY, epochs=400))
+    qtbot.waitUntil(lambda: any(isinstance(e, EpochEnded) for e in page.events), timeout=120_000)
+    window.confirm_close = lambda: False
+    assert not window.close()  # the user said No: keep training
+    assert worker.isRunning()
+    window.confirm_close = lambda: True
+    assert window.close()
+    assert not worker.isRunning()  # closeEvent waited for the thread
+    saved = list(runs_dir().glob("*/model.safetensors"))
+    assert len(saved) == 1 and not list(runs_dir().glob("*/*.tmp*"))

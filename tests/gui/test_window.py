@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from PySide6.QtCore import Qt
+
+from gui.settings import Preferences
+
+
+def test_window_starts_with_three_pages(window, qtbot):
+    assert window.windowTitle() == "Marquee"
+    assert not window.windowIcon().isNull()
+    assert [window.nav.item(i).text() for i in range(window.nav.count())] == [
+        "Data",
+        "Train",
+        "Predict",
+    ]
+    assert window.pages.currentWidget() is window.data_page
+    window.show_page(2)
+    assert window.pages.currentWidget() is window.predict_page
+
+
+def test_page_shortcuts_switch_pages(window, qtbot):
+    window.activateWindow()
+    qtbot.keyClick(window, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
+    assert window.pages.currentWidget() is window.train_page
+    qtbot.keyClick(window, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
+    assert window.pages.currentWidget() is window.predict_page
+
+
+def test_every_visible_control_has_a_tooltip(window):
+    from PySide6.QtWidgets import (
+        QAbstractSpinBox,
+        QCheckBox,
+        QComboBox,
+        QPushButton,
+        QRadioButton,
+        QSlider,
+    )
+
+    missing = []
+    for page in (window.data_page, window.train_page, window.predict_page):
+        for kind in (QPushButton, QCheckBox, QRadioButton, QAbstractSpinBox, QComboBox, QSlider):
+            missing += [w for w in page.findChildren(kind) if not w.toolTip()]
+    assert not [type(w).__name__ + ":" + getattr(w, "text", lambda: "")() for w in missing]
+
+
+def test_preferences_persist_training_settings(window):
+    form = window.train_page.form
+    form.epochs.setValue(7)
+    form.lr.setValue(0.01)
+    window.prefs.set_train_config(form.config())
+    window.close()
+    again = Preferences().train_config()
+    assert (again.epochs, again.lr) == (7, 0.01)
+
+
+def test_cli_subcommand_does_not_import_qt():
+    code = (
+        "import sys; from gui.app import main; rc = main(['backbones']); "
+        "print('QT' if 'PySide6' in sys.modules else 'NOQT', rc)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip().endswith("NOQT 0"), out.stdout + out.stderr
+    assert "efficientnet_lite0" in out.stdout

@@ -10,8 +10,7 @@ import ast
 import json
 from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from core._dataset_types import DatasetError, ValidationReport
 
@@ -27,6 +26,16 @@ LABEL_COLUMNS = (
 DELIMITERS = ("|", ";", ",")
 ROW_NOTE = "rows count as in a spreadsheet: the header is row 1"
 _MAX_LIST_CHARS = 10_000  # longer cells are not parsed as list literals
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def _pandas():
+    """pandas, imported on first use: it costs ~0.5 s, too much for the GUI's start-up."""
+    import pandas
+
+    return pandas
 
 
 @dataclass
@@ -51,6 +60,7 @@ class CsvLabels:
 
 def read_table(path: Path, rel: str) -> pd.DataFrame:
     """The whole CSV as stripped strings; DatasetError when it cannot be parsed."""
+    pd = _pandas()
     try:
         frame = pd.read_csv(
             path,
@@ -157,7 +167,7 @@ def onehot_columns(frame: pd.DataFrame, id_column: str) -> list[str]:
         values = values[values != ""]
         if column == id_column or values.empty:
             continue
-        binary = pd.to_numeric(values, errors="coerce").isin([0, 1])
+        binary = _pandas().to_numeric(values, errors="coerce").isin([0, 1])
         if binary.sum() * 2 > len(values):
             found.append(column)
     return found
@@ -175,7 +185,7 @@ def _columns_note(frame: pd.DataFrame) -> str:
 def _onehot_rows(
     frame: pd.DataFrame, id_column: str, columns: list[str], rel: str, report: ValidationReport
 ) -> list[CsvRow]:
-    numbers = frame[columns].apply(pd.to_numeric, errors="coerce").to_numpy()
+    numbers = frame[columns].apply(_pandas().to_numeric, errors="coerce").to_numpy()
     raw = frame[columns].to_numpy()
     blank = _blank_rows(frame)
     rows = []

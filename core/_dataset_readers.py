@@ -36,6 +36,7 @@ class Options:
     label_column: str | None
     delimiter: str | None
     images_dir: Path | None
+    prefer_onehot: bool = False  # 0/1 columns win even next to a text 'labels' column
 
 
 @dataclass
@@ -136,7 +137,12 @@ def _read_csv(root: Path, report: ValidationReport, options: Options) -> Raw:
     base = csv_path.parent
     rel = csv_path.name
     table = parse_labels(
-        csv_path, rel, report, label_column=options.label_column, delimiter=options.delimiter
+        csv_path,
+        rel,
+        report,
+        label_column=options.label_column,
+        delimiter=options.delimiter,
+        prefer_onehot=options.prefer_onehot,
     )
     folders = _image_folders(base, options.images_dir)
     items = _resolve_rows(table.rows, folders, base, report, lambda n: f"{rel} row {n}")

@@ -76,6 +76,7 @@ def load_dataset(
     label_column: str | None = None,
     delimiter: str | None = None,
     images_dir: str | Path | None = None,
+    prefer_onehot: bool = False,
     val_fraction: float = 0.2,
     seed: int = 0,
     progress: Progress | None = None,
@@ -84,9 +85,10 @@ def load_dataset(
     """Read, validate and split a data set; see the module docstring for layouts.
 
     ``label_column``/``delimiter`` force delimited labels in CSVs (a whitespace-only
-    delimiter splits on any whitespace); ``images_dir`` overrides where CSV/JSON images
-    live. Every image is fully decoded; ``progress(done, total)`` follows that check.
-    Without a val split, ``val_fraction`` of train is carved out (seeded, ``val_was_split``).
+    delimiter splits on any whitespace); ``prefer_onehot`` reads 0/1 columns even beside
+    a text label column; ``images_dir`` overrides where CSV/JSON images live. Every image
+    is fully decoded; ``progress(done, total)`` follows that check. Without a val split,
+    ``val_fraction`` of train is carved out (seeded, ``val_was_split``).
     """
     if not 0 < val_fraction < 1:
         raise DatasetError("The validation fraction must be between 0 and 1.")
@@ -94,7 +96,7 @@ def load_dataset(
     fmt = detect_format(root) if fmt == "auto" else _known_format(fmt)
     extra = Path(images_dir).expanduser() if images_dir is not None else None
     report = ValidationReport()
-    raw = READERS[fmt](root, report, Options(label_column, delimiter, extra))
+    raw = READERS[fmt](root, report, Options(label_column, delimiter, extra, prefer_onehot))
     if not raw.label_names:
         raise DatasetError(f"No labels found in {root}: every image would be unlabelled.")
     _drop_unreadable(raw, report, progress, should_stop)
@@ -135,6 +137,7 @@ def preview_csv(
     *,
     label_column: str | None = None,
     delimiter: str | None = None,
+    prefer_onehot: bool = False,
     rows: int = 20,
 ) -> CsvPreview:
     """How a CSV's labels would be read, without opening images (for a live preview).
@@ -143,7 +146,14 @@ def preview_csv(
     """
     path = _existing(csv_path)
     report = ValidationReport()
-    table = parse_labels(path, path.name, report, label_column=label_column, delimiter=delimiter)
+    table = parse_labels(
+        path,
+        path.name,
+        report,
+        label_column=label_column,
+        delimiter=delimiter,
+        prefer_onehot=prefer_onehot,
+    )
     return CsvPreview(
         columns=table.columns,
         id_column=table.id_column,

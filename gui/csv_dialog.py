@@ -109,7 +109,7 @@ class CsvImportDialog(QDialog):
             box.addWidget(widget)
         return box
 
-    def options(self) -> dict[str, str | None]:
+    def options(self) -> dict[str, str | bool | None]:
         """Keyword arguments for core.datasets.load_dataset."""
         delimited = self.delimited_radio.isChecked()
         column = self.column_combo.currentText() if delimited else None
@@ -119,6 +119,7 @@ class CsvImportDialog(QDialog):
             "label_column": column or None,
             "delimiter": delimiter,
             "images_dir": self.images_edit.text().strip() or None,
+            "prefer_onehot": not delimited,
         }
 
     def refresh(self, auto: bool = False) -> None:
@@ -135,7 +136,10 @@ class CsvImportDialog(QDialog):
             from core.datasets import preview_csv
 
             return preview_csv(
-                path, label_column=opts.get("label_column"), delimiter=opts.get("delimiter")
+                path,
+                label_column=opts.get("label_column"),
+                delimiter=opts.get("delimiter"),
+                prefer_onehot=bool(opts.get("prefer_onehot")),
             )
 
         worker = FunctionWorker(task, name="csv-preview")

@@ -217,7 +217,9 @@ class DataPage(QWidget):
         path = self.prefs.data_source()["path"]
         return str(Path(path).parent) if path else str(Path.home())
 
-    def load_source(self, kind: str, path: str = "", **options: str | None) -> FunctionWorker:
+    def load_source(
+        self, kind: str, path: str = "", **options: str | bool | None
+    ) -> FunctionWorker:
         """Load a data set in a worker; returns it (tests wait on its signals)."""
         self.cancel()
         self._source = (kind, path, options)

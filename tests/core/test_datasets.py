@@ -191,6 +191,20 @@ def test_label_column_delimiter_and_images_dir_overrides(tmp_path):
     assert every == {"a.png": [1, 1], "b.png": [1, 0]}
 
 
+def test_prefer_onehot_reads_a_lone_01_column_beside_a_text_label_column(tmp_path):
+    for name in "ab":
+        make_image(tmp_path / f"{name}.png")
+    csv = write_text(tmp_path / "meta.csv", "id,labels,Action\na,Drama,1\nb,Comedy,0\n")
+
+    assert preview_csv(csv).mode == "delimited"
+    preview = preview_csv(csv, prefer_onehot=True)
+    data = load_dataset(csv, prefer_onehot=True, seed=1)
+
+    assert (preview.mode, preview.label_names) == ("onehot", ["Action"])
+    every = {**names_and_rows(data.train), **names_and_rows(data.val)}
+    assert every == {"a.png": [1], "b.png": [0]}
+
+
 def test_images_without_labels_are_kept(tmp_path):
     for name in "abc":
         make_image(tmp_path / f"{name}.jpg")

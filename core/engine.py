@@ -363,11 +363,11 @@ def _make_optimizer(
     ]
     optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
     if config.schedule == "onecycle":
+        total = max(total_steps, 1)
+        # OneCycleLR divides by pct_start * total - 1 (a ZeroDivisionError at 4 steps).
+        pct_start = 0.25 if abs(0.25 * total - 1) > 1e-6 else 0.3
         scheduler = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer,
-            max_lr=[config.lr, backbone_lr],
-            total_steps=max(total_steps, 1),
-            pct_start=0.25,
+            optimizer, max_lr=[config.lr, backbone_lr], total_steps=total, pct_start=pct_start
         )
     else:
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total_steps, 1))

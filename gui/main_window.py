@@ -236,7 +236,8 @@ class MainWindow(QMainWindow):
 
     def _on_pages_current_changed(self, index: int) -> None:
         # Deferred: both import torch in a worker, which must not compete with the first paint.
-        QTimer.singleShot(400, lambda: self._prepare_page(self.pages.widget(index)))
+        page = self.pages.widget(index)
+        QTimer.singleShot(400, self, lambda: self._prepare_page(page))
 
     def _prepare_page(self, page: QWidget) -> None:
         if page is self.train_page:

@@ -66,7 +66,8 @@ def resolve_device(name: str = "auto") -> tuple[str, str]:
         return "mps", "Apple GPU (MPS)"
     if name == "mps":
         raise ValueError("MPS was requested but is not available; use --device cpu.")
-    return "cpu", f"CPU ({torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return "cpu", f"CPU ({threads} thread{'s' if threads != 1 else ''} of {os.cpu_count()} cores)"
 
 
 def fit(

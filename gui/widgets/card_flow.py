@@ -19,7 +19,7 @@ class CardFlowWidget(QScrollArea):
         self._grid = QGridLayout(self._container)
         self._grid.setContentsMargins(SPACING, SPACING, SPACING, SPACING)
         self._grid.setSpacing(SPACING)
-        self._grid.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self._grid.setAlignment(Qt.AlignmentFlag.AlignTop)
         self.setWidget(self._container)
         self._cards: list[QWidget] = []
         self._columns = 0
@@ -52,6 +52,8 @@ class CardFlowWidget(QScrollArea):
         available = self.viewport().width() - 2 * SPACING
         columns = max(1, (available + SPACING) // (card_w + SPACING))
         if columns != self._columns or force:
+            for column in range(max(columns, self._columns)):
+                self._grid.setColumnStretch(column, 1 if column < columns else 0)
             self._columns = columns
             for index in range(len(self._cards)):
                 self._place(index, columns)

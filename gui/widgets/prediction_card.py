@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from gui.theme import set_muted
 from gui.widgets.probability_bars import ProbabilityBarsWidget
 
-CARD_WIDTH = 420
+CARD_MIN_WIDTH, CARD_MAX_WIDTH = 400, 580  # cards widen to fill the row, up to a point
 THUMB_W, THUMB_H = 104, 148
 
 
@@ -23,7 +23,8 @@ class PredictionCardWidget(QFrame):
         self.setObjectName("card")
         self.path = path
         self.error: str | None = None
-        self.setFixedWidth(CARD_WIDTH)
+        self.setMinimumWidth(CARD_MIN_WIDTH)
+        self.setMaximumWidth(CARD_MAX_WIDTH)
         self.thumbnail = QLabel()
         self.thumbnail.setFixedSize(THUMB_W, THUMB_H)
         self.thumbnail.setAlignment(Qt.AlignmentFlag.AlignCenter)

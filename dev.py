@@ -31,6 +31,16 @@ QT_SYSTEM_LIBS = {
     "fontconfig": "libfontconfig1",
     "dbus-1": "libdbus-1-3",
 }
+# What Qt's xcb platform plugin links to beyond those: present when building, PyInstaller
+# bundles them, so the frozen app also starts on desktops that lack them.
+XCB_SYSTEM_LIBS = {
+    "xcb-cursor": "libxcb-cursor0",
+    "xcb-icccm": "libxcb-icccm4",
+    "xcb-keysyms": "libxcb-keysyms1",
+    "xcb-image": "libxcb-image0",
+    "xcb-render-util": "libxcb-render-util0",
+    "xkbcommon-x11": "libxkbcommon-x11-0",
+}
 
 
 def venv_python() -> Path:
@@ -43,10 +53,10 @@ def run(*cmd: str | Path, **kwargs) -> None:
     subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT, **kwargs)
 
 
-def ensure_qt_system_libs() -> None:
+def ensure_qt_system_libs(libs: dict[str, str] = QT_SYSTEM_LIBS) -> None:
     if not sys.platform.startswith("linux"):
         return
-    missing = [pkg for lib, pkg in QT_SYSTEM_LIBS.items() if ctypes.util.find_library(lib) is None]
+    missing = [pkg for lib, pkg in libs.items() if ctypes.util.find_library(lib) is None]
     if not missing:
         return
     if os.geteuid() == 0 and shutil.which("apt-get"):
@@ -58,7 +68,7 @@ def ensure_qt_system_libs() -> None:
 
 def setup(extras: str = "dev") -> Path:
     """Create .venv and install Marquee (editable) with the given extras, once per change."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py runs on the system Python
         sys.exit("Marquee needs Python 3.11 or newer.")
     ensure_qt_system_libs()
     python = venv_python()
@@ -91,6 +101,7 @@ def main(argv: list[str]) -> int:
         return subprocess.call([str(python), "-m", "pytest", "-q", *rest], cwd=ROOT, env=env)
     if command == "build":
         python = setup("dev,packaging")
+        ensure_qt_system_libs(XCB_SYSTEM_LIBS)
         return subprocess.call([str(python), "packaging/build.py", *rest], cwd=ROOT)
     print(__doc__)
     return 2

@@ -1,0 +1,159 @@
+"""What the bundle is called and what it leaves out; shared by marquee.spec and build.py.
+
+Kept free of PyInstaller imports so the build script and tests can use it anywhere.
+"""
+
+from __future__ import annotations
+
+import platform
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+APP_NAME = "Marquee"
+BUNDLE_ID = "app.marquee.Marquee"
+
+# Qt modules Marquee does not use. The app imports QtCore/QtGui/QtWidgets; pyqtgraph also
+# needs QtOpenGL + QtOpenGLWidgets (loaded with importlib) and uses QtSvg when present.
+# Add-on modules are listed too, so a venv with full PySide6 still gives a lean bundle.
+_UNUSED_QT = [
+    "QtConcurrent",
+    "QtDBus",
+    "QtDesigner",
+    "QtHelp",
+    "QtLabsStyleKit",
+    "QtNetwork",
+    "QtPrintSupport",
+    "QtQml",
+    "QtQmlFeatures",
+    "QtQuick",
+    "QtQuickControls2",
+    "QtQuickTest",
+    "QtQuickWidgets",
+    "QtSql",
+    "QtTest",
+    "QtUiTools",
+    "QtXml",
+    "QtSvgWidgets",
+    # PySide6-Addons
+    "Qt3DAnimation",
+    "Qt3DCore",
+    "Qt3DExtras",
+    "Qt3DInput",
+    "Qt3DLogic",
+    "Qt3DRender",
+    "QtAxContainer",
+    "QtBluetooth",
+    "QtCharts",
+    "QtDataVisualization",
+    "QtGraphs",
+    "QtGraphsWidgets",
+    "QtHttpServer",
+    "QtLocation",
+    "QtMultimedia",
+    "QtMultimediaWidgets",
+    "QtNetworkAuth",
+    "QtNfc",
+    "QtPdf",
+    "QtPdfWidgets",
+    "QtPositioning",
+    "QtQuick3D",
+    "QtRemoteObjects",
+    "QtScxml",
+    "QtSensors",
+    "QtSerialBus",
+    "QtSerialPort",
+    "QtSpatialAudio",
+    "QtStateMachine",
+    "QtTextToSpeech",
+    "QtWebChannel",
+    "QtWebEngineCore",
+    "QtWebEngineQuick",
+    "QtWebEngineWidgets",
+    "QtWebSockets",
+    "QtWebView",
+]
+QT_EXCLUDES = [f"PySide6.{name}" for name in _UNUSED_QT]
+QT_HIDDEN_IMPORTS = ["PySide6.QtOpenGL", "PySide6.QtOpenGLWidgets", "PySide6.QtSvg"]
+
+# Python packages present in the dev venv (or optional imports of our dependencies) that the
+# app never needs. triton (~0.9 GB) only serves torch.compile; torch imports it inside a
+# try/except. torchmetrics imports scipy only when it is installed.
+PYTHON_EXCLUDES = [
+    "tkinter",
+    "_tkinter",
+    "matplotlib",
+    "IPython",
+    "jedi",
+    "notebook",
+    "skimage",
+    "scipy",
+    "triton",
+    "pytest",
+    "_pytest",
+    "pytestqt",
+    "pluggy",
+    "importlinter",
+    "grimp",
+    "PyQt5",
+    "PyQt6",
+    "PySide2",
+]
+
+
+def version() -> str:
+    """core.__version__, read from the source so no heavy import is needed."""
+    text = (ROOT / "core" / "__init__.py").read_text(encoding="utf-8")
+    match = re.search(r'^__version__ = "([^"]+)"', text, re.MULTILINE)
+    if match is None:
+        raise RuntimeError("core/__init__.py has no __version__")
+    return match.group(1)
+
+
+def platform_tag() -> str:
+    """e.g. linux-x86_64, macos-arm64, windows-amd64 (archive names)."""
+    system = {"win32": "windows", "darwin": "macos"}.get(sys.platform, sys.platform)
+    if system.startswith("linux"):
+        system = "linux"
+    return f"{system}-{platform.machine().lower()}"
+
+
+def windows_version_info(app_version: str) -> str:
+    """A PyInstaller version-resource file (VSVersionInfo) for the Windows executable."""
+    numbers = [int(n) for n in re.findall(r"\d+", app_version)[:4]]
+    quad = tuple(numbers + [0] * (4 - len(numbers)))
+    strings = {
+        "CompanyName": APP_NAME,
+        "FileDescription": f"{APP_NAME}: multi-label image classification",
+        "FileVersion": app_version,
+        "InternalName": APP_NAME,
+        "LegalCopyright": "Apache-2.0",
+        "OriginalFilename": f"{APP_NAME}.exe",
+        "ProductName": APP_NAME,
+        "ProductVersion": app_version,
+    }
+    structs = ",\n          ".join(f"StringStruct({k!r}, {v!r})" for k, v in strings.items())
+    return f"""VSVersionInfo(
+  ffi=FixedFileInfo(
+    filevers={quad},
+    prodvers={quad},
+    mask=0x3f,
+    flags=0x0,
+    OS=0x40004,
+    fileType=0x1,
+    subtype=0x0,
+    date=(0, 0)
+  ),
+  kids=[
+    StringFileInfo([
+      StringTable(
+        '040904B0',
+        [
+          {structs}
+        ])
+    ]),
+    VarFileInfo([VarStruct('Translation', [1033, 1200])])
+  ]
+)
+"""

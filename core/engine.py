@@ -66,8 +66,7 @@ def resolve_device(name: str = "auto") -> tuple[str, str]:
         return "mps", "Apple GPU (MPS)"
     if name == "mps":
         raise ValueError("MPS was requested but is not available; use --device cpu.")
-    threads = torch.get_num_threads()
-    return "cpu", f"CPU ({threads} thread{'s' if threads != 1 else ''} of {os.cpu_count()} cores)"
+    return "cpu", f"CPU ({os.cpu_count()} cores)"
 
 
 def fit(

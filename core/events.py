@@ -38,7 +38,7 @@ class TrainingStarted:
     n_train: int
     n_val: int
     device: str  # "cpu", "cuda", "mps"
-    device_name: str  # human readable, e.g. "NVIDIA H200" or "CPU (2 threads)"
+    device_name: str  # human readable, e.g. "NVIDIA H200" or "CPU (2 cores)"
     steps_per_epoch: int
     total_steps: int
 

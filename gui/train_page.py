@@ -207,6 +207,7 @@ class TrainPage(QWidget):
         self.result_label.setText("Training…")
         self.progress.setRange(0, 0)
         self.progress.setFormat("Preparing…")
+        self.progress_detail.setText("Building the model…")
         worker = TrainingWorker(config, self.dataset)
         worker.event.connect(self._on_worker_event)
         worker.succeeded.connect(self._on_worker_succeeded)
@@ -240,17 +241,25 @@ class TrainPage(QWidget):
                 event.metrics.get("f1_macro") or 0.0,
             )
             self.table.set_metrics(event.per_label)
-        elif isinstance(event, PreparingData) and self._started is None:
-            what = "Decoding images" if event.stage == "decode" else "Computing embeddings"
-            self.progress.setRange(0, max(1, event.total))
-            self.progress.setValue(event.done)
-            self.progress.setFormat(f"{what} %v / %m")
+        elif isinstance(event, PreparingData):
+            self._on_preparing(event)
         elif isinstance(event, TrainingStarted):
             self._on_training_started(event)
         elif isinstance(event, TrainingFinished):
             self.table.set_metrics(event.per_label, tuned=True)
         elif isinstance(event, TrainingFailed):
             show_error(self, f"Training failed: {event.message}", event.details)
+
+    def _on_preparing(self, event: PreparingData) -> None:
+        if event.stage == "decode":
+            what = "Decoding images into memory"
+        else:  # a frozen backbone: embedded once, later epochs only train the head
+            what = "Computing backbone embeddings (once; later epochs reuse them)"
+        self.progress_detail.setText(f"{what}: {event.done} / {event.total}")
+        if self._started is None:  # before the step count is known the bar shows this phase
+            self.progress.setRange(0, max(1, event.total))
+            self.progress.setValue(event.done)
+            self.progress.setFormat("Preparing %v / %m")
 
     def _on_training_started(self, event: TrainingStarted) -> None:
         self._started = event

@@ -23,6 +23,7 @@ class CardFlowWidget(QScrollArea):
         self.setWidget(self._container)
         self._cards: list[QWidget] = []
         self._columns = 0
+        self._stretch_row = 0  # an empty row below the cards soaks up spare height
 
     def cards(self) -> list[QWidget]:
         return list(self._cards)
@@ -62,3 +63,10 @@ class CardFlowWidget(QScrollArea):
         card = self._cards[index]
         self._grid.removeWidget(card)  # re-adding in place would warn "already in a layout"
         self._grid.addWidget(card, index // columns, index % columns)
+        self._set_stretch_row((len(self._cards) - 1) // columns + 1)
+
+    def _set_stretch_row(self, row: int) -> None:
+        if row != self._stretch_row:
+            self._grid.setRowStretch(self._stretch_row, 0)
+            self._stretch_row = row
+        self._grid.setRowStretch(row, 1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -116,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"marquee: error: {exc}", file=sys.stderr)
             return 2
         print(f"marquee: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        if "MARQUEE_DEBUG" in __import__("os").environ:
+        if "MARQUEE_DEBUG" in os.environ:
             traceback.print_exc()
         else:
             print("(set MARQUEE_DEBUG=1 for the full traceback)", file=sys.stderr)

@@ -205,13 +205,10 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------ predict
-def _thresholds(args: argparse.Namespace, tuned: np.ndarray) -> np.ndarray:
+def _thresholds(args: argparse.Namespace, tuned: np.ndarray, *, use_tuned: bool) -> np.ndarray:
+    """--threshold F for every label, else the tuned ones or 0.5 as the command prefers."""
     if args.threshold is None:
-        return (
-            tuned
-            if getattr(args, "tuned", True) or args.command == "evaluate"
-            else np.full_like(tuned, 0.5)
-        )
+        return tuned if use_tuned else np.full_like(tuned, 0.5)
     if not 0.0 <= args.threshold <= 1.0:
         raise UsageError(f"--threshold must be between 0 and 1, got {args.threshold}")
     return np.full_like(tuned, args.threshold)
@@ -221,7 +218,7 @@ def run_predict(args: argparse.Namespace) -> int:
     from core.predictor import Predictor, expand_inputs
 
     predictor = Predictor.from_file(args.model, device=args.device)
-    thresholds = _thresholds(args, predictor.thresholds)
+    thresholds = _thresholds(args, predictor.thresholds, use_tuned=args.tuned)
     images, skipped = expand_inputs(args.inputs)
     for message in skipped:
         print(f"marquee: warning: {message}", file=sys.stderr)
@@ -319,7 +316,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
         raise UsageError("none of the evaluation images could be read")
     probs = np.stack([results[i].probabilities for i in ok])
     metrics, per_label = compute_metrics(
-        probs, targets[ok], predictor.label_names, _thresholds(args, predictor.thresholds)
+        probs,
+        targets[ok],
+        predictor.label_names,
+        _thresholds(args, predictor.thresholds, use_tuned=True),
     )
     if args.json:
         print_json(

@@ -37,6 +37,7 @@ from core.transforms import augment, decoded_cache, normalize
 
 EventSink = Callable[[Event], None]
 StopFlag = Callable[[], bool]
+TRAIN, VAL = 0, 1  # indices into the per-split lists (images, targets, features)
 
 
 @dataclass
@@ -111,7 +112,7 @@ class _Trainer:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.amp_dtype = _amp_dtype(self.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
-        self.features: dict[str, torch.Tensor] = {}  # cached embeddings of a frozen backbone
+        self.features: dict[int, torch.Tensor] = {}  # split -> embeddings of a frozen backbone
         self.step = 0
 
     # ----------------------------------------------------------------- set-up
@@ -138,7 +139,7 @@ class _Trainer:
     def _pos_weight(self) -> torch.Tensor | None:
         if not self.config.balance:
             return None
-        labels = self.targets[0]
+        labels = self.targets[TRAIN]
         positives = labels.sum(0).clamp(min=1)
         return ((len(labels) - positives) / positives).clamp(max=100).to(self.device)
 
@@ -182,13 +183,13 @@ class _Trainer:
         t0 = time.perf_counter()
         frozen = self._is_frozen(epoch)
         self.model.set_backbone_trainable(not frozen)
-        if frozen and not self.config.use_augmentation and "train" not in self.features:
+        if frozen and not self.config.use_augmentation and TRAIN not in self.features:
             self._compute_features()
         train_loss = self._train_one_epoch(epoch, frozen)
         evaluation = self._evaluate(frozen)
         is_best = self._keep_if_best(evaluation, epoch)
         metrics, per_label = compute_metrics(
-            evaluation["probs"], self.targets[1].numpy(), self.data.label_names
+            evaluation["probs"], self.targets[VAL].numpy(), self.data.label_names
         )
         event = EpochEnded(
             epoch=epoch,
@@ -219,8 +220,8 @@ class _Trainer:
         return x
 
     def _forward(self, split: int, idx: torch.Tensor, frozen: bool, train: bool) -> torch.Tensor:
-        if frozen and split_name(split) in self.features:
-            return self.model.head(self.features[split_name(split)][idx].to(self.device))
+        if frozen and split in self.features:
+            return self.model.head(self.features[split][idx].to(self.device))
         x = self._inputs(split, idx, train)
         with torch.autocast(self.device, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
             if frozen:
@@ -240,7 +241,8 @@ class _Trainer:
                 raise Stopped
             t0 = time.perf_counter()
             loss = self.criterion(
-                self._forward(0, idx, frozen, train=True), self.targets[0][idx].to(self.device)
+                self._forward(TRAIN, idx, frozen, train=True),
+                self.targets[TRAIN][idx].to(self.device),
             )
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
@@ -270,18 +272,18 @@ class _Trainer:
         """Validation loss and probabilities, under eval mode and inference mode."""
         self.model.eval()
         logits = [
-            self._forward(1, idx, frozen, train=False)
+            self._forward(VAL, idx, frozen, train=False)
             for idx in self._batches(len(self.data.val), False)
         ]
         all_logits = torch.cat(logits).float()
-        loss = self.criterion(all_logits, self.targets[1].to(all_logits.device)).item()
+        loss = self.criterion(all_logits, self.targets[VAL].to(all_logits.device)).item()
         return {"loss": loss, "probs": torch.sigmoid(all_logits).cpu().numpy()}
 
     @torch.inference_mode()
     def _compute_features(self) -> None:
         """Embed every image once with the frozen backbone; the head then trains on these."""
         self.model.eval()
-        for split in (0, 1):
+        for split in (TRAIN, VAL):
             n = len(self.images[split])
             chunks = []
             for idx in self._batches(n, shuffle=False):
@@ -293,11 +295,11 @@ class _Trainer:
                 ):
                     chunks.append(self.model.backbone(x).float())
                 self.emit(PreparingData("embed", min(int(idx[-1]) + 1, n), n))
-            self.features[split_name(split)] = torch.cat(chunks)
+            self.features[split] = torch.cat(chunks)
 
     def _keep_if_best(self, evaluation: dict, epoch: int) -> bool:
         metrics, _ = compute_metrics(
-            evaluation["probs"], self.targets[1].numpy(), self.data.label_names
+            evaluation["probs"], self.targets[VAL].numpy(), self.data.label_names
         )
         score = (metrics["map"], -evaluation["loss"])
         if self.best is not None and score <= self.best["score"]:
@@ -312,7 +314,7 @@ class _Trainer:
         assert best is not None
         self.model.load_state_dict(best["state"])
         self.model.eval()
-        targets = self.targets[1].numpy()
+        targets = self.targets[VAL].numpy()
         thresholds = tune_thresholds(best["probs"], targets)
         metrics, per_label = compute_metrics(
             best["probs"], targets, self.data.label_names, thresholds
@@ -340,10 +342,6 @@ class _Trainer:
             )
         )
         return TrainResult(self.model.cpu(), meta, self.history, stopped)
-
-
-def split_name(split: int) -> str:
-    return ("train", "val")[split]
 
 
 def _amp_dtype(device: str) -> torch.dtype | None:

@@ -26,6 +26,9 @@ QListWidget#nav::item:hover:!selected { background: palette(midlight); }
 QFrame#navPanel { background: palette(alternate-base); border-right: 1px solid palette(mid); }
 QFrame#card { background: palette(base); border: 1px solid palette(mid); border-radius: 10px; }
 QFrame#card[selected="true"] { border: 2px solid ACCENT; }
+QFrame#dropArea { border: 2px solid transparent; border-radius: 12px; }
+QFrame#dropArea[empty="true"] { border: 2px dashed palette(mid); }
+QFrame#dropArea[dragging="true"] { border: 2px dashed ACCENT; }
 QLabel#pageTitle { font-size: 17pt; font-weight: 600; }
 QLabel#cardTitle { font-size: 11pt; font-weight: 600; }
 QLabel#statValue { font-size: 19pt; font-weight: 600; color: ACCENT; }

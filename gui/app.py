@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sys
 
 CLI_COMMANDS = frozenset({"train", "predict", "evaluate", "backbones", "info"})
@@ -31,7 +32,21 @@ def self_test(args: list[str]) -> int:
 
 
 # --------------------------------------------------------------------------- GUI
+def missing_display() -> bool:
+    """True on Linux/BSD with no X11 or Wayland display, where Qt would abort the process."""
+    if sys.platform in ("win32", "darwin") or os.environ.get("QT_QPA_PLATFORM"):
+        return False
+    return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def run_gui(args: list[str]) -> int:
+    if missing_display():
+        print(
+            "marquee: error: no display found, so the window cannot open. Use the command line "
+            "('marquee --help', e.g. 'marquee train --sample'), or set QT_QPA_PLATFORM=offscreen.",
+            file=sys.stderr,
+        )
+        return 2
     from PySide6.QtWidgets import QApplication
 
     from gui.errors import ErrorHandler, setup_logging

@@ -64,3 +64,15 @@ def test_cli_subcommand_does_not_import_qt():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip().endswith("NOQT 0"), out.stdout + out.stderr
     assert "efficientnet_lite0" in out.stdout
+
+
+def test_no_display_gives_one_clear_line_instead_of_a_qt_abort(monkeypatch, capsys):
+    from gui import app
+
+    monkeypatch.setattr(app.sys, "platform", "linux")
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+
+    assert app.main([]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("marquee: error: no display found") and err.count("\n") == 1

@@ -145,8 +145,7 @@ class _Trainer:
 
     # ----------------------------------------------------------------- the run
     def run(self) -> TrainResult:
-        started = time.perf_counter()
-        self.started = started
+        self.started = time.perf_counter()
         self.history: list[EpochEnded] = []
         self.best: dict | None = None
         stopped = False
@@ -161,7 +160,7 @@ class _Trainer:
             raise TrainingCancelled("Training was stopped before the images were ready.")
         if self.best is None:  # stopped before the first evaluation: judge the model as is
             self._keep_if_best(self._evaluate(self._is_frozen(1)), epoch=0)
-        return self._finish(stopped, time.perf_counter() - started)
+        return self._finish(stopped, time.perf_counter() - self.started)
 
     def _started_event(self) -> TrainingStarted:
         return TrainingStarted(
@@ -188,16 +187,13 @@ class _Trainer:
         train_loss = self._train_one_epoch(epoch, frozen)
         evaluation = self._evaluate(frozen)
         is_best = self._keep_if_best(evaluation, epoch)
-        metrics, per_label = compute_metrics(
-            evaluation["probs"], self.targets[VAL].numpy(), self.data.label_names
-        )
         event = EpochEnded(
             epoch=epoch,
             epochs=self.config.epochs,
             train_loss=train_loss,
             val_loss=evaluation["loss"],
-            metrics=metrics,
-            per_label=per_label,
+            metrics=evaluation["metrics"],
+            per_label=evaluation["per_label"],
             is_best=is_best,
             seconds=time.perf_counter() - t0,
             backbone_frozen=frozen,
@@ -269,7 +265,7 @@ class _Trainer:
 
     @torch.inference_mode()
     def _evaluate(self, frozen: bool) -> dict:
-        """Validation loss and probabilities, under eval mode and inference mode."""
+        """Validation loss, probabilities and metrics (threshold 0.5), in eval + inference mode."""
         self.model.eval()
         logits = [
             self._forward(VAL, idx, frozen, train=False)
@@ -277,7 +273,11 @@ class _Trainer:
         ]
         all_logits = torch.cat(logits).float()
         loss = self.criterion(all_logits, self.targets[VAL].to(all_logits.device)).item()
-        return {"loss": loss, "probs": torch.sigmoid(all_logits).cpu().numpy()}
+        probs = torch.sigmoid(all_logits).cpu().numpy()
+        metrics, per_label = compute_metrics(
+            probs, self.targets[VAL].numpy(), self.data.label_names
+        )
+        return {"loss": loss, "probs": probs, "metrics": metrics, "per_label": per_label}
 
     @torch.inference_mode()
     def _compute_features(self) -> None:
@@ -298,10 +298,7 @@ class _Trainer:
             self.features[split] = torch.cat(chunks)
 
     def _keep_if_best(self, evaluation: dict, epoch: int) -> bool:
-        metrics, _ = compute_metrics(
-            evaluation["probs"], self.targets[VAL].numpy(), self.data.label_names
-        )
-        score = (metrics["map"], -evaluation["loss"])
+        score = (evaluation["metrics"]["map"], -evaluation["loss"])
         if self.best is not None and score <= self.best["score"]:
             return False
         state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}

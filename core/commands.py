@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -147,8 +148,6 @@ class _TrainProgress:
 
 
 def _train_config(args: argparse.Namespace) -> TrainConfig:
-    import os
-
     config = TrainConfig(
         backbone=args.backbone,
         pretrained=not args.no_pretrained,

@@ -112,6 +112,7 @@ class _Trainer:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.amp_dtype = _amp_dtype(self.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        self.images: list[torch.Tensor] = []  # decoded uint8 images per split, once prepared
         self.features: dict[int, torch.Tensor] = {}  # split -> embeddings of a frozen backbone
         self.step = 0
 
@@ -156,7 +157,7 @@ class _Trainer:
                 self._run_epoch(epoch)
         except Stopped:
             stopped = True
-        if not hasattr(self, "images"):
+        if not self.images:
             raise TrainingCancelled("Training was stopped before the images were ready.")
         if self.best is None:  # stopped before the first evaluation: judge the model as is
             self._keep_if_best(self._evaluate(self._is_frozen(1)), epoch=0)

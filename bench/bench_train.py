@@ -35,6 +35,7 @@ from core import engine
 from core.backbones import IMAGENET_MEAN, IMAGENET_STD
 from core.config import TrainConfig
 from core.datasets import Dataset, LabeledImages, ValidationReport, load_dataset
+from core.device import resolve_device
 from core.events import Event, StepEnded
 from core.model import create_model
 from core.transforms import decode_images, decoded_cache, normalize
@@ -84,7 +85,7 @@ def engine_no_freeze(data: Dataset, args: argparse.Namespace) -> Rates:
 
 def plain_no_freeze(data: Dataset, args: argparse.Namespace) -> Rates:
     """The textbook loop: same model, same decoded images, same optimiser and loss."""
-    device, _ = engine.resolve_device(args.device)
+    device, _ = resolve_device(args.device)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = create_model(args.backbone, len(data.label_names)).to(device).train()
@@ -169,7 +170,7 @@ def main() -> None:
         args.data = ensure_sample_data()
     data = load_dataset(args.data)
     torch.set_num_threads(args.threads)
-    _, device_name = engine.resolve_device(args.device)
+    _, device_name = resolve_device(args.device)
     print(
         f"data: {data.source}, {len(data.train)} train / {len(data.val)} val images\n"
         f"backbone {args.backbone}, {args.image_size} px, batch {args.batch_size}, "

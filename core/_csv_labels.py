@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core._dataset_types import DatasetError, ValidationReport
+from core._dataset_types import DataError, ValidationReport
 
 # File-name columns win over plain ids: in "id,filename,labels" the file name is the image.
 ID_COLUMNS = (
@@ -59,7 +59,7 @@ class CsvLabels:
 
 
 def read_table(path: Path, rel: str) -> pd.DataFrame:
-    """The whole CSV as stripped strings; DatasetError when it cannot be parsed."""
+    """The whole CSV as stripped strings; DataError when it cannot be parsed."""
     pd = _pandas()
     try:
         frame = pd.read_csv(
@@ -71,17 +71,17 @@ def read_table(path: Path, rel: str) -> pd.DataFrame:
             encoding="utf-8-sig",
         )
     except pd.errors.EmptyDataError as exc:
-        raise DatasetError(f"{rel} is empty: it needs a header row and one row per image.") from exc
+        raise DataError(f"{rel} is empty: it needs a header row and one row per image.") from exc
     except pd.errors.ParserError as exc:
         detail = str(exc).strip().splitlines()[-1]
-        raise DatasetError(
+        raise DataError(
             f"{rel} is not a well-formed CSV file ({detail}). "
             "Look for unbalanced quotes or rows with more fields than the header."
         ) from exc
     except UnicodeDecodeError as exc:
-        raise DatasetError(f"{rel} is not UTF-8 text; save it as CSV UTF-8.") from exc
+        raise DataError(f"{rel} is not UTF-8 text; save it as CSV UTF-8.") from exc
     except OSError as exc:
-        raise DatasetError(f"Cannot read {rel}: {exc}") from exc
+        raise DataError(f"Cannot read {rel}: {exc}") from exc
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame.fillna("").apply(lambda col: col.str.strip())
 
@@ -134,7 +134,7 @@ def _auto_table(
         return CsvLabels(list(frame.columns), id_column, "onehot", None, None, onehot, rows)
     if text_column is not None:
         return _delimited_table(frame, id_column, text_column, delimiter, rel, report)
-    raise DatasetError(
+    raise DataError(
         f"{rel} has no label columns. {_columns_note(frame)} Expected one 0/1 column "
         "per label, or one column of labels such as 'labels' or 'tags' (choose it as "
         "the label column)."
@@ -143,9 +143,9 @@ def _auto_table(
 
 def _check_label_column(frame: pd.DataFrame, column: str, id_column: str, rel: str) -> None:
     if column not in frame.columns:
-        raise DatasetError(f"{rel} has no column '{column}'. {_columns_note(frame)}")
+        raise DataError(f"{rel} has no column '{column}'. {_columns_note(frame)}")
     if column == id_column:
-        raise DatasetError(f"'{column}' in {rel} names the images; choose another label column.")
+        raise DataError(f"'{column}' in {rel} names the images; choose another label column.")
 
 
 def find_id_column(frame: pd.DataFrame, rel: str) -> str:
@@ -153,7 +153,7 @@ def find_id_column(frame: pd.DataFrame, rel: str) -> str:
     for name in ID_COLUMNS:
         if name in by_lower:
             return by_lower[name]
-    raise DatasetError(
+    raise DataError(
         f"{rel} has no image column. {_columns_note(frame)} Name the column of image "
         "file names 'Id' (or 'image', 'filename', 'path')."
     )

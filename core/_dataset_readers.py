@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core._csv_labels import CsvLabels, CsvRow, drop_duplicates, parse_labels
-from core._dataset_types import IMAGE_SUFFIXES, DatasetError, ValidationReport
+from core._dataset_types import IMAGE_SUFFIXES, DataError, ValidationReport
 from core._image_check import is_image_file, resolve_image
 
 SPLIT_FOLDERS = (
@@ -72,7 +72,7 @@ def _read_folders(root: Path, report: ValidationReport, options: Options) -> Raw
             )
             tables[split] = (folder, rel, table)
         elif split == "train":
-            raise DatasetError(f"{root} has no train/metadata.csv. {LAYOUTS_HELP}")
+            raise DataError(f"{root} has no train/metadata.csv. {LAYOUTS_HELP}")
         else:
             advice = "; val is split off train instead" if split == "val" else ""
             message = f"has no metadata.csv, so it is ignored{advice}. Add one to use it."
@@ -103,7 +103,7 @@ def _shared_labels(tables: dict[str, tuple[Path, str, CsvLabels]]) -> list[str]:
         missing = [n for n in train_names if n not in table.label_names]
         extra = [n for n in table.label_names if n not in train_names]
         if missing or extra:
-            raise DatasetError(
+            raise DataError(
                 f"The label columns of {rel} differ from train/metadata.csv "
                 f"(missing: {', '.join(missing) or 'none'}; extra: {', '.join(extra) or 'none'})."
                 " Every metadata.csv needs the same 0/1 columns."
@@ -152,7 +152,7 @@ def _read_csv(root: Path, report: ValidationReport, options: Options) -> Raw:
 def _image_folders(base: Path, images_dir: Path | None) -> list[Path]:
     if images_dir is not None:
         if not images_dir.is_dir():
-            raise DatasetError(f"The images folder {images_dir} does not exist.")
+            raise DataError(f"The images folder {images_dir} does not exist.")
         return [images_dir]
     return [folder for folder in (base / "images", base) if folder.is_dir()]
 
@@ -170,9 +170,9 @@ def _single_file(folder: Path, suffixes: tuple[str, ...], kind: str) -> Path:
     if len(found) == 1:
         return found[0]
     if not found:
-        raise DatasetError(f"{folder} has no {kind} file. {LAYOUTS_HELP}")
+        raise DataError(f"{folder} has no {kind} file. {LAYOUTS_HELP}")
     names = ", ".join(p.name for p in found)
-    raise DatasetError(f"{folder} holds several {kind} files ({names}); choose one of them.")
+    raise DataError(f"{folder} holds several {kind} files ({names}); choose one of them.")
 
 
 def _read_createml(root: Path, report: ValidationReport, options: Options) -> Raw:
@@ -197,11 +197,11 @@ def _load_json_list(path: Path, rel: str) -> list:
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
     except OSError as exc:
-        raise DatasetError(f"Cannot read {rel}: {exc}") from exc
+        raise DataError(f"Cannot read {rel}: {exc}") from exc
     except ValueError as exc:
-        raise DatasetError(f"{rel} is not valid JSON ({exc}).") from exc
+        raise DataError(f"{rel} is not valid JSON ({exc}).") from exc
     if not isinstance(data, list):
-        raise DatasetError(
+        raise DataError(
             f"{rel} is not a Create ML multi-label file: expected a list such as "
             '[{"image": "a.jpg", "annotations": ["Drama"]}].'
         )
@@ -229,7 +229,7 @@ def _createml_entry(entry: object) -> tuple[str, list[str]]:
 
 def _read_label_folders(root: Path, report: ValidationReport, options: Options) -> Raw:
     if not root.is_dir():
-        raise DatasetError(f"{root} is a file; label folders need a folder. {LAYOUTS_HELP}")
+        raise DataError(f"{root} is a file; label folders need a folder. {LAYOUTS_HELP}")
     has_splits = is_label_tree(root / "train")
     split_roots = dict(_split_folders(root)) if has_splits else {"train": root}
     splits = {name: _label_tree_items(folder, root, report) for name, folder in split_roots.items()}

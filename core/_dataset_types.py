@@ -10,22 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import Cancelled, DataError
+
+__all__ = ["IMAGE_SUFFIXES", "Cancelled", "DataError"]
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
-
-
-class DatasetError(ValueError):
-    """A data set that cannot be used at all; the message says what to fix."""
-
-
-class DatasetCancelled(DatasetError):
-    """Raised by load_dataset when should_stop() returned True.
-
-    A DatasetError subclass, so code that only catches DatasetError still stops
-    cleanly; catch it first to tell "cancelled" apart from "unusable".
-    """
-
-    def __init__(self, message: str = "Data set check cancelled.") -> None:
-        super().__init__(message)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from core._dataset_types import IMAGE_SUFFIXES, DatasetCancelled
+from core._dataset_types import IMAGE_SUFFIXES, Cancelled
 
 DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's own default for Image.MAX_IMAGE_PIXELS
 _PROGRESS_STEPS = 200  # at most this many progress calls per check
@@ -67,7 +67,7 @@ def check_images(
 ) -> dict[Path, str]:
     """Decode every file in threads; return {path: reason} for those that fail.
 
-    Raises DatasetCancelled as soon as should_stop() returns True.
+    Raises Cancelled as soon as should_stop() returns True.
     """
     unique = list(dict.fromkeys(paths))
     total = len(unique)
@@ -102,7 +102,7 @@ def _collect(future: Future, path: Path, failures: dict[Path, str]) -> None:
 
 def _poll(should_stop: Callable[[], bool] | None) -> None:
     if should_stop is not None and should_stop():
-        raise DatasetCancelled()
+        raise Cancelled()
 
 
 def _default_workers() -> int:

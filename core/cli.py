@@ -7,7 +7,6 @@ The GUI's entry point hands subcommands here without importing Qt.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import traceback
@@ -16,12 +15,11 @@ from pathlib import Path
 
 from core import __version__
 from core.config import DEVICES, STRATEGIES, TrainConfig
+from core.errors import Cancelled, MarqueeError
+
+EXIT_USER_ERROR, EXIT_UNEXPECTED, EXIT_CANCELLED = 2, 1, 130
 
 SUBCOMMANDS = ("train", "predict", "evaluate", "backbones", "info")
-
-
-class UsageError(Exception):
-    """Bad input that the user can fix; printed as one line, exit code 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,42 +107,36 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return getattr(commands, f"run_{args.command}")(args)
-    except KeyboardInterrupt:
-        print("marquee: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:
-        if _is_user_error(exc):
-            print(f"marquee: error: {exc}", file=sys.stderr)
-            return 2
-        print(f"marquee: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
+    except (Cancelled, KeyboardInterrupt):
+        print("marquee: cancelled", file=sys.stderr)
+        return EXIT_CANCELLED
+    except MarqueeError as exc:
+        print(f"marquee: error: {_one_line(str(exc))}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except Exception as exc:  # a bug: say so, and where the details are
+        log_file = _log_unexpected(exc)
+        summary = f"{type(exc).__name__}: {_one_line(str(exc))}"
+        print(f"marquee: unexpected error: {summary}", file=sys.stderr)
         if "MARQUEE_DEBUG" in os.environ:
             traceback.print_exc()
         else:
-            print("(set MARQUEE_DEBUG=1 for the full traceback)", file=sys.stderr)
-        return 1
+            print(f"(details in {log_file}; set MARQUEE_DEBUG=1 to print them)", file=sys.stderr)
+        return EXIT_UNEXPECTED
 
 
-def _is_user_error(exc: Exception) -> bool:
-    from core.backbones import BackboneUnavailable
-    from core.checkpoint import ModelFileError
-    from core.datasets import DatasetError
-    from core.download import DownloadError
-    from core.transforms import ImageDecodeError
-
-    user_errors = (
-        UsageError,
-        DatasetError,
-        ModelFileError,
-        BackboneUnavailable,
-        DownloadError,
-        ImageDecodeError,
-        ValueError,
-        FileNotFoundError,
-        PermissionError,
-    )
-    return isinstance(exc, user_errors)
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
-def print_json(document: object) -> None:
-    json.dump(document, sys.stdout, indent=2, default=str)
-    sys.stdout.write("\n")
+def _log_unexpected(exc: BaseException) -> Path | str:
+    """Append the traceback to the CLI's log file; returns where it went."""
+    try:
+        from core.paths import log_dir
+
+        path = log_dir() / "marquee-cli.log"
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(f"--- {' '.join(sys.argv)}\n")
+            handle.write("".join(traceback.format_exception(exc)))
+        return path
+    except OSError:
+        return "the terminal only (the log folder is not writable)"

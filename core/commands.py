@@ -13,11 +13,12 @@ import numpy as np
 from tqdm import tqdm
 
 from core.backbones import list_backbones
-from core.checkpoint import read_meta, save_model, save_run
-from core.cli import UsageError, print_json
+from core.checkpoint import read_meta, save_model
 from core.config import TrainConfig
+from core.console import UsageError, print_json
 from core.datasets import Dataset, LabeledImages, load_dataset
 from core.events import EpochEnded, Event, LabelMetrics, PreparingData, StepEnded, TrainingStarted
+from core.runs import save_run
 
 MAX_PROBLEMS_SHOWN = 15
 

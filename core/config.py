@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Literal
 
+from core.errors import ConfigError
+
 Strategy = Literal["freeze", "freeze_unfreeze", "no_freeze"]
 STRATEGIES: tuple[Strategy, ...] = ("freeze", "freeze_unfreeze", "no_freeze")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -35,23 +37,23 @@ class TrainConfig:
     num_threads: int | None = None  # torch intra-op threads; None leaves one core free
 
     def validate(self) -> None:
-        """Raise ValueError with a plain message for settings that cannot work."""
+        """Raise ConfigError with a plain message for settings that cannot work."""
         if self.strategy not in STRATEGIES:
-            raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}")
+            raise ConfigError(f"strategy must be one of {', '.join(STRATEGIES)}")
         if self.device not in DEVICES:
-            raise ValueError(f"device must be one of {', '.join(DEVICES)}")
+            raise ConfigError(f"device must be one of {', '.join(DEVICES)}")
         if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}")
+            raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)}")
         if self.epochs < 1:
-            raise ValueError("epochs must be at least 1")
+            raise ConfigError("epochs must be at least 1")
         if self.batch_size < 1:
-            raise ValueError("batch size must be at least 1")
+            raise ConfigError("batch size must be at least 1")
         if not 32 <= self.image_size <= 1024:
-            raise ValueError("image size must be between 32 and 1024 pixels")
+            raise ConfigError("image size must be between 32 and 1024 pixels")
         if not 0 < self.lr < 10:
-            raise ValueError("learning rate must be a positive number below 10")
+            raise ConfigError("learning rate must be a positive number below 10")
         if not 0 <= self.dropout < 1:
-            raise ValueError("dropout must be in [0, 1)")
+            raise ConfigError("dropout must be in [0, 1)")
 
     @property
     def use_augmentation(self) -> bool:

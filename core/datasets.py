@@ -12,9 +12,8 @@ Layouts (``detect_format`` tells them apart; ``fmt`` overrides):
   several labels; images directly in the root have no labels.
 
 Problems with single items go into ``Dataset.report``: errors drop the item, warnings
-keep it. A data set that cannot be used at all raises ``DatasetError``. When
-``should_stop()`` returns True, ``load_dataset`` raises ``DatasetCancelled``, a
-``DatasetError`` subclass (catch it first to tell "cancelled" from "unusable").
+keep it. A data set that cannot be used at all raises ``DataError``. When
+``should_stop()`` returns True, ``load_dataset`` raises ``core.errors.Cancelled``.
 """
 
 from __future__ import annotations
@@ -38,10 +37,10 @@ from core._dataset_readers import (
 )
 from core._dataset_types import (
     IMAGE_SUFFIXES,
+    Cancelled,
     CsvPreview,
+    DataError,
     Dataset,
-    DatasetCancelled,
-    DatasetError,
     LabeledImages,
     Problem,
     ValidationReport,
@@ -51,10 +50,10 @@ from core._image_check import check_images
 __all__ = [
     "FORMATS",
     "IMAGE_SUFFIXES",
+    "Cancelled",
     "CsvPreview",
+    "DataError",
     "Dataset",
-    "DatasetCancelled",
-    "DatasetError",
     "LabeledImages",
     "Problem",
     "ValidationReport",
@@ -91,14 +90,14 @@ def load_dataset(
     ``val_fraction`` of train is carved out (seeded, ``val_was_split``).
     """
     if not 0 < val_fraction < 1:
-        raise DatasetError("The validation fraction must be between 0 and 1.")
+        raise DataError("The validation fraction must be between 0 and 1.")
     root = _existing(path)
     fmt = detect_format(root) if fmt == "auto" else _known_format(fmt)
     extra = Path(images_dir).expanduser() if images_dir is not None else None
     report = ValidationReport()
     raw = READERS[fmt](root, report, Options(label_column, delimiter, extra, prefer_onehot))
     if not raw.label_names:
-        raise DatasetError(f"No labels found in {root}: every image would be unlabelled.")
+        raise DataError(f"No labels found in {root}: every image would be unlabelled.")
     _drop_unreadable(raw, report, progress, should_stop)
     splits = {name: _to_images(items, raw.label_names) for name, items in raw.splits.items()}
     _require_images(splits["train"], root, report)
@@ -110,7 +109,7 @@ def load_dataset(
 
 
 def detect_format(path: str | Path) -> str:
-    """The layout of ``path``, one of FORMATS; DatasetError when none fits."""
+    """The layout of ``path``, one of FORMATS; DataError when none fits."""
     root = _existing(path)
     if root.is_file():
         suffix = root.suffix.lower()
@@ -118,7 +117,7 @@ def detect_format(path: str | Path) -> str:
             return "csv"
         if suffix == ".json":
             return "createml"
-        raise DatasetError(f"{root.name} is neither a CSV nor a JSON file. {LAYOUTS_HELP}")
+        raise DataError(f"{root.name} is neither a CSV nor a JSON file. {LAYOUTS_HELP}")
     if (root / "train" / "metadata.csv").is_file():
         return "folders"
     tables, jsons = files_in(root, CSV_SUFFIXES), files_in(root, (".json",))
@@ -128,8 +127,8 @@ def detect_format(path: str | Path) -> str:
         return "labelfolders"
     if tables or jsons:
         found = ", ".join(p.name for p in [*tables, *jsons])
-        raise DatasetError(f"{root} holds several label files ({found}); choose one of them.")
-    raise DatasetError(f"Cannot recognise the layout of {root}. {LAYOUTS_HELP}")
+        raise DataError(f"{root} holds several label files ({found}); choose one of them.")
+    raise DataError(f"Cannot recognise the layout of {root}. {LAYOUTS_HELP}")
 
 
 def preview_csv(
@@ -142,7 +141,7 @@ def preview_csv(
 ) -> CsvPreview:
     """How a CSV's labels would be read, without opening images (for a live preview).
 
-    Raises DatasetError for a file load_dataset could not use; row problems are returned.
+    Raises DataError for a file load_dataset could not use; row problems are returned.
     """
     path = _existing(csv_path)
     report = ValidationReport()
@@ -214,13 +213,13 @@ def split_train_val(
 def _existing(path: str | Path) -> Path:
     resolved = Path(path).expanduser()
     if not resolved.exists():
-        raise DatasetError(f"{resolved} does not exist.")
+        raise DataError(f"{resolved} does not exist.")
     return resolved
 
 
 def _known_format(fmt: str) -> str:
     if fmt not in FORMATS:
-        raise DatasetError(f"Unknown data set format '{fmt}'; use one of: {', '.join(FORMATS)}.")
+        raise DataError(f"Unknown data set format '{fmt}'; use one of: {', '.join(FORMATS)}.")
     return fmt
 
 
@@ -252,7 +251,7 @@ def _require_images(train: LabeledImages, root: Path, report: ValidationReport) 
     shown = "; ".join(str(p) for p in errors[:3])
     more = f" (and {len(errors) - 3} more problems)" if len(errors) > 3 else ""
     detail = f" Problems: {shown}{more}" if errors else ""
-    raise DatasetError(f"No usable training images in {root}.{detail}")
+    raise DataError(f"No usable training images in {root}.{detail}")
 
 
 def _train_and_val(

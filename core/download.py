@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import BinaryIO
 
 from core import __version__
+from core.errors import Cancelled, DownloadError
 from core.paths import data_dir
 
 MOVIE_POSTERS_URL = "https://pl-flash-data.s3.amazonaws.com/movie_posters.zip"
@@ -31,14 +32,6 @@ _STALE_TEMP_SECONDS = 24 * 3600
 
 Progress = Callable[[int, int | None], None]
 ShouldStop = Callable[[], bool]
-
-
-class DownloadError(Exception):
-    """The data set could not be downloaded or extracted; the message says why."""
-
-
-class DownloadCancelled(Exception):
-    """The caller asked to stop; nothing was left behind."""
 
 
 def ensure_movie_posters(
@@ -52,7 +45,7 @@ def ensure_movie_posters(
     """Return the folder holding `train/` and `val/`, downloading it on first use.
 
     `progress(done_bytes, total_bytes_or_None)` is called as data arrives;
-    `should_stop()` is polled between chunks and raises DownloadCancelled when true.
+    `should_stop()` is polled between chunks and raises Cancelled when true.
     """
     dest = Path(dest) if dest is not None else data_dir() / "datasets" / "movie_posters"
     if (dest / COMPLETE_MARKER).is_file():
@@ -84,7 +77,7 @@ def ensure_movie_posters(
 
 def _check_stop(stop: ShouldStop) -> None:
     if stop():
-        raise DownloadCancelled("Download cancelled.")
+        raise Cancelled("Download cancelled.")
 
 
 def _download(

@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 import os
 import time
-import traceback
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -22,12 +22,13 @@ from core.backbones import IMAGENET_MEAN, IMAGENET_STD
 from core.checkpoint import ModelMeta
 from core.config import TrainConfig
 from core.datasets import Dataset
+from core.device import resolve_device
+from core.errors import Cancelled, DataError
 from core.events import (
     EpochEnded,
     Event,
     PreparingData,
     StepEnded,
-    TrainingFailed,
     TrainingFinished,
     TrainingStarted,
 )
@@ -52,24 +53,6 @@ class Stopped(Exception):
     """Raised inside the loop when the stop flag is seen."""
 
 
-class TrainingCancelled(RuntimeError):
-    """Stopped while the images were still being decoded: there is no model to return."""
-
-
-def resolve_device(name: str = "auto") -> tuple[str, str]:
-    """Pick the device (cuda > mps > cpu for "auto") and a human-readable name for it."""
-    if name in ("auto", "cuda") and torch.cuda.is_available():
-        return "cuda", torch.cuda.get_device_name(0)
-    if name == "cuda":
-        raise ValueError("CUDA was requested but no CUDA GPU is available; use --device cpu.")
-    mps = getattr(torch.backends, "mps", None)
-    if name in ("auto", "mps") and mps is not None and mps.is_available():
-        return "mps", "Apple GPU (MPS)"
-    if name == "mps":
-        raise ValueError("MPS was requested but is not available; use --device cpu.")
-    return "cpu", f"CPU ({os.cpu_count()} cores)"
-
-
 def fit(
     config: TrainConfig,
     data: Dataset,
@@ -79,26 +62,38 @@ def fit(
     """Train a classifier on `data`; report progress through `on_event`.
 
     Stopping (via `should_stop`) ends the run after the current step and still returns the
-    best model so far; stopping while the images are still being decoded raises
-    TrainingCancelled, as there is no model yet. Any failure (that one too) is reported as a
-    TrainingFailed event, then re-raised.
+    best model so far; stopping before the first training step (decoding, embedding)
+    raises `Cancelled`, as there is no trained model yet. Problems the user can fix raise
+    `MarqueeError` subclasses; events only report progress, never failure.
     """
     emit = on_event or (lambda event: None)
-    try:
+    with torch_threads(config.num_threads or default_training_threads()):
         return _Trainer(config, data, emit, should_stop or (lambda: False)).run()
-    except Exception as exc:
-        emit(TrainingFailed(message=str(exc) or type(exc).__name__, details=traceback.format_exc()))
-        raise
+
+
+def default_training_threads() -> int:
+    """Every core but one, which stays free for the UI."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Use `count` intra-op threads inside the block; restore the caller's setting after."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 class _Trainer:
     def __init__(self, config: TrainConfig, data: Dataset, emit: EventSink, stop: StopFlag):
         config.validate()
         if len(data.train) == 0 or len(data.val) == 0:
-            raise ValueError("Training needs at least one training and one validation image.")
+            raise DataError("Training needs at least one training and one validation image.")
         self.config, self.data, self.emit, self.stop = config, data, emit, stop
         torch.manual_seed(config.seed)
-        torch.set_num_threads(config.num_threads or max(1, (os.cpu_count() or 2) - 1))
         self.device, self.device_name = resolve_device(config.device)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.model = create_model(
@@ -124,13 +119,10 @@ class _Trainer:
             self.emit(PreparingData("decode", done, total))
 
         splits = (self.data.train, self.data.val)
-        try:
-            self.images = [
-                decoded_cache.get(s.paths, size, progress=progress, should_stop=self.stop)
-                for s in splits
-            ]
-        except InterruptedError as exc:
-            raise Stopped from exc
+        self.images = [  # raises Cancelled when stopped while decoding
+            decoded_cache.get(s.paths, size, progress=progress, should_stop=self.stop)
+            for s in splits
+        ]
         self.targets = [torch.from_numpy(np.asarray(s.labels, dtype=np.float32)) for s in splits]
         self.steps_per_epoch = math.ceil(len(self.data.train) / self.config.batch_size)
         self.total_steps = self.steps_per_epoch * self.config.epochs
@@ -157,8 +149,8 @@ class _Trainer:
                 self._run_epoch(epoch)
         except Stopped:
             stopped = True
-        if not self.images:
-            raise TrainingCancelled("Training was stopped before the images were ready.")
+        if self.step == 0:
+            raise Cancelled("Training was stopped before its first step; no model was kept.")
         if self.best is None:  # stopped before the first evaluation: judge the model as is
             self._keep_if_best(self._evaluate(self._is_frozen(1)), epoch=0)
         return self._finish(stopped, time.perf_counter() - self.started)

@@ -77,10 +77,4 @@ class TrainingFinished:
     seconds: float = 0.0
 
 
-@dataclass(frozen=True)
-class TrainingFailed:
-    message: str
-    details: str = ""
-
-
-Event = PreparingData | TrainingStarted | StepEnded | EpochEnded | TrainingFinished | TrainingFailed
+Event = PreparingData | TrainingStarted | StepEnded | EpochEnded | TrainingFinished

@@ -12,7 +12,7 @@ from PIL import Image
 
 from core.checkpoint import ModelMeta, load_model
 from core.datasets import IMAGE_SUFFIXES
-from core.engine import resolve_device
+from core.device import resolve_device
 from core.model import MultiLabelClassifier
 from core.transforms import ImageDecodeError, ImageSource, load_rgb, normalize
 

@@ -16,14 +16,10 @@ import numpy as np
 import torch
 from PIL import Image
 
+from core.errors import Cancelled, ImageDecodeError
+
 ImageSource = str | Path | Image.Image
 Progress = Callable[[int, int], None]
-
-
-class ImageDecodeError(ValueError):
-    def __init__(self, source: str, reason: str) -> None:
-        super().__init__(f"{source}: cannot read this image ({reason})")
-        self.source = source
 
 
 def load_rgb(source: ImageSource, size: int) -> np.ndarray:
@@ -58,7 +54,7 @@ def decode_images(
         chunk = 64
         for start in range(0, len(sources), chunk):
             if should_stop is not None and should_stop():
-                raise InterruptedError("stopped while decoding images")
+                raise Cancelled("Stopped while decoding images.")
             part = sources[start : start + chunk]
             for offset, array in enumerate(pool.map(lambda s: load_rgb(s, size), part)):
                 out[start + offset] = torch.from_numpy(array).permute(2, 0, 1)
@@ -68,7 +64,7 @@ def decode_images(
 
 
 class DecodedImageCache:
-    """Keeps the most recent decoded sets, so re-training on the same data skips decoding."""
+    """Keeps the last few decoded sets (first in, first out), so re-training skips decoding."""
 
     def __init__(self, max_entries: int = 2) -> None:
         self._entries: dict[tuple, torch.Tensor] = {}

@@ -11,6 +11,7 @@ from typing import Any
 from PySide6.QtCore import QSettings
 
 from core.config import TrainConfig
+from core.errors import ConfigError
 from core.paths import config_dir
 
 SETTINGS_FILE = "marquee.ini"
@@ -68,7 +69,7 @@ class Preferences:
         config = TrainConfig.from_dict({**defaults.to_dict(), **values})
         try:
             config.validate()
-        except ValueError:
+        except ConfigError:
             return defaults
         return config
 

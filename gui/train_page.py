@@ -22,7 +22,6 @@ from core.events import (
     EpochEnded,
     PreparingData,
     StepEnded,
-    TrainingFailed,
     TrainingFinished,
     TrainingStarted,
 )
@@ -53,6 +52,7 @@ class TrainPage(QWidget):
     status_message = Signal(str)
     open_in_predict = Signal(object, object)  # model file (Path | None), TrainResult
     training_running = Signal(bool)
+    training_event = Signal(object)  # every engine event of the current run, as it arrives
 
     def __init__(self, prefs: Preferences, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -60,7 +60,6 @@ class TrainPage(QWidget):
         self.dataset: Dataset | None = None
         self.result: Any = None
         self.run_dir: Path | None = None
-        self.events: list[object] = []
         self.workers = WorkerSet()
         self._worker: TrainingWorker | None = None
         self._started: TrainingStarted | None = None
@@ -174,7 +173,7 @@ class TrainPage(QWidget):
             return
 
         def probe(_progress, _should_stop) -> tuple[str, str]:
-            from core.engine import resolve_device
+            from core.device import resolve_device
 
             return resolve_device("auto")
 
@@ -200,7 +199,6 @@ class TrainPage(QWidget):
 
     def _start_worker(self, config: TrainConfig) -> TrainingWorker:
         self.result, self.run_dir, self._started, self._last_step = None, None, None, None
-        self.events = []
         self.plots.build()  # normally done after the first paint already
         self.plots.reset()
         self.table.clear_rows()
@@ -212,6 +210,7 @@ class TrainPage(QWidget):
         worker.event.connect(self._on_worker_event)
         worker.succeeded.connect(self._on_worker_succeeded)
         worker.failed.connect(self._on_worker_failed)
+        worker.cancelled.connect(self._on_worker_cancelled)
         worker.finished.connect(self._on_worker_finished)
         self._worker = worker
         self.workers.start(worker)
@@ -229,7 +228,7 @@ class TrainPage(QWidget):
 
     # ------------------------------------------------------------------ events
     def _on_worker_event(self, event: object) -> None:
-        self.events.append(event)
+        self.training_event.emit(event)
         if isinstance(event, StepEnded):
             self._last_step = event
             self.plots.add_step(event.step, event.loss)
@@ -247,8 +246,6 @@ class TrainPage(QWidget):
             self._on_training_started(event)
         elif isinstance(event, TrainingFinished):
             self.table.set_metrics(event.per_label, tuned=True)
-        elif isinstance(event, TrainingFailed):
-            show_error(self, f"Training failed: {event.message}", event.details)
 
     def _on_preparing(self, event: PreparingData) -> None:
         if event.stage == "decode":
@@ -301,6 +298,10 @@ class TrainPage(QWidget):
     def _on_worker_failed(self, message: str, details: str) -> None:
         show_error(self, f"Training failed: {message}", details)
 
+    def _on_worker_cancelled(self) -> None:
+        self.result_label.setText("Stopped before the first training step; no model was kept.")
+        self.status_message.emit("Training cancelled.")
+
     def _on_worker_finished(self) -> None:
         if self.sender() is not self._worker:
             return
@@ -314,7 +315,8 @@ class TrainPage(QWidget):
         else:
             self.progress.setRange(0, 1)
             self.progress.setValue(0)
-            self.progress.setFormat("Failed")
+            cancelled = self._worker is not None and self._worker.isInterruptionRequested()
+            self.progress.setFormat("Cancelled" if cancelled else "Failed")
         self._update_buttons()
         self.training_running.emit(False)
 

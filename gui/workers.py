@@ -22,16 +22,12 @@ from PySide6.QtCore import QObject, QSize, Qt, QThread, QTimer, Signal
 from PySide6.QtGui import QImage, QImageReader
 
 from core.config import TrainConfig
-from core.events import TrainingFailed
+from core.errors import Cancelled, MarqueeError
 
 if TYPE_CHECKING:
     from core.datasets import Dataset
 
 log = logging.getLogger(__name__)
-
-# Errors whose message is written for users: shown without a traceback.
-_PLAIN_ERRORS = (ValueError, RuntimeError, OSError)
-_CANCELLED_NAMES = {"DownloadCancelled", "Cancelled", "TrainingCancelled"}
 
 Task = Callable[[Callable[..., None], Callable[[], bool]], Any]
 
@@ -49,9 +45,10 @@ def lower_thread_priority(nice: int = 8) -> None:
 
 
 def describe(exc: BaseException) -> tuple[str, str]:
-    """(plain message, details): details hold a traceback only for unexpected errors."""
+    """(plain message, details): a MarqueeError is written for users and needs no traceback;
+    anything else is a bug, shown with its traceback folded away."""
     message = str(exc).strip() or type(exc).__name__
-    if isinstance(exc, _PLAIN_ERRORS) and type(exc).__module__.startswith("core"):
+    if isinstance(exc, MarqueeError):
         return message, ""
     return f"{message} ({type(exc).__name__})", "".join(traceback.format_exception(exc))
 
@@ -73,10 +70,10 @@ class FunctionWorker(QThread):
         lower_thread_priority()
         try:
             result = self._task(self._progress, self.isInterruptionRequested)
+        except Cancelled:
+            self.cancelled.emit()
+            return
         except Exception as exc:
-            if type(exc).__name__ in _CANCELLED_NAMES or self.isInterruptionRequested():
-                self.cancelled.emit()
-                return
             log.exception("%s failed", self.objectName())
             self.failed.emit(*describe(exc))
             return
@@ -92,13 +89,15 @@ class FunctionWorker(QThread):
 class TrainingWorker(QThread):
     """core.engine.fit in a thread; each engine event is re-emitted as `event(object)`.
 
-    When the run ends (finished or stopped) the model is auto-saved with core.checkpoint.save_run
-    here too, so writing ~20 MB never blocks the UI.
+    The outcome is exactly one of `succeeded` (finished, or stopped with the best model so
+    far), `cancelled` (stopped before there was a model) or `failed`. A finished run is
+    auto-saved with core.runs.save_run here too, so writing ~20 MB never blocks the UI.
     """
 
     event = Signal(object)
     succeeded = Signal(object, object, str)  # TrainResult, run folder (Path | None), save error
-    failed = Signal(str, str)
+    failed = Signal(str, str)  # message, details
+    cancelled = Signal()
 
     def __init__(
         self,
@@ -112,7 +111,6 @@ class TrainingWorker(QThread):
         self._config = config
         self._data = data
         self._save_run = save_run
-        self._reported_failure = False
 
     def run(self) -> None:
         lower_thread_priority()
@@ -120,19 +118,21 @@ class TrainingWorker(QThread):
             from core import engine
 
             result = engine.fit(
-                self._config, self._data, on_event=self._on_event, should_stop=self.should_stop
+                self._config, self._data, on_event=self.event.emit, should_stop=self.should_stop
             )
+        except Cancelled:
+            self.cancelled.emit()
+            return
         except Exception as exc:
             log.exception("training failed")
-            if not self._reported_failure:
-                self.failed.emit(*describe(exc))
+            self.failed.emit(*describe(exc))
             return
         run_dir, save_error = None, ""
         if self._save_run:
             try:
-                from core import checkpoint
+                from core.runs import save_run
 
-                run_dir = checkpoint.save_run(result)
+                run_dir = save_run(result)
             except Exception as exc:
                 log.exception("saving the run failed")
                 save_error = describe(exc)[0]
@@ -140,11 +140,6 @@ class TrainingWorker(QThread):
 
     def should_stop(self) -> bool:
         return self.isInterruptionRequested()
-
-    def _on_event(self, event: object) -> None:
-        if isinstance(event, TrainingFailed):
-            self._reported_failure = True
-        self.event.emit(event)
 
 
 class PredictionWorker(QThread):

@@ -18,8 +18,8 @@ from core.checkpoint import (
     load_model,
     read_meta,
     save_model,
-    save_run,
 )
+from core.runs import save_run
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from core.datasets import (
-    DatasetCancelled,
-    DatasetError,
+    Cancelled,
+    DataError,
     detect_format,
     load_dataset,
     preview_csv,
@@ -106,7 +106,7 @@ def test_label_columns_must_match_across_splits(tmp_path):
     seed_split(tmp_path / "train", {"t1": [1, 0, 1], "t2": [0, 1, 0]})
     seed_split(tmp_path / "val", {"v1": [1, 0]}, genres=["Action", "Romance"])
 
-    with pytest.raises(DatasetError, match=r"val/metadata\.csv.*missing: Crime"):
+    with pytest.raises(DataError, match=r"val/metadata\.csv.*missing: Crime"):
         load_dataset(tmp_path)
 
 
@@ -408,7 +408,7 @@ def test_csv_without_label_columns_names_the_file_and_its_columns(tmp_path):
     make_image(tmp_path / "a.jpg")
     write_text(tmp_path / "movies.csv", "Id,title,year\na,Heat,1995\n")
 
-    with pytest.raises(DatasetError, match=r"movies\.csv has no label columns.*'title'"):
+    with pytest.raises(DataError, match=r"movies\.csv has no label columns.*'title'"):
         load_dataset(tmp_path / "movies.csv")
 
 
@@ -424,15 +424,15 @@ def test_csv_without_label_columns_names_the_file_and_its_columns(tmp_path):
 def test_unusable_csv_raises(tmp_path, text, pattern):
     write_text(tmp_path / "d.csv", text)
 
-    with pytest.raises(DatasetError, match=pattern):
+    with pytest.raises(DataError, match=pattern):
         load_dataset(tmp_path / "d.csv")
 
 
 def test_missing_path_and_unknown_layout(tmp_path):
-    with pytest.raises(DatasetError, match="does not exist"):
+    with pytest.raises(DataError, match="does not exist"):
         load_dataset(tmp_path / "nope")
     write_text(tmp_path / "readme.md", "hello")
-    with pytest.raises(DatasetError, match="Supported layouts"):
+    with pytest.raises(DataError, match="Supported layouts"):
         detect_format(tmp_path)
 
 
@@ -441,7 +441,7 @@ def test_no_usable_image_at_all(tmp_path):
     truncate(tmp_path / "a.jpg")
     write_text(tmp_path / "d.csv", "Id,x\na,1\nb,0\n")
 
-    with pytest.raises(DatasetError, match=r"No usable training images.*a\.jpg"):
+    with pytest.raises(DataError, match=r"No usable training images.*a\.jpg"):
         load_dataset(tmp_path / "d.csv")
 
 
@@ -449,7 +449,7 @@ def test_no_labels_at_all(tmp_path):
     make_image(tmp_path / "a.jpg")
     write_text(tmp_path / "d.csv", "image,labels\na.jpg,\n")
 
-    with pytest.raises(DatasetError, match="No labels"):
+    with pytest.raises(DataError, match="No labels"):
         load_dataset(tmp_path / "d.csv")
 
 
@@ -513,9 +513,9 @@ def test_should_stop_cancels_the_check(tmp_path):
         polls.append(1)
         return len(polls) > 2
 
-    with pytest.raises(DatasetCancelled):
+    with pytest.raises(Cancelled):
         load_dataset(tmp_path, should_stop=stop_after_two)
-    assert issubclass(DatasetCancelled, DatasetError)
+    assert not issubclass(Cancelled, DataError)  # stopping is not a data problem
 
 
 def test_preview_reports_row_problems_without_images(tmp_path):

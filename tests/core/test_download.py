@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from core import download
-from core.download import DownloadCancelled, DownloadError, ensure_movie_posters
+from core.download import Cancelled, DownloadError, ensure_movie_posters
 
 
 @dataclass
@@ -202,7 +202,7 @@ def test_cancel_removes_the_partial_file(
         polls += 1
         return polls > 3
 
-    with pytest.raises(DownloadCancelled):
+    with pytest.raises(Cancelled):
         ensure_movie_posters(tmp_path / "mp", url=server.url("/big.zip"), should_stop=should_stop)
     assert polls == 4
     assert list(tmp_path.iterdir()) == []

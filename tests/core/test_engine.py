@@ -12,12 +12,12 @@ import torch
 from core import engine
 from core.config import TrainConfig
 from core.datasets import Dataset
+from core.errors import BackboneUnavailable, Cancelled, ConfigError
 from core.events import (
     EpochEnded,
     Event,
     PreparingData,
     StepEnded,
-    TrainingFailed,
     TrainingFinished,
     TrainingStarted,
 )
@@ -82,7 +82,6 @@ def test_fit_reports_the_whole_run_in_order(dataset: Dataset) -> None:
     finished = events[-1]
     assert finished.epochs_run == 2
     assert finished.stopped_early is False
-    assert not of_type(events, TrainingFailed)
     assert result.history == epochs
     assert result.stopped_early is False
     assert len(result.meta.thresholds) == len(dataset.label_names)
@@ -193,10 +192,27 @@ def test_stopping_while_decoding_raises_cancelled(dataset: Dataset) -> None:
 
     decoded_cache.clear()  # force a decode, where the first stop check happens
     events: list[Event] = []
-    with pytest.raises(engine.TrainingCancelled):
+    with pytest.raises(Cancelled, match="decoding"):
         engine.fit(tiny_config(), dataset, events.append, should_stop=lambda: True)
-    assert isinstance(events[-1], TrainingFailed)
-    assert "stopped" in events[-1].message
+    assert not of_type(events, TrainingStarted)  # fit raises; no event reports a failure
+
+
+def test_stopping_while_embedding_raises_cancelled(dataset: Dataset) -> None:
+    """A stop between decoding and the first step is a cancellation, not a stopped model."""
+    seen: list[Event] = []
+
+    def stop_once_embedding() -> bool:
+        return any(isinstance(e, PreparingData) and e.stage == "embed" for e in seen)
+
+    with pytest.raises(Cancelled, match="first step"):
+        engine.fit(tiny_config(augment=False), dataset, seen.append, stop_once_embedding)
+    assert not of_type(seen, StepEnded)
+
+
+def test_fit_restores_the_callers_torch_thread_count(dataset: Dataset) -> None:
+    before = torch.get_num_threads()
+    engine.fit(tiny_config(num_threads=1 if before > 1 else 2, epochs=1), dataset)
+    assert torch.get_num_threads() == before
 
 
 def test_same_seed_gives_the_same_run(dataset: Dataset) -> None:
@@ -227,23 +243,18 @@ def test_balance_weights_rare_labels(dataset: Dataset, monkeypatch: pytest.Monke
     assert math.isfinite(result.history[0].train_loss)
 
 
-def test_unknown_backbone_reports_training_failed_and_raises(dataset: Dataset) -> None:
-    from core.backbones import BackboneUnavailable
-
+def test_unknown_backbone_raises_a_typed_error_and_emits_nothing(dataset: Dataset) -> None:
     events: list[Event] = []
-    with pytest.raises(BackboneUnavailable):
+    with pytest.raises(BackboneUnavailable, match="no_such_net"):
         engine.fit(tiny_config(backbone="no_such_net"), dataset, events.append)
-    assert len(events) == 1
-    assert isinstance(events[0], TrainingFailed)
-    assert "no_such_net" in events[0].message
-    assert "Traceback" in events[0].details
+    assert events == []
 
 
-def test_invalid_config_reports_training_failed(dataset: Dataset) -> None:
+def test_invalid_config_raises_config_error(dataset: Dataset) -> None:
     events: list[Event] = []
-    with pytest.raises(ValueError, match="epochs"):
+    with pytest.raises(ConfigError, match="epochs"):
         engine.fit(tiny_config(epochs=0), dataset, events.append)
-    assert [type(e) for e in events] == [TrainingFailed]
+    assert events == []
 
 
 def test_a_run_of_exactly_four_steps_trains(dataset: Dataset) -> None:

@@ -10,7 +10,15 @@ from core.events import EpochEnded, StepEnded, TrainingStarted
 pytestmark = pytest.mark.slow
 
 
-def test_tiny_training_fills_plots_and_table(window, qtbot, tiny_dataset):
+@pytest.fixture
+def events(window) -> list[object]:
+    """Every engine event the Train page receives, in order."""
+    seen: list[object] = []
+    window.train_page.training_event.connect(seen.append)
+    return seen
+
+
+def test_tiny_training_fills_plots_and_table(window, qtbot, tiny_dataset, events):
     page = window.train_page
     window.data_page.set_dataset(tiny_dataset)
     page.form.set_config(TINY)
@@ -20,10 +28,10 @@ def test_tiny_training_fills_plots_and_table(window, qtbot, tiny_dataset):
     with qtbot.waitSignal(worker.finished, timeout=180_000):
         pass
     qtbot.waitUntil(lambda: page.result is not None, timeout=10_000)
-    kinds = {type(e) for e in page.events}
+    kinds = {type(e) for e in events}
     assert {TrainingStarted, StepEnded, EpochEnded} <= kinds
     lengths = page.plots.curve_lengths()
-    steps = sum(isinstance(e, StepEnded) for e in page.events)
+    steps = sum(isinstance(e, StepEnded) for e in events)
     assert lengths["raw"] == lengths["smooth"] == steps > 0
     assert lengths["val"] == lengths["map"] == lengths["f1"] == 2
     assert page.table.rowCount() == len(tiny_dataset.label_names)
@@ -32,11 +40,11 @@ def test_tiny_training_fills_plots_and_table(window, qtbot, tiny_dataset):
     assert page.progress.format() == "Finished"
 
 
-def test_stop_ends_a_run_early(window, qtbot, tiny_dataset):
+def test_stop_ends_a_run_early(window, qtbot, tiny_dataset, events):
     page = window.train_page
     window.data_page.set_dataset(tiny_dataset)
     worker = page._start_worker(dataclasses.replace(TINY, epochs=400))
-    qtbot.waitUntil(lambda: any(isinstance(e, EpochEnded) for e in page.events), timeout=120_000)
+    qtbot.waitUntil(lambda: any(isinstance(e, EpochEnded) for e in events), timeout=120_000)
     page.stop_training()
     with qtbot.waitSignal(worker.finished, timeout=60_000):
         pass
@@ -61,13 +69,13 @@ def test_open_in_predict_loads_the_model(window, qtbot, tiny_dataset):
     assert window.predict_page.predictor.label_names == tiny_dataset.label_names
 
 
-def test_closing_during_training_asks_then_stops_cleanly(window, qtbot, tiny_dataset):
+def test_closing_during_training_asks_then_stops_cleanly(window, qtbot, tiny_dataset, events):
     from core.paths import runs_dir
 
     page = window.train_page
     window.data_page.set_dataset(tiny_dataset)
     worker = page._start_worker(dataclasses.replace(TINY, epochs=400))
-    qtbot.waitUntil(lambda: any(isinstance(e, EpochEnded) for e in page.events), timeout=120_000)
+    qtbot.waitUntil(lambda: any(isinstance(e, EpochEnded) for e in events), timeout=120_000)
     window.confirm_close = lambda: False
     assert not window.close()  # the user said No: keep training
     assert worker.isRunning()

@@ -1,0 +1,16 @@
+"""Terminal output shared by the CLI's commands: JSON documents and the user-error type."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from core.errors import UsageError
+
+__all__ = ["UsageError", "print_json"]
+
+
+def print_json(document: object) -> None:
+    """One JSON document on stdout (the only thing a `--json` command prints there)."""
+    json.dump(document, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")

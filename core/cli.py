@@ -84,6 +84,11 @@ def _add_predict(p: argparse.ArgumentParser) -> None:
     which = p.add_mutually_exclusive_group()
     which.add_argument("--threshold", type=float, help="one threshold for every label")
     which.add_argument("--tuned", action="store_true", help="per-label tuned thresholds")
+    which.add_argument(
+        "--thresholds",
+        metavar="LABEL=T,...",
+        help="per-label thresholds, e.g. Action=0.4,Crime=0.6 (other labels: tuned)",
+    )
     p.add_argument("--csv", type=Path, metavar="FILE", help="also write results to a CSV")
     p.add_argument("--batch-size", type=int, default=32)
     _add_common(p)
@@ -92,7 +97,13 @@ def _add_predict(p: argparse.ArgumentParser) -> None:
 def _add_evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", type=Path, metavar="MODEL")
     _add_data_options(p, required=True)
-    p.add_argument("--threshold", type=float, help="default: the model's tuned thresholds")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--threshold", type=float, help="default: the model's tuned thresholds")
+    which.add_argument(
+        "--thresholds",
+        metavar="LABEL=T,...",
+        help="per-label thresholds, e.g. Action=0.4,Crime=0.6 (other labels: tuned)",
+    )
     p.add_argument("--batch-size", type=int, default=32)
     _add_common(p)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import sys
 from dataclasses import asdict
@@ -18,6 +17,7 @@ from core.config import TrainConfig
 from core.console import UsageError, print_json
 from core.datasets import Dataset, LabeledImages, load_dataset
 from core.events import EpochEnded, Event, LabelMetrics, PreparingData, StepEnded, TrainingStarted
+from core.predictions import PredictionSet, parse_label_thresholds
 from core.runs import save_run
 
 MAX_PROBLEMS_SHOWN = 15
@@ -205,77 +205,59 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------ predict
-def _thresholds(args: argparse.Namespace, tuned: np.ndarray, *, use_tuned: bool) -> np.ndarray:
-    """--threshold F for every label, else the tuned ones or 0.5 as the command prefers."""
-    if args.threshold is None:
-        return tuned if use_tuned else np.full_like(tuned, 0.5)
-    if not 0.0 <= args.threshold <= 1.0:
-        raise UsageError(f"--threshold must be between 0 and 1, got {args.threshold}")
-    return np.full_like(tuned, args.threshold)
+def _choose_thresholds(args: argparse.Namespace, predictions: PredictionSet, tuned: bool) -> None:
+    """--threshold F for every label, --thresholds L=T,... per label (the rest tuned), else
+    the tuned ones or 0.5, as the command prefers."""
+    if args.threshold is not None:
+        predictions.use_global(args.threshold, "--threshold")
+    elif args.thresholds:
+        predictions.use_tuned()
+        predictions.use_custom(parse_label_thresholds(args.thresholds))
+    elif tuned:
+        predictions.use_tuned()
 
 
 def run_predict(args: argparse.Namespace) -> int:
     from core.predictor import Predictor, expand_inputs
 
     predictor = Predictor.from_file(args.model, device=args.device)
-    thresholds = _thresholds(args, predictor.thresholds, use_tuned=args.tuned)
+    predictions = predictor.new_set()
+    _choose_thresholds(args, predictions, tuned=args.tuned)
     images, skipped = expand_inputs(args.inputs)
     for message in skipped:
         print(f"marquee: warning: {message}", file=sys.stderr)
     if not images:
         raise UsageError("no images to predict (give image files or folders holding images)")
+    predictions.add(images)
     with tqdm(
         total=len(images), desc="predict", disable=not _bars_enabled(args), leave=False
     ) as bar:
-        results = predictor.predict(
-            images, batch_size=args.batch_size, progress=lambda done, _: bar.update(done - bar.n)
+        predictor.predict(
+            images,
+            batch_size=args.batch_size,
+            progress=lambda done, _: bar.update(done - bar.n),
+            on_partial=predictions.record,
         )
-    names = predictor.label_names
-    rows = [_prediction_row(r, names, thresholds) for r in results]
-    for row in rows:
-        if row["error"]:
-            print(f"marquee: warning: {row['error']}", file=sys.stderr)
+    errors = [predictions.error(row) for row in range(len(predictions))]
+    for error in filter(None, errors):
+        print(f"marquee: warning: {error}", file=sys.stderr)
     if args.csv:
-        _write_predictions_csv(args.csv, rows, names)
+        predictions.write_csv(args.csv)
     if args.json:
-        print_json(
-            {
-                "model": str(args.model),
-                "labels": names,
-                "thresholds": [float(t) for t in thresholds],
-                "predictions": rows,
-            }
-        )
+        print_json({"model": str(args.model), **predictions.to_json()})
     else:
-        _print_predictions(rows, names)
-    return 0 if any(not r["error"] for r in rows) else 2
+        _print_predictions(predictions)
+    return 0 if not all(errors) else 2
 
 
-def _prediction_row(result, names: list[str], thresholds: np.ndarray) -> dict:
-    if not result.ok:
-        return {"file": result.source, "probabilities": None, "labels": [], "error": result.error}
-    probs = {n: round(float(p), 4) for n, p in zip(names, result.probabilities, strict=True)}
-    chosen = [n for n, hit in zip(names, result.predicted(thresholds), strict=True) if hit]
-    return {"file": result.source, "probabilities": probs, "labels": chosen, "error": None}
-
-
-def _print_predictions(rows: list[dict], names: list[str]) -> None:
+def _print_predictions(predictions: PredictionSet) -> None:
+    names = predictions.label_names
+    rows = [r for r in predictions.rows() if not r["error"]]
     width = max([4, *(len(Path(r["file"]).name) for r in rows)])
     print(f"{'file':<{width}}  " + "  ".join(f"{n[:9]:>9}" for n in names) + "  labels")
     for r in rows:
-        if r["error"]:
-            continue
         probs = "  ".join(f"{r['probabilities'][n]:>9.3f}" for n in names)
         print(f"{Path(r['file']).name:<{width}}  {probs}  {', '.join(r['labels']) or '-'}")
-
-
-def _write_predictions_csv(path: Path, rows: list[dict], names: list[str]) -> None:
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["file", *names, "labels", "error"])
-        for r in rows:
-            probs = [r["probabilities"][n] if r["probabilities"] else "" for n in names]
-            writer.writerow([r["file"], *probs, "|".join(r["labels"]), r["error"] or ""])
 
 
 # ------------------------------------------------------------------ evaluate / info / backbones
@@ -315,11 +297,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if not ok:
         raise UsageError("none of the evaluation images could be read")
     probs = np.stack([results[i].probabilities for i in ok])
+    predictions = predictor.new_set()
+    _choose_thresholds(args, predictions, tuned=True)
     metrics, per_label = compute_metrics(
-        probs,
-        targets[ok],
-        predictor.label_names,
-        _thresholds(args, predictor.thresholds, use_tuned=True),
+        probs, targets[ok], predictor.label_names, predictions.thresholds
     )
     if args.json:
         print_json(

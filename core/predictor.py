@@ -1,9 +1,12 @@
-"""Inference with a saved model: `Predictor.from_file(path).predict(images)`."""
+"""Inference with a saved model: `Predictor.from_file(path).predict(images)`.
+
+The predictor turns images into `Prediction`s (probabilities, or an error per image);
+what counts as predicted at which threshold is decided by `core.predictions.PredictionSet`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,30 +16,20 @@ from PIL import Image
 from core.checkpoint import ModelMeta, load_model
 from core.datasets import IMAGE_SUFFIXES
 from core.device import resolve_device
+from core.errors import ImageDecodeError, UsageError
 from core.model import MultiLabelClassifier
-from core.transforms import ImageDecodeError, ImageSource, load_rgb, normalize
+from core.predictions import Prediction, PredictionSet
+from core.transforms import ImageSource, load_rgb, normalize
 
-
-@dataclass(frozen=True)
-class Prediction:
-    """One image's result: probabilities per label, or the reason it could not be read."""
-
-    source: str
-    probabilities: np.ndarray | None
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.probabilities is not None
-
-    def predicted(self, thresholds: float | np.ndarray) -> np.ndarray:
-        """Boolean mask of labels at or above the threshold(s)."""
-        if self.probabilities is None:
-            return np.zeros(0, dtype=bool)
-        return self.probabilities >= np.asarray(thresholds)
+__all__ = ["Prediction", "PredictionSet", "Predictor", "expand_inputs"]
 
 
 class Predictor:
+    """A trained model ready for inference: labels, tuned thresholds and batched prediction.
+
+    Unreadable images never raise: each gets a `Prediction` with an error instead.
+    """
+
     def __init__(self, model: MultiLabelClassifier, meta: ModelMeta, device: str = "auto") -> None:
         self.device, _ = resolve_device(device)
         self.model = model.to(self.device).eval()
@@ -50,6 +43,7 @@ class Predictor:
 
     @property
     def label_names(self) -> list[str]:
+        """The model's labels, in the order of every probability vector."""
         return list(self.meta.label_names)
 
     @property
@@ -57,19 +51,33 @@ class Predictor:
         """Per-label thresholds tuned on validation data when the model was trained."""
         return np.asarray(self.meta.thresholds, dtype=float)
 
+    def new_set(self) -> PredictionSet:
+        """An empty prediction set for this model's labels and tuned thresholds."""
+        return PredictionSet(self.label_names, self.thresholds)
+
     def predict(
         self,
         items: Sequence[ImageSource],
         batch_size: int = 32,
         progress: Callable[[int, int], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        on_partial: Callable[[list[Prediction]], None] | None = None,
     ) -> list[Prediction]:
-        """Predict paths or PIL images in batches; unreadable files get an error, not a crash."""
+        """Predict paths or PIL images in batches; unreadable files get an error, not a crash.
+
+        `on_partial` receives each batch's results as soon as they exist; `should_stop` is
+        polled between batches (the results so far are returned).
+        """
+        if batch_size < 1:
+            raise UsageError(f"the batch size must be at least 1, got {batch_size}")
         results: list[Prediction] = []
         for start in range(0, len(items), batch_size):
             if should_stop is not None and should_stop():
                 break
-            results.extend(self._predict_batch(items[start : start + batch_size]))
+            batch = self._predict_batch(items[start : start + batch_size])
+            results.extend(batch)
+            if on_partial is not None:
+                on_partial(batch)
             if progress is not None:
                 progress(len(results), len(items))
         return results

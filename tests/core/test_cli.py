@@ -115,7 +115,7 @@ def test_predict_folder_to_csv(
     with table.open(newline="") as handle:
         rows = list(csv.reader(handle))
     n_images = len(list((data_dir / "val").glob("*.jpg")))
-    assert rows[0] == ["file", *LABELS, "labels", "error"]
+    assert rows[0] == ["file", *LABELS, "predicted", "error"]
     assert len(rows) == 1 + n_images
     assert all(len(row) == 6 and row[5] == "" for row in rows[1:])
     assert all(0 <= float(value) <= 1 for row in rows[1:] for value in row[1:4])
@@ -292,3 +292,26 @@ def test_core_never_imports_qt() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_predict_with_per_label_thresholds(
+    capsys: pytest.CaptureFixture[str], model_path: Path, data_dir: Path
+) -> None:
+    image = next((data_dir / "val").glob("*.jpg"))
+    spec = f"{LABELS[0]}=0,{LABELS[1]}=1"
+    code, out, _ = run_cli(capsys, "predict", model_path, image, "--json", "--thresholds", spec)
+    assert code == 0
+    document = json.loads(out)
+    assert document["threshold_mode"] == "custom"
+    assert document["thresholds"][LABELS[0]] == 0 and document["thresholds"][LABELS[1]] == 1
+    labels = document["predictions"][0]["labels"]
+    assert LABELS[0] in labels and LABELS[1] not in labels
+
+
+def test_predict_with_an_unknown_label_threshold_is_exit_2(
+    capsys: pytest.CaptureFixture[str], model_path: Path, data_dir: Path
+) -> None:
+    image = next((data_dir / "val").glob("*.jpg"))
+    code, _, err = run_cli(capsys, "predict", model_path, image, "--thresholds", "Horror=0.3")
+    assert code == 2
+    assert err.startswith("marquee: error:") and "Horror" in err and len(err.splitlines()) == 1

@@ -76,7 +76,6 @@ def test_corrupt_jpeg_gets_an_error_and_the_rest_are_predicted(
     assert "broken.jpg" in results[1].error
     assert "notes.jpg" in results[3].error
     assert results[1].probabilities is None
-    assert results[1].predicted(0.5).size == 0
     alone = predictor.predict([good[1]])[0]
     np.testing.assert_allclose(results[2].probabilities, alone.probabilities, atol=1e-6)
 
@@ -93,11 +92,18 @@ def test_predict_honours_the_stop_flag(predictor: Predictor, dataset: Dataset) -
     assert seen == [(4, len(dataset.val))]
 
 
-def test_predicted_honours_thresholds() -> None:
-    prediction = Prediction("x.jpg", np.array([0.2, 0.5, 0.8]))
-    assert prediction.predicted(0.5).tolist() == [False, True, True]
-    assert prediction.predicted(np.array([0.1, 0.6, 0.9])).tolist() == [True, False, False]
-    assert prediction.predicted(0.9).tolist() == [False, False, False]
+def test_partial_results_arrive_per_batch(predictor: Predictor, dataset: Dataset) -> None:
+    batches: list[list[Prediction]] = []
+    results = predictor.predict(dataset.val.paths[:10], batch_size=4, on_partial=batches.append)
+    assert [len(b) for b in batches] == [4, 4, 2]
+    assert [p.source for b in batches for p in b] == [r.source for r in results]
+
+
+def test_a_batch_size_below_one_is_a_usage_error(predictor: Predictor, dataset: Dataset) -> None:
+    from core.errors import UsageError
+
+    with pytest.raises(UsageError, match="batch size"):
+        predictor.predict(dataset.val.paths[:2], batch_size=0)
 
 
 def test_expand_inputs_walks_folders_and_reports_what_it_skips(

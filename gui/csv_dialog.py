@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.theme import set_muted
-from gui.workers import FunctionWorker, WorkerSet
+from gui.workers import FunctionWorker, TaskState, WorkerSet
 
 DELIMITERS = ["|", ",", ";", "space", "tab"]
 _DELIMITER_CHARS = {"space": " ", "tab": "\t"}
@@ -132,7 +132,7 @@ class CsvImportDialog(QDialog):
         opts = {} if self._auto else self.options()
         path = self.csv_path
 
-        def task(_progress, _should_stop):
+        def task(_state: TaskState):
             from core.datasets import preview_csv
 
             return preview_csv(

@@ -23,10 +23,11 @@ from PySide6.QtWidgets import (
 from gui.csv_dialog import CsvImportDialog
 from gui.errors import show_error
 from gui.settings import Preferences
+from gui.tasks import TaskSlot
 from gui.widgets.cards import CardWidget, StatTileWidget, hbox, page_header
 from gui.widgets.label_chart import LabelCountsWidget
 from gui.widgets.thumbnail_grid import GridItem, ThumbnailGridWidget
-from gui.workers import FunctionWorker, ThumbnailWorker, WorkerSet
+from gui.workers import FunctionWorker, TaskState, ThumbnailWorker, WorkerSet
 
 if TYPE_CHECKING:
     from core.datasets import Dataset
@@ -43,7 +44,7 @@ SOURCES = {
 def _load_task(kind: str, path: str, options: dict):
     """The worker's job for one source (runs off the UI thread; imports happen there)."""
 
-    def task(progress, should_stop) -> Dataset:
+    def task(state: TaskState) -> Dataset:
         from core.datasets import load_dataset
 
         root: Path
@@ -55,7 +56,8 @@ def _load_task(kind: str, path: str, options: dict):
             from core.download import ensure_movie_posters
 
             root = ensure_movie_posters(
-                progress=lambda d, t=None: progress(d, t, "download"), should_stop=should_stop
+                progress=lambda d, t=None: state.progress(d, t, "download"),
+                should_stop=state.should_stop,
             )
         else:
             root = Path(path)
@@ -63,8 +65,8 @@ def _load_task(kind: str, path: str, options: dict):
         return load_dataset(
             root,
             fmt=fmt,
-            progress=lambda d, t=None: progress(d, t, "load"),
-            should_stop=should_stop,
+            progress=lambda d, t=None: state.progress(d, t, "load"),
+            should_stop=state.should_stop,
             **{k: v for k, v in options.items() if v},
         )
 
@@ -82,7 +84,7 @@ class DataPage(QWidget):
         self.prefs = prefs
         self.dataset: Dataset | None = None
         self.workers = WorkerSet()
-        self._loader: FunctionWorker | None = None
+        self.tasks = TaskSlot(self.workers, self)  # loading (or downloading) a data set
         self._source: tuple[str, str, dict] = ("sample", "", {})
         self._build(thumbnails)
 
@@ -120,7 +122,7 @@ class DataPage(QWidget):
             button.setToolTip(tip)
             button.setCheckable(True)
             button.setAutoExclusive(False)
-            button.clicked.connect(lambda _=False, k=kind: self._on_source_clicked(k))
+            button.clicked.connect(lambda _=False, k=kind: self.open_source(k))
             self.source_buttons[kind] = button
             row.addWidget(button)
         row.addStretch(1)
@@ -188,7 +190,7 @@ class DataPage(QWidget):
         return side
 
     # ------------------------------------------------------------------ loading
-    def _on_source_clicked(self, kind: str) -> None:
+    def open_source(self, kind: str) -> None:
         self._mark_source(self._source[0])  # a click toggles; show the loaded source instead
         if kind in ("sample", "movie"):
             self.load_source(kind)
@@ -221,30 +223,29 @@ class DataPage(QWidget):
         self, kind: str, path: str = "", **options: str | bool | None
     ) -> FunctionWorker:
         """Load a data set in a worker; returns it (tests wait on its signals)."""
-        self.cancel()
         self._source = (kind, path, options)
         self._mark_source(kind)
-        worker = FunctionWorker(_load_task(kind, path, options), name=f"load-{kind}")
-        worker.progressed.connect(self._on_loader_progressed)
-        worker.succeeded.connect(self._on_loader_succeeded)
-        worker.failed.connect(self._on_loader_failed)
-        worker.cancelled.connect(self._on_loader_cancelled)
-        worker.finished.connect(self._on_loader_finished)
-        self._loader = worker
         self.progress.setRange(0, 0)
         self.progress.setFormat("Preparing…")
         self.progress_row.show()
         self.status_message.emit(f"Loading {SOURCES[kind].lower()}…")
-        self.workers.start(worker)
-        return worker
+        return self.tasks.start(
+            _load_task(kind, path, options),
+            f"load-{kind}",
+            on_progress=self._on_loader_progressed,
+            on_done=self._on_loader_succeeded,
+            on_failed=self._on_loader_failed,
+            on_cancelled=self._on_loader_cancelled,
+            on_finished=self.progress_row.hide,
+        )
 
     def _mark_source(self, kind: str) -> None:
         for key, button in self.source_buttons.items():
             button.setChecked(key == kind)
 
     def cancel(self) -> None:
-        if self._loader is not None and self._loader.isRunning():
-            self._loader.requestInterruption()
+        """Stop loading or downloading (Esc); nothing half-done is kept."""
+        self.tasks.request_stop()
 
     def restore_last_source(self) -> FunctionWorker | None:
         source = self.prefs.data_source()
@@ -255,8 +256,6 @@ class DataPage(QWidget):
         return self.load_source(kind, path, **(options if kind == "csv" else {}))
 
     def _on_loader_progressed(self, done: int, total: int | None, phase: str) -> None:
-        if self.sender() is not self._loader:
-            return
         downloading = phase == "download"
         if downloading:
             text = f"Downloading {done / 1e6:.0f}" + (
@@ -272,8 +271,6 @@ class DataPage(QWidget):
         self.progress.setValue(int(1000 * done / total))
 
     def _on_loader_succeeded(self, dataset: Dataset) -> None:
-        if self.sender() is not self._loader:
-            return
         kind, path, options = self._source
         csv_options = (options.get(k) or "" for k in ("label_column", "delimiter"))
         self.prefs.set_data_source(kind, path, *csv_options)
@@ -283,16 +280,11 @@ class DataPage(QWidget):
         )
 
     def _on_loader_failed(self, message: str, details: str) -> None:
-        if self.sender() is self._loader:
-            show_error(self, f"Could not load the data set. {message}", details)
-            self.status_message.emit("Loading the data set failed.")
+        show_error(self, f"Could not load the data set. {message}", details)
+        self.status_message.emit("Loading the data set failed.")
 
     def _on_loader_cancelled(self) -> None:
         self.status_message.emit("Cancelled.")
-
-    def _on_loader_finished(self) -> None:
-        if self.sender() is self._loader:
-            self.progress_row.hide()
 
     # ------------------------------------------------------------------ display
     def set_dataset(self, dataset: Dataset) -> None:

@@ -148,28 +148,28 @@ class MainWindow(QMainWindow):
             file_menu,
             "Open &CSV…",
             None,
-            lambda: dp._on_source_clicked("csv"),
+            lambda: dp.open_source("csv"),
             "Load a data set from a CSV file",
         )
         self._action(
             file_menu,
             "Open &model…",
             "Ctrl+Shift+O",
-            pp._on_open_model_clicked,
+            pp.open_model_dialog,
             "Load a trained .safetensors model for prediction",
         )
-        self._action(
+        self.save_action = self._action(
             file_menu,
             "&Save model…",
             QKeySequence.StandardKey.Save,
-            tp._on_save_clicked,
+            tp.save_dialog,
             "Save the last trained model",
         )
-        self._action(
+        self.export_action = self._action(
             file_menu,
             "&Export predictions…",
             "Ctrl+E",
-            pp._on_export_clicked,
+            pp.export_dialog,
             "Export the Predict page's results as CSV",
         )
         file_menu.addSeparator()
@@ -207,9 +207,17 @@ class MainWindow(QMainWindow):
             lambda _d: QTimer.singleShot(1500, self, self.train_page.detect_device)
         )
         self.train_page.open_in_predict.connect(self._on_train_open_in_predict)
+        self.train_page.actions_changed.connect(self._update_actions)
+        self.predict_page.actions_changed.connect(self._update_actions)
+        self._update_actions()
         self.pages.currentChanged.connect(self._on_pages_current_changed)
 
     # ------------------------------------------------------------------ behaviour
+    def _update_actions(self) -> None:
+        """Menu actions are enabled only when there is something for them to act on."""
+        self.save_action.setEnabled(self.train_page.can_save())
+        self.export_action.setEnabled(self.predict_page.can_export())
+
     def show_page(self, index: int) -> None:
         self.nav.setCurrentRow(index)
 
@@ -244,15 +252,15 @@ class MainWindow(QMainWindow):
             self.train_page.detect_device()
         elif page is self.predict_page and self.predict_page.predictor is None:
             last = self.prefs.value("predict/model", "", str)
-            if last and Path(last).is_file() and not self.predict_page.workers.busy():
+            if last and Path(last).is_file() and not self.predict_page.tasks.busy():
                 self.predict_page.load_model(Path(last))
 
     def _on_open_triggered(self) -> None:
         if self.pages.currentWidget() is self.predict_page:
-            self.predict_page._on_open_images_clicked()
+            self.predict_page.open_images_dialog()
         else:
             self.show_page(0)
-            self.data_page._on_source_clicked("folder")
+            self.data_page.open_source("folder")
 
     def _on_start_triggered(self) -> None:
         self.show_page(1)

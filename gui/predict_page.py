@@ -1,13 +1,19 @@
-"""Predict page: a model, a big drop zone, one card per image, a live threshold, CSV export."""
+"""Predict page: a model, a big drop zone, one card per image, a live threshold, CSV export.
+
+The page's state is one `PredictionSet` (core.predictions); the cards and the table only
+render it. All background work (loading a model, finding images, predicting) goes through
+the page's one `TaskSlot`, so a newer task always replaces an older one and nothing from
+the older one reaches the page.
+"""
 
 from __future__ import annotations
 
-import csv
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -23,17 +29,87 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.errors import MarqueeError
+from core.predictions import Prediction, PredictionSet
 from gui.errors import show_error
 from gui.settings import Preferences
+from gui.tasks import TaskSlot
 from gui.theme import set_muted
 from gui.widgets.card_flow import CardFlowWidget
 from gui.widgets.cards import CardWidget, page_header
 from gui.widgets.drop_area import DropAreaWidget
 from gui.widgets.prediction_card import PredictionCardWidget
 from gui.widgets.results_table import ResultsTable
-from gui.workers import FunctionWorker, PredictionWorker, ThumbnailWorker, WorkerSet
+from gui.workers import FunctionWorker, TaskState, ThumbnailWorker, WorkerSet
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp)"
+PREDICT_BATCH = 16  # cards fill in steps of this many images
+
+
+@dataclass(frozen=True)
+class _ModelRequest:
+    path: Path | None
+    result: Any = None  # a fresh TrainResult (no file needed)
+
+
+@dataclass(frozen=True)
+class _ModelReady:
+    predictor: Any
+    path: Path | None
+
+
+@dataclass(frozen=True)
+class _Expanded:
+    images: list[Path]
+    skipped: list[str]
+
+
+@dataclass(frozen=True)
+class _Batch:
+    generation: int
+    predictions: list[Prediction]
+
+
+def _page_task(
+    request: _ModelRequest | None,
+    inputs: list[Path],
+    predictor: Any,
+    pending: list[str],
+    generation: int,
+):
+    """Bring the page up to date: load the requested model, find new images, predict
+    everything without a result. Runs in a worker; reports through state.partial."""
+
+    def task(state: TaskState) -> None:
+        nonlocal predictor, pending, generation
+        if request is not None:
+            from core.predictor import Predictor
+
+            if request.result is not None:
+                predictor = Predictor(request.result.model, request.result.meta)
+            else:
+                predictor = Predictor.from_file(request.path)
+            state.partial(_ModelReady(predictor, request.path))
+            generation += 1  # the page's set_model() does the same on the UI thread
+        todo = list(pending)
+        if inputs:
+            from core.predictor import expand_inputs
+
+            images, skipped = expand_inputs(inputs)
+            state.partial(_Expanded(images, skipped))
+            known = set(todo)
+            todo += [str(p) for p in images if str(p) not in known]
+        state.check_stop()
+        if predictor is not None and todo:
+            predictor.predict(
+                todo,
+                batch_size=PREDICT_BATCH,
+                should_stop=state.should_stop,
+                on_partial=lambda batch: state.partial(_Batch(generation, batch)),
+                progress=lambda done, total: state.progress(done, total, "predict"),
+            )
+
+    return task
 
 
 def is_image_or_folder(path: Path) -> bool:
@@ -45,6 +121,7 @@ def is_image_or_folder(path: Path) -> bool:
 class PredictPage(QWidget):
     status_message = Signal(str)
     model_loaded = Signal(object)
+    actions_changed = Signal()  # what can be exported / cleared changed
 
     def __init__(
         self, prefs: Preferences, thumbnails: ThumbnailWorker, parent: QWidget | None = None
@@ -53,12 +130,16 @@ class PredictPage(QWidget):
         self.prefs = prefs
         self.predictor: Any = None
         self.model_path: Path | None = None
-        self.cards: dict[Path, PredictionCardWidget] = {}
-        self.results: dict[Path, tuple[np.ndarray | None, str | None]] = {}
+        self.predictions = PredictionSet()
+        self.cards: list[PredictionCardWidget] = []  # one per row of the set, same order
         self.workers = WorkerSet()
+        self.tasks = TaskSlot(self.workers, self)
+        self._model_request: _ModelRequest | None = None  # asked for, not loaded yet
+        self._unexpanded: list[Path] = []  # dropped, not yet searched for images
         self._thumbnails = thumbnails
         thumbnails.ready.connect(self._on_thumbnails_ready)
         self._build()
+        self._update_actions()
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
@@ -75,7 +156,7 @@ class PredictPage(QWidget):
         self.stack.addWidget(self._build_empty_hint())
         self.tabs = QTabWidget()
         self.flow = CardFlowWidget()
-        self.table = ResultsTable()
+        self.table = ResultsTable(self.predictions)
         self.tabs.addTab(self.flow, "Cards")
         self.tabs.addTab(self.table, "Table")
         self.tabs.setToolTip("Drop more images or folders here at any time")
@@ -89,17 +170,17 @@ class PredictPage(QWidget):
         card = CardWidget("")
         self.open_model_button = QPushButton("Open model…")
         self.open_model_button.setToolTip("Load a .safetensors model file (Ctrl+Shift+O)")
-        self.open_model_button.clicked.connect(self._on_open_model_clicked)
+        self.open_model_button.clicked.connect(self.open_model_dialog)
         self.open_images_button = QPushButton("Open images…")
         self.open_images_button.setObjectName("primary")
         self.open_images_button.setToolTip("Choose image files to classify (Ctrl+O)")
-        self.open_images_button.clicked.connect(self._on_open_images_clicked)
+        self.open_images_button.clicked.connect(self.open_images_dialog)
         self.clear_button = QPushButton("Clear")
         self.clear_button.setToolTip("Remove all images from the page")
         self.clear_button.clicked.connect(self.clear)
         self.export_button = QPushButton("Export CSV…")
         self.export_button.setToolTip("Save file, probability per label and predicted labels")
-        self.export_button.clicked.connect(self._on_export_clicked)
+        self.export_button.clicked.connect(self.export_dialog)
         top = QHBoxLayout()
         top.setSpacing(8)
         for button in (self.open_images_button, self.open_model_button, self.clear_button):
@@ -154,8 +235,8 @@ class PredictPage(QWidget):
         box.addStretch(1)
         return hint
 
-    # ------------------------------------------------------------------ model
-    def _on_open_model_clicked(self) -> None:
+    # ------------------------------------------------------------------ public actions
+    def open_model_dialog(self) -> None:
         start = str(self.model_path.parent) if self.model_path else str(Path.home())
         path, _ = QFileDialog.getOpenFileName(
             self, "Open model", start, "Marquee model (*.safetensors);;All files (*)"
@@ -163,37 +244,97 @@ class PredictPage(QWidget):
         if path:
             self.load_model(Path(path))
 
-    def load_model(self, path: Path, result: Any = None) -> FunctionWorker:
-        """Load a model file (or wrap a fresh TrainResult) in a worker; cards re-predict."""
+    def open_images_dialog(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open images", str(Path.home()), IMAGE_FILTER)
+        if paths:
+            self.add_inputs([Path(p) for p in paths])
 
-        def task(_progress, _should_stop):
-            from core.predictor import Predictor
+    def export_dialog(self) -> None:
+        if not self.can_export():
+            self.status_message.emit("Nothing to export yet: drop some images first.")
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export CSV", str(Path.home() / "predictions.csv"), "CSV (*.csv)"
+        )
+        if path:
+            self.export_csv(Path(path))
 
-            if result is not None:
-                return Predictor(result.model, result.meta)
-            return Predictor.from_file(path)
+    def can_export(self) -> bool:
+        return self.predictions.done_count() > 0
 
-        worker = FunctionWorker(task, name="load-model")
-        worker.succeeded.connect(lambda p: self.set_predictor(p, path))
-        worker.failed.connect(self._on_model_failed)
-        self.model_label.setText(f"Loading {path.name if path else 'model'}…")
-        return self.workers.start(worker)
+    def load_model(self, path: Path | None, result: Any = None) -> FunctionWorker:
+        """Load a model file (or wrap a fresh TrainResult); every card is predicted again."""
+        self._model_request = _ModelRequest(path, result)
+        self.model_label.setText(f"Loading {path.name if path else 'the trained model'}…")
+        return self._restart()
 
-    def _on_model_failed(self, message: str, details: str) -> None:
-        self._show_model_info()
-        show_error(self, f"Could not open the model. {message}", details)
+    def add_inputs(self, paths: list[Path]) -> FunctionWorker:
+        """Find the images in files/folders and predict them; cards appear as results arrive."""
+        self._unexpanded += [Path(p) for p in paths]
+        return self._restart()
 
-    def set_predictor(self, predictor: Any, path: Path | None) -> None:
+    def clear(self) -> None:
+        self.tasks.cancel()
+        self._unexpanded.clear()
+        self.predictions.clear()
+        self.flow.clear()
+        self.cards.clear()
+        self.table.results.reset()
+        self.stack.setCurrentIndex(0)
+        self.drop_area.set_empty(True)
+        self._update_actions()
+
+    # ------------------------------------------------------------------ the page's one task
+    def _restart(self) -> FunctionWorker:
+        """(Re)start the page's task with everything still to do; the old task is dropped."""
+        task = _page_task(
+            self._model_request,
+            list(self._unexpanded),
+            self.predictor,
+            self.predictions.sources if self._model_request else self.predictions.pending(),
+            self.predictions.generation,
+        )
+        worker = self.tasks.start(
+            task,
+            "predict",
+            on_partial=self._on_task_partial,
+            on_failed=self._on_task_failed,
+            on_finished=self._update_actions,
+        )
+        self._update_actions()
+        return worker
+
+    def _on_task_partial(self, part: object) -> None:
+        if isinstance(part, _ModelReady):
+            self._set_predictor(part.predictor, part.path)
+        elif isinstance(part, _Expanded):
+            self._unexpanded.clear()
+            self._add_rows(part.images, part.skipped)
+        elif isinstance(part, _Batch):
+            self._show_rows(self.predictions.record(part.predictions, part.generation))
+
+    def _on_task_failed(self, message: str, details: str) -> None:
+        if self._model_request is not None:
+            self._model_request = None
+            self._show_model_info()
+            show_error(self, f"Could not open the model. {message}", details)
+            if self._unexpanded:  # images dropped meanwhile still deserve cards
+                QTimer.singleShot(0, self, self._restart)
+        else:
+            show_error(self, f"Prediction failed: {message}", details)
+
+    def _set_predictor(self, predictor: Any, path: Path | None) -> None:
+        self._model_request = None
         self.predictor, self.model_path = predictor, path
         if path is not None:
             self.prefs.set_value("predict/model", str(path))
-        self._show_model_info()
-        for card in self.cards.values():
+        self.predictions.set_model(predictor.label_names, predictor.thresholds)
+        self._apply_threshold_controls()
+        self.table.results.reset()
+        for card in self.cards:
             card.set_labels(predictor.label_names)
-        self.table.set_labels(predictor.label_names)
-        self.results.clear()
-        if self.cards:
-            self._run_prediction(list(self.cards), expand=False)
+        self._show_rows(range(len(self.predictions)))
+        self._show_model_info()
         self.model_loaded.emit(predictor)
         self.status_message.emit(f"Model ready: {len(predictor.label_names)} labels.")
 
@@ -211,120 +352,84 @@ class PredictPage(QWidget):
             + f" · {where}"
         )
 
-    # ------------------------------------------------------------------ images
-    def _on_open_images_clicked(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Open images", str(Path.home()), IMAGE_FILTER)
-        if paths:
-            self.add_inputs([Path(p) for p in paths])
-
-    def add_inputs(self, paths: list[Path]) -> PredictionWorker:
-        """Expand files/folders and predict them in a worker; cards appear as results arrive."""
-        return self._run_prediction(paths, expand=True)
-
-    def _run_prediction(self, paths: list[Path], expand: bool) -> PredictionWorker:
-        worker = PredictionWorker(self.predictor, paths, expand=expand)
-        worker.expanded.connect(self._on_worker_expanded)
-        worker.batch_ready.connect(self._on_worker_batch_ready)
-        worker.failed.connect(lambda m, d: show_error(self, f"Prediction failed: {m}", d))
-        return self.workers.start(worker)
-
-    def _on_worker_expanded(self, images: list[Path], skipped: list[str]) -> None:
+    # ------------------------------------------------------------------ rendering the set
+    def _add_rows(self, images: list[Path], skipped: list[str]) -> None:
         if skipped:
             self.status_message.emit(
                 f"Skipped: {skipped[0]}"
                 + (f" (+{len(skipped) - 1} more)" if len(skipped) > 1 else "")
             )
-        new = [p for p in images if p not in self.cards]
-        names = self.predictor.label_names if self.predictor is not None else []
-        for path in new:
+        rows = self.predictions.add(images)
+        for row in rows:
+            path = Path(self.predictions.sources[row])
             card = PredictionCardWidget(path)
-            card.set_labels(names)
-            card.set_thresholds(self.thresholds())
-            self.cards[path] = card
+            card.set_labels(self.predictions.label_names)
+            self.cards.append(card)
             self.flow.add_card(card)
-            self._thumbnails.request(("card", id(self), path), path)
-        if new:
+            self._thumbnails.request(("card", id(self), str(path)), path)
+        self.table.results.rows_added(rows)
+        if rows:
             self.stack.setCurrentWidget(self.tabs)
             self.drop_area.set_empty(False)
-            if self.predictor is None:
+            if self.predictor is None and self._model_request is None:
                 self.status_message.emit("Open a model (or train one) to predict these images.")
 
-    def _on_worker_batch_ready(self, predictions: list) -> None:
-        thresholds = self.thresholds()
-        for prediction in predictions:
-            path = Path(prediction.source)
-            card = self.cards.get(path)
-            if card is None:
-                continue
-            self.results[path] = (prediction.probabilities, prediction.error)
-            card.set_result(prediction.probabilities, prediction.error)
-            card.set_thresholds(thresholds)
-        self.table.set_results(list(self.cards), self.results, thresholds)
+    def _show_rows(self, rows: range | list[int]) -> None:
+        thresholds = self.predictions.thresholds
+        predicted = self.predictions.predicted()
+        for row in rows:
+            self.cards[row].show_result(
+                self.predictions.probabilities(row),
+                self.predictions.error(row),
+                thresholds,
+                predicted[row],
+            )
+        self.table.results.rows_changed(rows)
+        self._update_actions()
 
     def _on_thumbnails_ready(self, key: object, image: QImage) -> None:
-        if isinstance(key, tuple) and key[:2] == ("card", id(self)) and key[2] in self.cards:
-            self.cards[key[2]].set_image(image)
+        if isinstance(key, tuple) and key[:2] == ("card", id(self)):
+            row = self.predictions.row_of(key[2])
+            if row is not None and row < len(self.cards):
+                self.cards[row].set_image(image)
 
-    def clear(self) -> None:
-        self.flow.clear()
-        self.cards.clear()
-        self.results.clear()
-        self.table.set_results([], {}, self.thresholds())
-        self.stack.setCurrentIndex(0)
-        self.drop_area.set_empty(True)
+    def _update_actions(self) -> None:
+        self.export_button.setEnabled(self.can_export())
+        self.clear_button.setEnabled(bool(self.cards))
+        self.actions_changed.emit()
 
     # ------------------------------------------------------------------ thresholds
     def label_names(self) -> list[str]:
-        return self.predictor.label_names if self.predictor is not None else []
+        return list(self.predictions.label_names)
 
     def thresholds(self) -> np.ndarray:
-        n = len(self.predictor.label_names) if self.predictor is not None else 0
-        if self.tuned.isChecked() and self.predictor is not None:
-            return np.asarray(self.predictor.thresholds, dtype=float)
-        return np.full(n, self.spin.value())
+        return self.predictions.thresholds
 
     def _on_spin_value_changed(self, value: float) -> None:
         self.slider.blockSignals(True)
         self.slider.setValue(round(value * 100))
         self.slider.blockSignals(False)
-        self._apply_thresholds()
+        self._apply_threshold_controls()
 
     def _on_tuned_toggled(self, on: bool) -> None:
         self.slider.setEnabled(not on)
         self.spin.setEnabled(not on)
-        self._apply_thresholds()
+        self._apply_threshold_controls()
 
-    def _apply_thresholds(self) -> None:
-        thresholds = self.thresholds()
-        for card in self.cards.values():
-            card.set_thresholds(thresholds)
-        self.table.update_predicted(thresholds)
+    def _apply_threshold_controls(self) -> None:
+        if self.tuned.isChecked():
+            self.predictions.use_tuned()
+        else:
+            self.predictions.use_global(self.spin.value())
+        self._show_rows(range(len(self.predictions)))
 
     # ------------------------------------------------------------------ export
-    def _on_export_clicked(self) -> None:
-        if not self.results:
-            self.status_message.emit("Nothing to export yet: drop some images first.")
-            return
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Export CSV", str(Path.home() / "predictions.csv"), "CSV (*.csv)"
-        )
-        if path:
-            self.export_csv(Path(path))
-
     def export_csv(self, path: Path) -> int:
-        """Write one row per predicted image; returns the number of rows."""
-        names = self.predictor.label_names if self.predictor is not None else []
-        thresholds = self.thresholds()
-        rows = 0
-        with path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["file", *names, "predicted"])
-            for image in self.cards:
-                probs, _error = self.results.get(image, (None, None))
-                if probs is None:
-                    continue
-                predicted = [n for n, p, t in zip(names, probs, thresholds, strict=True) if p >= t]
-                writer.writerow([str(image), *(f"{p:.4f}" for p in probs), ";".join(predicted)])
-                rows += 1
+        """Write one row per image (results and errors); returns the number of rows."""
+        try:
+            rows = self.predictions.write_csv(path)
+        except MarqueeError as exc:
+            show_error(self, str(exc))
+            return 0
         self.status_message.emit(f"Exported {rows} rows to {path}")
         return rows

@@ -41,6 +41,7 @@ class Options:
     device: str = "auto"
     json_out: Path | None = None  # also write the JSON here (a windowed build has no stdout)
     window_timeout_s: float = 30.0
+    train_timeout_s: float = 900.0
     qt_args: tuple[str, ...] = ()  # what the self-test does not know is Qt's (-platform ...)
 
 
@@ -111,7 +112,7 @@ def run(options: Options, timer: _Timer) -> dict[str, Any]:
             with timer("data_s"):
                 data = _sample_data(options)
             with timer("train_s"):
-                result = _train(options, data)
+                result = _train(options, data, app, window)
             with timer("predict_s"):
                 prediction = _predict(result, data)
             checks = _check_torchvision(data.val.paths[0])
@@ -210,9 +211,9 @@ def _sample_data(options: Options) -> Dataset:
     return _limited(data, options.train_limit, options.val_limit)
 
 
-def _train(options: Options, data: Dataset) -> TrainResult:
+def _train(options: Options, data: Dataset, app: QApplication, window: MainWindow) -> TrainResult:
+    """Train through the Train page, as a user would: its task slot, worker and events."""
     from core.config import TrainConfig
-    from core.engine import fit
 
     config = TrainConfig(
         backbone="efficientnet_lite0",
@@ -221,7 +222,22 @@ def _train(options: Options, data: Dataset) -> TrainResult:
         image_size=options.image_size,
         device=options.device,
     )
-    return fit(config, data)
+    page = window.train_page
+    page.set_dataset(data)
+    page.form.set_config(config)
+    worker = page.start_training()
+    if worker is None:
+        raise RuntimeError("The Train page did not start training.")
+    deadline = time.perf_counter() + options.train_timeout_s
+    while page.is_training():
+        if time.perf_counter() > deadline:
+            page.stop_training()
+            raise RuntimeError(f"Training did not finish within {options.train_timeout_s}s.")
+        app.processEvents()
+        time.sleep(0.01)
+    if page.result is None:
+        raise RuntimeError(f"Training ended without a model ({page.progress.format()}).")
+    return page.result
 
 
 def _limited(data: Dataset, train: int | None, val: int | None) -> Dataset:
@@ -249,12 +265,14 @@ def _predict(result: TrainResult, data: Dataset) -> dict[str, Any]:
     if len(probs) != len(predictor.label_names) or not all(0.0 <= p <= 1.0 for p in probs):
         raise RuntimeError(f"Implausible probabilities for {predictor.label_names}: {probs}")
     names = predictor.label_names
-    chosen = prediction.predicted(predictor.thresholds)
+    predictions = predictor.new_set()
+    predictions.use_tuned()
+    predictions.record([prediction])
     return {
         "labels": names,
         "poster": poster.name,
         "prediction": {name: round(p, 4) for name, p in zip(names, probs, strict=True)},
-        "predicted_labels": [n for n, on in zip(names, chosen, strict=True) if on],
+        "predicted_labels": predictions.predicted_labels(0),
         "true_labels": [n for n, y in zip(data.label_names, data.val.labels[0], strict=True) if y],
     }
 

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.config import TrainConfig
+from core.errors import ConfigError
 from core.events import (
     EpochEnded,
     PreparingData,
@@ -28,12 +29,13 @@ from core.events import (
 from core.paths import runs_dir
 from gui.errors import show_error
 from gui.settings import Preferences
+from gui.tasks import TaskSlot
 from gui.theme import set_muted
 from gui.train_form import TrainFormWidget
 from gui.widgets.cards import CardWidget, hbox, page_header
 from gui.widgets.label_table import LabelMetricsTable
 from gui.widgets.plot_panel import TrainingPlotsWidget
-from gui.workers import FunctionWorker, TrainingWorker, WorkerSet
+from gui.workers import FunctionWorker, TaskState, TrainingOutcome, WorkerSet, training_task
 
 if TYPE_CHECKING:
     from core.datasets import Dataset
@@ -53,6 +55,7 @@ class TrainPage(QWidget):
     open_in_predict = Signal(object, object)  # model file (Path | None), TrainResult
     training_running = Signal(bool)
     training_event = Signal(object)  # every engine event of the current run, as it arrives
+    actions_changed = Signal()  # whether there is a model to save changed
 
     def __init__(self, prefs: Preferences, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -61,10 +64,11 @@ class TrainPage(QWidget):
         self.result: Any = None
         self.run_dir: Path | None = None
         self.workers = WorkerSet()
-        self._worker: TrainingWorker | None = None
+        self.tasks = TaskSlot(self.workers, self)  # the training run
         self._started: TrainingStarted | None = None
         self._last_step: StepEnded | None = None
         self._device_probe: FunctionWorker | None = None
+        self._cancelled = False  # the last run was stopped before its first step
         self._timer = QTimer(self, interval=REFRESH_MS)
         self._timer.timeout.connect(self._on_timer_timeout)
         self._build()
@@ -141,7 +145,7 @@ class TrainPage(QWidget):
         self.result_label.setWordWrap(True)
         self.save_button = QPushButton("Save model…")
         self.save_button.setToolTip("Write the trained model to a .safetensors file (Ctrl+S)")
-        self.save_button.clicked.connect(self._on_save_clicked)
+        self.save_button.clicked.connect(self.save_dialog)
         self.predict_button = QPushButton("Open in Predict")
         self.predict_button.setToolTip("Switch to the Predict page with this model loaded")
         self.predict_button.clicked.connect(self._on_predict_clicked)
@@ -165,14 +169,14 @@ class TrainPage(QWidget):
         self._update_buttons()
 
     def is_training(self) -> bool:
-        return self._worker is not None and self._worker.isRunning()
+        return self.tasks.busy()
 
     def detect_device(self) -> None:
         """Find the GPU in a worker (it imports torch); also warms torch for the first run."""
         if self._device_probe is not None:
             return
 
-        def probe(_progress, _should_stop) -> tuple[str, str]:
+        def probe(_state: TaskState) -> tuple[str, str]:
             from core.device import resolve_device
 
             return resolve_device("auto")
@@ -182,7 +186,7 @@ class TrainPage(QWidget):
         self._device_probe.failed.connect(lambda m, _d: self.form.set_detected_device(f"? ({m})"))
         self.workers.start(self._device_probe)
 
-    def start_training(self) -> TrainingWorker | None:
+    def start_training(self) -> FunctionWorker | None:
         if self.is_training():
             return None
         if self.dataset is None:
@@ -191,14 +195,15 @@ class TrainPage(QWidget):
         config = self.form.config()
         try:
             config.validate()
-        except ValueError as exc:
+        except ConfigError as exc:
             show_error(self, f"These settings cannot work: {exc}")
             return None
         self.prefs.set_train_config(config)
         return self._start_worker(config)
 
-    def _start_worker(self, config: TrainConfig) -> TrainingWorker:
+    def _start_worker(self, config: TrainConfig) -> FunctionWorker:
         self.result, self.run_dir, self._started, self._last_step = None, None, None, None
+        self._cancelled = False
         self.plots.build()  # normally done after the first paint already
         self.plots.reset()
         self.table.clear_rows()
@@ -206,14 +211,15 @@ class TrainPage(QWidget):
         self.progress.setRange(0, 0)
         self.progress.setFormat("Preparing…")
         self.progress_detail.setText("Building the model…")
-        worker = TrainingWorker(config, self.dataset)
-        worker.event.connect(self._on_worker_event)
-        worker.succeeded.connect(self._on_worker_succeeded)
-        worker.failed.connect(self._on_worker_failed)
-        worker.cancelled.connect(self._on_worker_cancelled)
-        worker.finished.connect(self._on_worker_finished)
-        self._worker = worker
-        self.workers.start(worker)
+        worker = self.tasks.start(
+            training_task(config, self.dataset),
+            "training",
+            on_partial=self._on_worker_event,
+            on_done=self._on_worker_succeeded,
+            on_failed=self._on_worker_failed,
+            on_cancelled=self._on_worker_cancelled,
+            on_finished=self._on_worker_finished,
+        )
         self._timer.start()
         self._update_buttons()
         self.training_running.emit(True)
@@ -221,8 +227,10 @@ class TrainPage(QWidget):
         return worker
 
     def stop_training(self) -> None:
+        """Stop after the current step and keep the best model so far (before the first step
+        there is none: the run is cancelled)."""
         if self.is_training():
-            self._worker.requestInterruption()
+            self.tasks.request_stop()
             self.stop_button.setEnabled(False)
             self.progress_detail.setText("Stopping after the current step…")
 
@@ -274,14 +282,15 @@ class TrainPage(QWidget):
         self.progress.setValue(step.step)
         epochs = started.config.get("epochs", "?")
         eta = step.elapsed_s / step.step * (step.total_steps - step.step) if step.step else 0
-        stopping = self._worker is not None and self._worker.isInterruptionRequested()
+        stopping = self.tasks.stop_requested()
         self.progress_detail.setText(
             f"Epoch {step.epoch}/{epochs}  ·  step {step.step}/{step.total_steps}  ·  "
             f"{step.images_per_s:.0f} images/s  ·  ETA {format_eta(eta)}"
             + ("  ·  stopping…" if stopping else "")
         )
 
-    def _on_worker_succeeded(self, result: Any, run_dir: Path | None, save_error: str) -> None:
+    def _on_worker_succeeded(self, outcome: TrainingOutcome) -> None:
+        result, run_dir, save_error = outcome.result, outcome.run_dir, outcome.save_error
         self.result, self.run_dir = result, run_dir
         metrics = result.meta.metrics
         how = "Stopped early; kept the best model so far." if result.stopped_early else "Done."
@@ -299,12 +308,11 @@ class TrainPage(QWidget):
         show_error(self, f"Training failed: {message}", details)
 
     def _on_worker_cancelled(self) -> None:
+        self._cancelled = True
         self.result_label.setText("Stopped before the first training step; no model was kept.")
         self.status_message.emit("Training cancelled.")
 
     def _on_worker_finished(self) -> None:
-        if self.sender() is not self._worker:
-            return
         self._timer.stop()
         self._on_timer_timeout()
         self.plots.refresh()
@@ -315,8 +323,7 @@ class TrainPage(QWidget):
         else:
             self.progress.setRange(0, 1)
             self.progress.setValue(0)
-            cancelled = self._worker is not None and self._worker.isInterruptionRequested()
-            self.progress.setFormat("Cancelled" if cancelled else "Failed")
+            self.progress.setFormat("Cancelled" if self._cancelled else "Failed")
         self._update_buttons()
         self.training_running.emit(False)
 
@@ -326,10 +333,14 @@ class TrainPage(QWidget):
         self.start_button.setEnabled(not running and self.dataset is not None)
         self.stop_button.setEnabled(running)
         self.form.setEnabled(not running)
-        self.save_button.setEnabled(self.result is not None and not running)
+        self.save_button.setEnabled(self.can_save())
         self.predict_button.setEnabled(self.result is not None and not running)
+        self.actions_changed.emit()
 
-    def _on_save_clicked(self) -> None:
+    def can_save(self) -> bool:
+        return self.result is not None and not self.is_training()
+
+    def save_dialog(self) -> None:
         if self.result is None:
             return
         default = str(Path.home() / f"{self.result.meta.backbone}.safetensors")
@@ -343,7 +354,7 @@ class TrainPage(QWidget):
         path = path if path.suffix == ".safetensors" else path.with_suffix(".safetensors")
         result = self.result
 
-        def task(_progress, _should_stop) -> Path:
+        def task(_state: TaskState) -> Path:
             from core.checkpoint import save_model
 
             return save_model(path, result.model, result.meta)

@@ -14,7 +14,8 @@ import queue
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,8 +29,6 @@ if TYPE_CHECKING:
     from core.datasets import Dataset
 
 log = logging.getLogger(__name__)
-
-Task = Callable[[Callable[..., None], Callable[[], bool]], Any]
 
 
 def lower_thread_priority(nice: int = 8) -> None:
@@ -53,10 +52,48 @@ def describe(exc: BaseException) -> tuple[str, str]:
     return f"{message} ({type(exc).__name__})", "".join(traceback.format_exception(exc))
 
 
+class TaskState:
+    """What a background task function gets: report progress and partial results, poll stop.
+
+    Plain Python (after Orange3's TaskState), so task functions can be tested without Qt.
+    """
+
+    def __init__(
+        self,
+        progress: Callable[[Any, Any, str], None],
+        partial: Callable[[Any], None],
+        should_stop: Callable[[], bool],
+    ) -> None:
+        self._progress, self._partial, self._should_stop = progress, partial, should_stop
+
+    def progress(self, done: Any, total: Any = None, phase: str = "") -> None:
+        self._progress(done, total, phase)
+
+    def partial(self, value: Any) -> None:
+        """Hand a piece of the result to the UI now (e.g. one batch of predictions)."""
+        self._partial(value)
+
+    def should_stop(self) -> bool:
+        return self._should_stop()
+
+    def check_stop(self) -> None:
+        """Raise Cancelled when a stop was requested."""
+        if self._should_stop():
+            raise Cancelled()
+
+
+Task = Callable[[TaskState], Any]
+
+
 class FunctionWorker(QThread):
-    """Runs `task(progress, should_stop)` off the UI thread and reports the outcome."""
+    """Runs `task(state)` off the UI thread and reports exactly one outcome.
+
+    Outcomes: `succeeded(result)`, `failed(message, details)` or `cancelled()` (the task
+    raised Cancelled). A task that stops early by returning what it has succeeds.
+    """
 
     progressed = Signal(object, object, str)  # done, total (None if unknown), phase
+    partial = Signal(object)
     succeeded = Signal(object)
     failed = Signal(str, str)  # message, details
     cancelled = Signal()
@@ -68,8 +105,9 @@ class FunctionWorker(QThread):
 
     def run(self) -> None:
         lower_thread_priority()
+        state = TaskState(self.progressed.emit, self.partial.emit, self.isInterruptionRequested)
         try:
-            result = self._task(self._progress, self.isInterruptionRequested)
+            result = self._task(state)
         except Cancelled:
             self.cancelled.emit()
             return
@@ -77,117 +115,40 @@ class FunctionWorker(QThread):
             log.exception("%s failed", self.objectName())
             self.failed.emit(*describe(exc))
             return
-        if self.isInterruptionRequested():
-            self.cancelled.emit()
-        else:
-            self.succeeded.emit(result)
-
-    def _progress(self, done: Any, total: Any = None, phase: str = "") -> None:
-        self.progressed.emit(done, total, phase)
+        self.succeeded.emit(result)  # a task that honours a stop by returning early succeeded
 
 
-class TrainingWorker(QThread):
-    """core.engine.fit in a thread; each engine event is re-emitted as `event(object)`.
+@dataclass(frozen=True)
+class TrainingOutcome:
+    """A finished (or stopped) run, where it was saved, and why saving failed if it did."""
 
-    The outcome is exactly one of `succeeded` (finished, or stopped with the best model so
-    far), `cancelled` (stopped before there was a model) or `failed`. A finished run is
-    auto-saved with core.runs.save_run here too, so writing ~20 MB never blocks the UI.
+    result: Any  # core.engine.TrainResult
+    run_dir: Path | None
+    save_error: str = ""
+
+
+def training_task(config: TrainConfig, data: Dataset, save_run: bool = True) -> Task:
+    """core.engine.fit as a task: every engine event goes out through state.partial.
+
+    Stopping returns the best model so far (or raises Cancelled before the first step). A
+    finished run is auto-saved here too, so writing ~20 MB never blocks the UI.
     """
 
-    event = Signal(object)
-    succeeded = Signal(object, object, str)  # TrainResult, run folder (Path | None), save error
-    failed = Signal(str, str)  # message, details
-    cancelled = Signal()
+    def task(state: TaskState) -> TrainingOutcome:
+        from core import engine
 
-    def __init__(
-        self,
-        config: TrainConfig,
-        data: Dataset,
-        save_run: bool = True,
-        parent: QObject | None = None,
-    ) -> None:
-        super().__init__(parent)
-        self.setObjectName("training")
-        self._config = config
-        self._data = data
-        self._save_run = save_run
-
-    def run(self) -> None:
-        lower_thread_priority()
+        result = engine.fit(config, data, on_event=state.partial, should_stop=state.should_stop)
+        if not save_run:
+            return TrainingOutcome(result, None)
         try:
-            from core import engine
+            from core.runs import save_run as save
 
-            result = engine.fit(
-                self._config, self._data, on_event=self.event.emit, should_stop=self.should_stop
-            )
-        except Cancelled:
-            self.cancelled.emit()
-            return
-        except Exception as exc:
-            log.exception("training failed")
-            self.failed.emit(*describe(exc))
-            return
-        run_dir, save_error = None, ""
-        if self._save_run:
-            try:
-                from core.runs import save_run
+            return TrainingOutcome(result, save(result))
+        except Exception as exc:  # the model is still usable: report, do not fail the run
+            log.exception("saving the run failed")
+            return TrainingOutcome(result, None, describe(exc)[0])
 
-                run_dir = save_run(result)
-            except Exception as exc:
-                log.exception("saving the run failed")
-                save_error = describe(exc)[0]
-        self.succeeded.emit(result, run_dir, save_error)
-
-    def should_stop(self) -> bool:
-        return self.isInterruptionRequested()
-
-
-class PredictionWorker(QThread):
-    """Expands files/folders to images, then predicts them in chunks (cards fill progressively)."""
-
-    expanded = Signal(object, object)  # list[Path] images, list[str] skipped messages
-    batch_ready = Signal(object)  # list[Prediction]
-    progressed = Signal(int, int)
-    failed = Signal(str, str)
-
-    def __init__(
-        self,
-        predictor: Any | None,
-        inputs: Sequence[Path],
-        expand: bool = True,
-        chunk: int = 16,
-        parent: QObject | None = None,
-    ) -> None:
-        super().__init__(parent)
-        self.setObjectName("prediction")
-        self._predictor = predictor
-        self._inputs = list(inputs)
-        self._expand = expand
-        self._chunk = chunk
-
-    def run(self) -> None:
-        lower_thread_priority()
-        try:
-            images = self._inputs
-            if self._expand:
-                from core.predictor import expand_inputs
-
-                images, skipped = expand_inputs(self._inputs)
-                self.expanded.emit(list(images), list(skipped))
-            if self._predictor is not None:
-                self._predict(list(images))
-        except Exception as exc:
-            log.exception("prediction failed")
-            self.failed.emit(*describe(exc))
-
-    def _predict(self, images: list[Path]) -> None:
-        for start in range(0, len(images), self._chunk):
-            if self.isInterruptionRequested():
-                return
-            chunk = images[start : start + self._chunk]
-            predictions = self._predictor.predict(chunk, should_stop=self.isInterruptionRequested)
-            self.batch_ready.emit(list(predictions))
-            self.progressed.emit(min(start + self._chunk, len(images)), len(images))
+    return task
 
 
 class ThumbnailWorker(QThread):

@@ -64,18 +64,20 @@ class PredictionCardWidget(QFrame):
         self.bars.set_labels(names)
         self.summary.setText("Predicting…" if names else "Waiting for a model…")
 
-    def set_result(self, probabilities: np.ndarray | None, error: str | None) -> None:
-        self.bars.set_probabilities(probabilities)
+    def show_result(
+        self,
+        probabilities: np.ndarray | None,
+        error: str | None,
+        thresholds: np.ndarray,
+        predicted: np.ndarray,
+    ) -> None:
+        """Render one row of the page's PredictionSet."""
+        self.bars.show_result(probabilities, thresholds, predicted)
         self.error = error
-        self._update_summary()
-
-    def set_thresholds(self, thresholds: np.ndarray) -> None:
-        self.bars.set_thresholds(thresholds)
-        self._update_summary()
-
-    def _update_summary(self) -> None:
-        if self.error:
-            self.summary.setText(self.error)
-        elif self.bars.has_result():
-            predicted = self.bars.predicted()
-            self.summary.setText(", ".join(predicted) if predicted else "No label above threshold")
+        if error:
+            self.summary.setText(error)
+        elif probabilities is not None:
+            names = self.bars.predicted()
+            self.summary.setText(", ".join(names) if names else "No label above threshold")
+        else:
+            self.summary.setText("Predicting…" if len(thresholds) else "Waiting for a model…")

@@ -16,27 +16,38 @@ VALUE_W = 38
 
 
 class ProbabilityBarsWidget(QWidget):
+    """Draws what it is given: probabilities, thresholds and which labels are predicted.
+
+    It never compares a probability with a threshold itself; the PredictionSet decides.
+    """
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._names: list[str] = []
         self._probs: np.ndarray | None = None
         self._thresholds = np.zeros(0)
+        self._predicted = np.zeros(0, dtype=bool)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
     def set_labels(self, names: Sequence[str]) -> None:
         self._names = list(names)
         self._probs = None
         self._thresholds = np.full(len(names), 0.5)
+        self._predicted = np.zeros(len(names), dtype=bool)
         self.updateGeometry()
         self.update()
 
-    def set_probabilities(self, probs: np.ndarray | None) -> None:
+    def show_result(
+        self, probs: np.ndarray | None, thresholds: np.ndarray, predicted: np.ndarray
+    ) -> None:
         self._probs = None if probs is None else np.asarray(probs, dtype=float)
+        self._thresholds = np.asarray(thresholds, dtype=float)
+        self._predicted = np.asarray(predicted, dtype=bool)
         self.update()
 
-    def set_thresholds(self, thresholds: np.ndarray) -> None:
-        self._thresholds = np.asarray(thresholds, dtype=float)
-        self.update()
+    @property
+    def thresholds(self) -> np.ndarray:
+        return self._thresholds.copy()
 
     def has_result(self) -> bool:
         return self._probs is not None
@@ -44,9 +55,7 @@ class ProbabilityBarsWidget(QWidget):
     def predicted(self) -> list[str]:
         if self._probs is None:
             return []
-        return [
-            n for n, p, t in zip(self._names, self._probs, self._thresholds, strict=False) if p >= t
-        ]
+        return [n for n, hit in zip(self._names, self._predicted, strict=False) if hit]
 
     def sizeHint(self) -> QSize:
         return QSize(240, max(1, len(self._names)) * ROW)
@@ -71,7 +80,7 @@ class ProbabilityBarsWidget(QWidget):
         text = pal.color(QPalette.ColorRole.Text)
         prob = None if self._probs is None else float(self._probs[row])
         threshold = float(self._thresholds[row]) if row < len(self._thresholds) else 0.5
-        on = prob is not None and prob >= threshold
+        on = prob is not None and row < len(self._predicted) and bool(self._predicted[row])
         top = row * ROW
         font = QFont(self.font())
         font.setBold(on)

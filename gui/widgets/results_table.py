@@ -1,75 +1,137 @@
-"""All predictions as a table: file, a probability column per label, predicted labels."""
+"""All predictions as a table: file, a probability column per label, predicted labels.
+
+The table is a view over the page's `PredictionSet`: new rows are inserted, changed rows
+and threshold changes repaint, and nothing is rebuilt when a batch arrives.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
-Results = dict[Path, tuple[np.ndarray | None, str | None]]
+from core.predictions import PredictionSet
+
+Index = QModelIndex | QPersistentModelIndex
+NO_LABEL = "—"
+PENDING = "…"
 
 
-class ResultsTable(QTableWidget):
-    def __init__(self) -> None:
-        super().__init__(0, 2)
-        self._names: list[str] = []
-        self._paths: list[Path] = []
-        self._results: Results = {}
+class PredictionTableModel(QAbstractTableModel):
+    def __init__(self, predictions: PredictionSet, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._set = predictions
+        self._predicted = predictions.predicted()
+        self._bold = QFont()
+        self._bold.setBold(True)
+
+    # ------------------------------------------------------------------ updates from the page
+    def reset(self) -> None:
+        """The labels or every row changed (a new model, Clear)."""
+        self.beginResetModel()
+        self._predicted = self._set.predicted()
+        self.endResetModel()
+
+    def rows_added(self, rows: range) -> None:
+        if not rows:
+            return
+        self.beginInsertRows(QModelIndex(), rows.start, rows.stop - 1)
+        self._predicted = self._set.predicted()
+        self.endInsertRows()
+
+    def rows_changed(self, rows: Iterable[int]) -> None:
+        rows = list(rows)
+        if not rows:
+            return
+        self._predicted = self._set.predicted()
+        last = self.columnCount() - 1
+        self.dataChanged.emit(self.index(min(rows), 0), self.index(max(rows), last))
+
+    def thresholds_changed(self) -> None:
+        self.rows_changed(range(len(self._set)))
+
+    # ------------------------------------------------------------------ Qt model
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._set)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._set.label_names) + 2
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
+        if orientation != Qt.Orientation.Horizontal or role != Qt.ItemDataRole.DisplayRole:
+            return None
+        names = ["File", *self._set.label_names, "Predicted"]
+        return names[section] if section < len(names) else None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row, col = index.row(), index.column()
+        n_labels = len(self._set.label_names)
+        if col == 0:
+            return self._file_cell(row, role)
+        if col == n_labels + 1:
+            return self._predicted_cell(row, role)
+        return self._probability_cell(row, col - 1, role)
+
+    def _file_cell(self, row: int, role: int) -> Any:
+        source = self._set.sources[row]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return Path(source).name
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return source
+        return None
+
+    def _probability_cell(self, row: int, label: int, role: int) -> Any:
+        probs = self._set.probabilities(row)
+        if role == Qt.ItemDataRole.DisplayRole:
+            return "" if probs is None else f"{probs[label]:.3f}"
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.FontRole and self._is_predicted(row, label):
+            return self._bold
+        return None
+
+    def _predicted_cell(self, row: int, role: int) -> Any:
+        if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            return None
+        error = self._set.error(row)
+        if error:
+            return error
+        if self._set.probabilities(row) is None:
+            return PENDING
+        hits = self._predicted[row] if row < len(self._predicted) else []
+        names = [n for n, hit in zip(self._set.label_names, hits, strict=False) if hit]
+        return ", ".join(names) or NO_LABEL
+
+    def _is_predicted(self, row: int, label: int) -> bool:
+        return row < len(self._predicted) and bool(self._predicted[row, label])
+
+
+class ResultsTable(QTableView):
+    def __init__(self, predictions: PredictionSet, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.results = PredictionTableModel(predictions, self)
+        self.setModel(self.results)
         self.verticalHeader().hide()
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setAlternatingRowColors(True)
+        self.setWordWrap(False)
         self.setToolTip("Every result; bold probabilities are at or above the threshold")
-        self.set_labels([])
-
-    def set_labels(self, names: Sequence[str]) -> None:
-        self._names = list(names)
-        self.setColumnCount(len(self._names) + 2)
-        self.setHorizontalHeaderLabels(["File", *self._names, "Predicted"])
         header = self.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setDefaultSectionSize(86)
         header.setStretchLastSection(True)
-
-    def set_results(self, paths: Sequence[Path], results: Results, thresholds: np.ndarray) -> None:
-        self._paths, self._results = list(paths), results
-        self.setRowCount(len(self._paths))
-        for row, path in enumerate(self._paths):
-            name = QTableWidgetItem(path.name)
-            name.setToolTip(str(path))
-            self.setItem(row, 0, name)
-            probs, error = results.get(path, (None, None))
-            for col in range(len(self._names)):
-                text = "" if probs is None else f"{probs[col]:.3f}"
-                item = QTableWidgetItem(text)
-                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                self.setItem(row, col + 1, item)
-            if error:
-                self.setItem(row, len(self._names) + 1, QTableWidgetItem(error))
-        self.update_predicted(thresholds)
-
-    def update_predicted(self, thresholds: np.ndarray) -> None:
-        last = len(self._names) + 1
-        for row, path in enumerate(self._paths):
-            probs, error = self._results.get(path, (None, None))
-            if probs is None:
-                if not error:
-                    self.setItem(row, last, QTableWidgetItem("…"))
-                continue
-            on = probs >= thresholds
-            for col in range(len(self._names)):
-                item = self.item(row, col + 1)
-                font = QFont(item.font())
-                font.setBold(bool(on[col]))
-                item.setFont(font)
-            predicted = [n for n, hit in zip(self._names, on, strict=True) if hit]
-            self.setItem(row, last, QTableWidgetItem(", ".join(predicted) or "—"))
+        self.results.modelReset.connect(lambda: self.setColumnWidth(0, 220))
 
     def predicted_column(self) -> list[str]:
-        last = len(self._names) + 1
+        last = self.results.columnCount() - 1
         return [
-            self.item(r, last).text() if self.item(r, last) else "" for r in range(self.rowCount())
+            str(self.results.data(self.results.index(row, last)))
+            for row in range(self.results.rowCount())
         ]

@@ -20,7 +20,7 @@ def predict_page(window, qtbot, model_file):
 
 def _drop_and_wait(page, qtbot, paths):
     drop_files(page.drop_area, paths)
-    qtbot.waitUntil(lambda: len(page.results) == len(paths), timeout=60_000)
+    qtbot.waitUntil(lambda: page.predictions.done_count() == len(paths), timeout=60_000)
 
 
 def test_dropping_images_makes_cards(predict_page, qtbot, sample_dataset):
@@ -30,7 +30,7 @@ def test_dropping_images_makes_cards(predict_page, qtbot, sample_dataset):
     assert [c.path for c in cards] == list(paths)
     assert all(c.bars.has_result() for c in cards)
     assert predict_page.stack.currentWidget() is predict_page.tabs
-    assert predict_page.table.rowCount() == 3
+    assert predict_page.table.results.rowCount() == 3
 
 
 def test_dropping_a_folder_finds_its_images(predict_page, qtbot, tmp_path, sample_dataset):
@@ -39,13 +39,13 @@ def test_dropping_a_folder_finds_its_images(predict_page, qtbot, tmp_path, sampl
     for p in sample_dataset.val.paths[:2]:
         shutil.copy(p, tmp_path / p.name)
     drop_files(predict_page.drop_area, [tmp_path])
-    qtbot.waitUntil(lambda: len(predict_page.results) == 2, timeout=60_000)
+    qtbot.waitUntil(lambda: predict_page.predictions.done_count() == 2, timeout=60_000)
 
 
 def test_slider_changes_predicted_labels(predict_page, qtbot, sample_dataset):
     _drop_and_wait(predict_page, qtbot, sample_dataset.val.paths[:1])
     card = predict_page.flow.cards()[0]
-    probs, _ = predict_page.results[card.path]
+    probs = predict_page.predictions.probabilities(0)
     top = max(range(len(probs)), key=lambda i: probs[i])
     below = max(1, math.floor(probs[top] * 100))
     predict_page.slider.setValue(below)
@@ -68,7 +68,8 @@ def test_tuned_thresholds_toggle(predict_page, qtbot, sample_dataset):
     card = predict_page.flow.cards()[0]
     predict_page.tuned.setChecked(True)
     assert not predict_page.slider.isEnabled()
-    assert list(card.bars._thresholds) == list(predict_page.predictor.thresholds)
+    assert list(card.bars.thresholds) == list(predict_page.predictor.thresholds)
+    assert predict_page.predictions.mode == "tuned"
 
 
 def test_export_csv_has_rows_and_columns(predict_page, qtbot, sample_dataset, tmp_path):
@@ -80,13 +81,14 @@ def test_export_csv_has_rows_and_columns(predict_page, qtbot, sample_dataset, tm
     with out.open(newline="") as handle:
         rows = list(csv.reader(handle))
     names = predict_page.label_names()
-    assert rows[0] == ["file", *names, "predicted"]
+    assert rows[0] == ["file", *names, "predicted", "error"]
     assert [r[0] for r in rows[1:]] == [str(p) for p in paths]
     for row in rows[1:]:
         probs = [float(v) for v in row[1 : 1 + len(names)]]
         assert all(0.0 <= p <= 1.0 for p in probs)
         expected = [n for n, p in zip(names, probs, strict=True) if p >= 0.3]
-        assert row[-1].split(";") == expected or (row[-1] == "" and not expected)
+        assert row[-2].split("|") == expected or (row[-2] == "" and not expected)
+        assert row[-1] == ""
 
 
 def test_non_image_drop_is_refused(predict_page, qtbot, tmp_path):
@@ -109,3 +111,82 @@ def test_bad_model_file_gives_a_clear_message(window, qtbot, tmp_path, monkeypat
     qtbot.waitUntil(lambda: bool(shown), timeout=120_000)
     assert "Could not open the model" in shown[0] and "broken.safetensors" in shown[0]
     assert window.predict_page.predictor is None
+
+
+def _shifted_model(model_file, out):
+    """Model B: model A's weights with a shifted head and other label names."""
+    import torch
+
+    from core.checkpoint import load_model, save_model
+
+    model, meta = load_model(model_file)
+    with torch.no_grad():
+        model.head[1].weight.mul_(-1.0)  # B's probabilities differ from A's on every image
+    meta.label_names = [f"B-{name}" for name in meta.label_names]
+    return save_model(out, model, meta)
+
+
+def test_loading_a_model_mid_run_never_shows_the_old_models_results(
+    predict_page, qtbot, sample_dataset, model_file, tmp_path
+):
+    import time
+
+    import numpy as np
+
+    from core.predictor import Predictor
+
+    paths = list(sample_dataset.val.paths[:48])
+    old = predict_page.predictor
+    slow_run = old._run_model
+
+    def slow(arrays):  # keep model A's run in flight long enough to switch models under it
+        time.sleep(0.3)
+        return slow_run(arrays)
+
+    old._run_model = slow
+    drop_files(predict_page.drop_area, paths)
+    qtbot.waitUntil(lambda: predict_page.predictions.done_count() >= 1, timeout=60_000)
+    assert predict_page.predictions.done_count() < len(paths)  # A is still predicting
+    model_b = _shifted_model(model_file, tmp_path / "b.safetensors")
+    with qtbot.waitSignal(predict_page.model_loaded, timeout=60_000):
+        predict_page.load_model(model_b)
+    qtbot.waitUntil(lambda: predict_page.predictions.done_count() == len(paths), timeout=60_000)
+    qtbot.wait(800)  # room for any late batch of model A to arrive (it must be dropped)
+    expected = np.stack([p.probabilities for p in Predictor.from_file(model_b).predict(paths)])
+    shown = np.stack([predict_page.predictions.probabilities(r) for r in range(len(paths))])
+    np.testing.assert_allclose(shown, expected, atol=1e-5)
+    assert all(name.startswith("B-") for name in predict_page.label_names())
+    assert all(card.bars._names == predict_page.label_names() for card in predict_page.cards)
+
+
+def test_the_table_grows_by_inserting_rows_not_by_rebuilding(predict_page, qtbot, sample_dataset):
+    paths = list(sample_dataset.val.paths[:40])
+    model = predict_page.table.results
+    resets, inserted = [], []
+    model.modelReset.connect(lambda: resets.append(1))
+    model.rowsInserted.connect(lambda _parent, first, last: inserted.append((first, last)))
+    _drop_and_wait(predict_page, qtbot, paths)
+    assert resets == []
+    assert inserted == [(0, len(paths) - 1)]
+    expected = [
+        ", ".join(labels) or "—" for labels in predict_page.predictions.all_predicted_labels()
+    ]
+    assert predict_page.table.predicted_column() == expected
+
+
+def test_save_and_export_are_disabled_until_there_is_something(window, qtbot, model_file):
+    assert not window.save_action.isEnabled()  # Ctrl+S with no trained model
+    assert not window.export_action.isEnabled()
+    page = window.predict_page
+    assert not page.export_button.isEnabled()
+    with qtbot.waitSignal(page.model_loaded, timeout=60_000):
+        page.load_model(model_file)
+    assert not window.export_action.isEnabled()  # a model, but nothing predicted yet
+
+
+def test_export_becomes_possible_after_a_prediction(predict_page, qtbot, sample_dataset):
+    window = predict_page.window()
+    _drop_and_wait(predict_page, qtbot, sample_dataset.val.paths[:1])
+    assert window.export_action.isEnabled() and predict_page.export_button.isEnabled()
+    predict_page.clear()
+    assert not window.export_action.isEnabled()

@@ -84,3 +84,25 @@ def test_closing_during_training_asks_then_stops_cleanly(window, qtbot, tiny_dat
     assert not worker.isRunning()  # closeEvent waited for the thread
     saved = list(runs_dir().glob("*/model.safetensors"))
     assert len(saved) == 1 and not list(runs_dir().glob("*/*.tmp*"))
+
+
+def test_stop_before_the_first_step_is_a_cancellation_not_a_failure(
+    window, qtbot, tiny_dataset, monkeypatch, events
+):
+    from core.transforms import decoded_cache
+
+    errors = []
+    monkeypatch.setattr("gui.train_page.show_error", lambda *a, **k: errors.append(a[1]))
+    decoded_cache.clear()  # so the stop lands while the images are being decoded
+    page = window.train_page
+    window.data_page.set_dataset(tiny_dataset)
+    worker = page._start_worker(TINY)
+    page.stop_training()
+    with qtbot.waitSignal(worker.finished, timeout=120_000):
+        pass
+    qtbot.waitUntil(lambda: not page.is_training(), timeout=10_000)
+    assert errors == []
+    assert page.progress.format() == "Cancelled"
+    assert "no model was kept" in page.result_label.text()
+    assert page.result is None and not window.save_action.isEnabled()
+    assert not any(isinstance(e, StepEnded) for e in events)

@@ -24,6 +24,7 @@ class Problem:
     severity: str  # "error" (item skipped) | "warning" (item kept)
     where: str  # e.g. "train/metadata.csv row 12" or "train/tt0123.jpg"
     message: str  # what is wrong and what to do
+    label: str | None = None  # the label a coverage warning is about (redone on a new choice)
 
     def __str__(self) -> str:
         return f"{self.severity}: {self.where}: {self.message}"
@@ -33,8 +34,8 @@ class Problem:
 class ValidationReport:
     problems: list[Problem] = field(default_factory=list)
 
-    def add(self, severity: str, where: str, message: str) -> None:
-        self.problems.append(Problem(severity, where, message))
+    def add(self, severity: str, where: str, message: str, label: str | None = None) -> None:
+        self.problems.append(Problem(severity, where, message, label))
 
     @property
     def errors(self) -> list[Problem]:
@@ -76,6 +77,12 @@ class Dataset:
     report: ValidationReport
     source: str  # human description: path and detected format
     val_was_split: bool = False  # True when val was carved out of train
+    # Every label the source holds, in its order; label_names may be a chosen subset.
+    all_label_names: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.all_label_names:
+            self.all_label_names = list(self.label_names)
 
 
 @dataclass

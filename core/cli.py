@@ -52,6 +52,12 @@ def _add_data_options(p: argparse.ArgumentParser, required: bool = False) -> Non
     p.add_argument("--label-column", help="CSV column holding delimited labels")
     p.add_argument("--delimiter", help="delimiter of that column (default: detected)")
     p.add_argument("--images-dir", type=Path, help="image folder for a CSV (default: detected)")
+    p.add_argument(
+        "--labels",
+        metavar="A,B,...",
+        help="labels to use, comma-separated, in this order, or 'all' (default: every label; "
+        "the seed's five genres with --movie-posters; the model's labels for evaluate)",
+    )
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:

@@ -16,6 +16,7 @@ from core.checkpoint import read_meta, save_model
 from core.config import TrainConfig
 from core.console import UsageError, print_json
 from core.datasets import Dataset, LabeledImages, load_dataset
+from core.download import MOVIE_POSTER_LABELS
 from core.events import EpochEnded, Event, LabelMetrics, PreparingData, StepEnded, TrainingStarted
 from core.predictions import PredictionSet, parse_label_thresholds
 from core.runs import save_run
@@ -53,7 +54,20 @@ def _resolve_data_path(args: argparse.Namespace) -> Path:
     return ensure_sample_data()
 
 
-def load_data(args: argparse.Namespace) -> Dataset:
+def _label_choice(args: argparse.Namespace) -> list[str] | None:
+    """--labels as a list; None for every label ('all', or no --labels but --movie-posters)."""
+    if args.labels is None:
+        return list(MOVIE_POSTER_LABELS) if args.movie_posters else None
+    if args.labels.strip().lower() == "all":
+        return None
+    names = [name.strip() for name in args.labels.split(",") if name.strip()]
+    if not names:
+        raise UsageError("--labels needs label names separated by commas, or 'all'")
+    return names
+
+
+def load_data(args: argparse.Namespace, labels: list[str] | None = None) -> Dataset:
+    """The data set of --data/--sample/--movie-posters, narrowed to ``labels`` if given."""
     path = _resolve_data_path(args)
     with tqdm(desc="checking images", disable=not _bars_enabled(args), leave=False) as bar:
 
@@ -67,9 +81,16 @@ def load_data(args: argparse.Namespace) -> Dataset:
             label_column=args.label_column,
             delimiter=args.delimiter,
             images_dir=args.images_dir,
+            labels=labels,
             progress=progress,
         )
     _report_problems(dataset)
+    if len(dataset.label_names) < len(dataset.all_label_names):
+        _say(
+            args,
+            f"labels: {', '.join(dataset.label_names)} ({len(dataset.label_names)} of "
+            f"{len(dataset.all_label_names)}; --labels all uses every one)",
+        )
     return dataset
 
 
@@ -174,7 +195,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     config = _train_config(args)
     get_backbone_info(config.backbone)  # fail on a typo before loading any data
-    dataset = load_data(args)
+    dataset = load_data(args, _label_choice(args))
     progress = _TrainProgress(args)
     try:
         result = fit(config, dataset, progress)
@@ -267,14 +288,17 @@ def _eval_split(dataset: Dataset) -> tuple[str, LabeledImages]:
     return "val", dataset.val
 
 
-def _align_labels(split: LabeledImages, model_labels: list[str]) -> np.ndarray:
-    missing = [n for n in model_labels if n not in split.label_names]
-    if missing:
+def _evaluated_labels(args: argparse.Namespace, model_labels: list[str]) -> list[str]:
+    """The model's labels, or the --labels among them; the data set's other columns are ignored."""
+    chosen = _label_choice(args) if args.labels is not None else None
+    if chosen is None:
+        return list(model_labels)
+    unknown = [name for name in chosen if name not in model_labels]
+    if unknown:
         raise UsageError(
-            f"the data set has no column for the model's label(s): {', '.join(missing)}"
+            f"the model has no label(s) {', '.join(unknown)}; its labels: {', '.join(model_labels)}"
         )
-    order = [split.label_names.index(n) for n in model_labels]
-    return split.labels[:, order]
+    return list(dict.fromkeys(chosen))
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -282,9 +306,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from core.predictor import Predictor
 
     predictor = Predictor.from_file(args.model, device=args.device)
-    dataset = load_data(args)
+    names = _evaluated_labels(args, predictor.label_names)
+    columns = [predictor.label_names.index(name) for name in names]
+    dataset = load_data(args, names)  # its label columns are now exactly `names`
     split_name, split = _eval_split(dataset)
-    targets = _align_labels(split, predictor.label_names)
     with tqdm(
         total=len(split), desc="evaluate", disable=not _bars_enabled(args), leave=False
     ) as bar:
@@ -296,11 +321,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
     ok = [i for i, r in enumerate(results) if r.ok]
     if not ok:
         raise UsageError("none of the evaluation images could be read")
-    probs = np.stack([results[i].probabilities for i in ok])
+    probs = np.stack([results[i].probabilities for i in ok])[:, columns]
     predictions = predictor.new_set()
     _choose_thresholds(args, predictions, tuned=True)
     metrics, per_label = compute_metrics(
-        probs, targets[ok], predictor.label_names, predictions.thresholds
+        probs, split.labels[ok], names, predictions.thresholds[columns]
     )
     if args.json:
         print_json(

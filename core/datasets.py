@@ -12,13 +12,17 @@ Layouts (``detect_format`` tells them apart; ``fmt`` overrides):
   several labels; images directly in the root have no labels.
 
 Problems with single items go into ``Dataset.report``: errors drop the item, warnings
-keep it. A data set that cannot be used at all raises ``DataError``. When
-``should_stop()`` returns True, ``load_dataset`` raises ``core.errors.Cancelled``.
+keep it. ``labels=`` (or ``select_labels`` on a loaded data set) narrows it to chosen
+labels, in the given order: every row is kept, even one left without positives. A data
+set that cannot be used at all raises ``DataError``. When ``should_stop()`` returns True,
+``load_dataset`` raises ``core.errors.Cancelled``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import difflib
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +64,8 @@ __all__ = [
     "detect_format",
     "load_dataset",
     "preview_csv",
+    "resolve_labels",
+    "select_labels",
     "split_train_val",
 ]
 
@@ -76,6 +82,7 @@ def load_dataset(
     delimiter: str | None = None,
     images_dir: str | Path | None = None,
     prefer_onehot: bool = False,
+    labels: Sequence[str] | None = None,
     val_fraction: float = 0.2,
     seed: int = 0,
     progress: Progress | None = None,
@@ -85,9 +92,11 @@ def load_dataset(
 
     ``label_column``/``delimiter`` force delimited labels in CSVs (a whitespace-only
     delimiter splits on any whitespace); ``prefer_onehot`` reads 0/1 columns even beside
-    a text label column; ``images_dir`` overrides where CSV/JSON images live. Every image
-    is fully decoded; ``progress(done, total)`` follows that check. Without a val split,
-    ``val_fraction`` of train is carved out (seeded, ``val_was_split``).
+    a text label column; ``images_dir`` overrides where CSV/JSON images live. ``labels``
+    keeps only those labels, in that order (see ``select_labels``); an unknown name fails
+    before any image is opened. Every image is fully decoded; ``progress(done, total)``
+    follows that check. Without a val split, ``val_fraction`` of train is carved out
+    (seeded, ``val_was_split``; the split does not depend on ``labels``).
     """
     if not 0 < val_fraction < 1:
         raise DataError("The validation fraction must be between 0 and 1.")
@@ -98,14 +107,60 @@ def load_dataset(
     raw = READERS[fmt](root, report, Options(label_column, delimiter, extra, prefer_onehot))
     if not raw.label_names:
         raise DataError(f"No labels found in {root}: every image would be unlabelled.")
+    chosen = None if labels is None else resolve_labels(labels, raw.label_names)
     _drop_unreadable(raw, report, progress, should_stop)
     splits = {name: _to_images(items, raw.label_names) for name, items in raw.splits.items()}
     _require_images(splits["train"], root, report)
     train, val, was_split = _train_and_val(splits, val_fraction, seed)
     test = splits.get("test")
-    _warn_coverage(report, {"train": train, "val": val, "test": test}, was_split)
+    _warn_empty(report, {"train": train, "val": val, "test": test}, was_split)
     names = list(raw.label_names)
-    return Dataset(train, val, test, names, report, f"{root} ({fmt})", was_split)
+    dataset = Dataset(train, val, test, names, report, f"{root} ({fmt})", was_split)
+    return select_labels(dataset, names if chosen is None else chosen)
+
+
+def resolve_labels(chosen: Sequence[str], available: Sequence[str]) -> list[str]:
+    """``chosen`` checked against ``available``: names stripped, repeats dropped, order kept.
+
+    Raises one DataError naming every unknown label and listing the available ones.
+    """
+    names = list(dict.fromkeys(name.strip() for name in chosen if name.strip()))
+    listing = f"Available labels: {', '.join(available)}."
+    if not names:
+        raise DataError(f"Choose at least one label. {listing}")
+    unknown = [name for name in names if name not in available]
+    if unknown:
+        quoted = ", ".join(f"'{name}'" for name in unknown)
+        which = "is not a label" if len(unknown) == 1 else "are not labels"
+        advice = _suggest(unknown, available)
+        raise DataError(f"{quoted} {which} of this data set.{advice}", listing)
+    return names
+
+
+def select_labels(dataset: Dataset, labels: Sequence[str]) -> Dataset:
+    """The data set narrowed to ``labels`` (checked by ``resolve_labels``), in that order.
+
+    Every image is kept, also one left with no positive label; the report's per-label
+    warnings are redone for the chosen labels. ``all_label_names`` stays as it was.
+    """
+    names = resolve_labels(labels, dataset.label_names)
+    columns = [dataset.label_names.index(name) for name in names]
+
+    def narrow(part: LabeledImages) -> LabeledImages:
+        return LabeledImages(list(part.paths), part.labels[:, columns], list(names))
+
+    test = narrow(dataset.test) if dataset.test is not None else None
+    splits = {"train": narrow(dataset.train), "val": narrow(dataset.val), "test": test}
+    report = ValidationReport([p for p in dataset.report.problems if p.label is None])
+    _warn_missing_labels(report, splits)
+    return replace(
+        dataset,
+        train=splits["train"],
+        val=splits["val"],
+        test=test,
+        label_names=names,
+        report=report,
+    )
 
 
 def detect_format(path: str | Path) -> str:
@@ -264,14 +319,17 @@ def _train_and_val(
     return train.subset(train_idx), train.subset(val_idx), True
 
 
-def _warn_coverage(
+def _warn_empty(
     report: ValidationReport, splits: dict[str, LabeledImages | None], was_split: bool
 ) -> None:
     for name, images in splits.items():
-        if images is None:
-            continue
-        if not len(images):
+        if images is not None and not len(images):
             report.add("warning", f"{name} split", _empty_advice(name, was_split))
+
+
+def _warn_missing_labels(report: ValidationReport, splits: dict[str, LabeledImages | None]) -> None:
+    for name, images in splits.items():
+        if images is None or not len(images):
             continue
         consequence = (
             "the model cannot learn it; add images with it or remove the label"
@@ -280,9 +338,18 @@ def _warn_coverage(
         )
         for label, count in zip(images.label_names, images.positives(), strict=True):
             if count == 0:
-                report.add(
-                    "warning", f"{name} split", f"label '{label}' has no images: {consequence}."
-                )
+                message = f"label '{label}' has no images: {consequence}."
+                report.add("warning", f"{name} split", message, label=label)
+
+
+def _suggest(unknown: list[str], available: Sequence[str]) -> str:
+    by_lower = {name.lower(): name for name in available}
+    hints = []
+    for name in unknown:
+        close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.6)
+        if close:
+            hints.append(f"'{by_lower[close[0]]}'" + (f" for '{name}'" if len(unknown) > 1 else ""))
+    return f" Did you mean {', '.join(hints)}?" if hints else ""
 
 
 def _empty_advice(name: str, was_split: bool) -> str:

@@ -25,6 +25,8 @@ from core.errors import Cancelled, DownloadError
 from core.paths import data_dir
 
 MOVIE_POSTERS_URL = "https://pl-flash-data.s3.amazonaws.com/movie_posters.zip"
+# The genres the seed task trains on (Flash's movie-posters example); the CSVs hold more.
+MOVIE_POSTER_LABELS = ("Action", "Romance", "Crime", "Thriller", "Adventure")
 COMPLETE_MARKER = ".complete"
 MAX_UNCOMPRESSED_BYTES = 5 * 1024**3  # zip-bomb guard; the real archive is far smaller
 CHUNK_BYTES = 256 * 1024

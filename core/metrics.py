@@ -11,7 +11,10 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from torchmetrics.functional.classification import multilabel_average_precision
+from torchmetrics.functional.classification import (
+    binary_average_precision,
+    multilabel_average_precision,
+)
 
 from core.events import LabelMetrics
 
@@ -22,12 +25,14 @@ def average_precision(probs: np.ndarray, targets: np.ndarray) -> list[float | No
     """Per-label AP; None for labels without positives."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torchmetrics warns about the labels we mask below
-        ap = multilabel_average_precision(
-            torch.as_tensor(probs, dtype=torch.float32),
-            torch.as_tensor(targets, dtype=torch.long),
-            num_labels=targets.shape[1],
-            average=None,
-        )
+        scores = torch.as_tensor(probs, dtype=torch.float32)
+        truth = torch.as_tensor(targets, dtype=torch.long)
+        if targets.shape[1] == 1:  # torchmetrics' multilabel functions need two labels or more
+            ap = binary_average_precision(scores[:, 0], truth[:, 0]).reshape(1)
+        else:
+            ap = multilabel_average_precision(
+                scores, truth, num_labels=targets.shape[1], average=None
+            )
     has_positives = targets.sum(axis=0) > 0
     return [float(v) if ok else None for v, ok in zip(ap.tolist(), has_positives, strict=True)]
 

@@ -73,6 +73,15 @@ def _load_task(kind: str, path: str, options: dict):
     return task
 
 
+def _default_labels(kind: str, dataset: Dataset) -> list[str]:
+    """The movie posters start on the seed's five genres; other data sets on every label."""
+    if kind == "movie":
+        from core.download import MOVIE_POSTER_LABELS
+
+        return [name for name in MOVIE_POSTER_LABELS if name in dataset.label_names]
+    return list(dataset.label_names)
+
+
 class DataPage(QWidget):
     dataset_loaded = Signal(object)
     status_message = Signal(str)
@@ -82,7 +91,9 @@ class DataPage(QWidget):
     ) -> None:
         super().__init__(parent)
         self.prefs = prefs
-        self.dataset: Dataset | None = None
+        self.full: Dataset | None = None  # as loaded, every label
+        self.dataset: Dataset | None = None  # narrowed to the ticked labels; what Train gets
+        self._dataset_key: str | None = None  # names the data set in the remembered choices
         self.workers = WorkerSet()
         self.tasks = TaskSlot(self.workers, self)  # loading (or downloading) a data set
         self._source: tuple[str, str, dict] = ("sample", "", {})
@@ -143,7 +154,9 @@ class DataPage(QWidget):
         self.tiles = {
             "train": StatTileWidget("training images", "Images used to fit the model"),
             "val": StatTileWidget("validation images", "Held-out images for the metrics"),
-            "labels": StatTileWidget("labels", "Distinct labels (genres)"),
+            "labels": StatTileWidget(
+                "labels", "Labels ticked for training, of all in the data set"
+            ),
             "problems": StatTileWidget("problems", "Entries in the validation report below"),
         }
         row = QHBoxLayout()
@@ -173,8 +186,11 @@ class DataPage(QWidget):
         side = QSplitter(Qt.Orientation.Vertical)
         chart_card = CardWidget("Labels")
         self.chart = LabelCountsWidget()
-        self.chart.setToolTip("How many images carry each label, per split")
+        self.chart.setToolTip(
+            "How many images carry each label, per split. Tick the labels to train on."
+        )
         self.chart.setMinimumSize(280, 200)
+        self.chart.choice_changed.connect(self._on_chart_choice_changed)
         chart_card.body.addWidget(self.chart)
         report_card = CardWidget("Validation report")
         self.report = QListWidget()
@@ -184,8 +200,8 @@ class DataPage(QWidget):
         report_card.body.addWidget(self.report)
         side.addWidget(chart_card)
         side.addWidget(report_card)
-        side.setStretchFactor(0, 3)
-        side.setStretchFactor(1, 2)
+        side.setStretchFactor(0, 2)
+        side.setStretchFactor(1, 1)
         side.setChildrenCollapsible(False)
         return side
 
@@ -274,7 +290,9 @@ class DataPage(QWidget):
         kind, path, options = self._source
         csv_options = (options.get(k) or "" for k in ("label_column", "delimiter"))
         self.prefs.set_data_source(kind, path, *csv_options)
-        self.set_dataset(dataset)
+        key = kind if kind in ("sample", "movie") else f"{kind}:{path}"
+        self.set_dataset(dataset, self.prefs.chosen_labels(key) or _default_labels(kind, dataset))
+        self._dataset_key = key
         self.status_message.emit(
             f"Loaded {len(dataset.train)} training and {len(dataset.val)} validation images."
         )
@@ -287,22 +305,54 @@ class DataPage(QWidget):
         self.status_message.emit("Cancelled.")
 
     # ------------------------------------------------------------------ display
-    def set_dataset(self, dataset: Dataset) -> None:
-        self.dataset = dataset
+    def set_dataset(self, dataset: Dataset, chosen: list[str] | None = None) -> None:
+        """Show a loaded data set and train on `chosen` of its labels (default: all)."""
+        self.full, self._dataset_key = dataset, None
         self.source_label.setText(dataset.source)
-        n_problems = len(dataset.report.problems)
-        values = (len(dataset.train), len(dataset.val), len(dataset.label_names), n_problems)
-        for tile, value in zip(self.tiles.values(), values, strict=True):
-            tile.set_value(str(value))
-        self.chart.set_counts(
-            dataset.label_names,
-            dataset.train.positives().tolist(),
-            dataset.val.positives().tolist(),
+        names = dataset.label_names
+        chosen = [n for n in chosen or names if n in names] or list(names)
+        train, val = dataset.train.positives().tolist(), dataset.val.positives().tolist()
+        self.chart.set_counts(names, train, val, chosen)
+        self._apply_choice(chosen)
+
+    def choose_labels(self, names: list[str]) -> None:
+        """Train on these labels of the loaded data set (as ticking them would)."""
+        self.chart.set_chosen(names, emit=True)
+
+    def _on_chart_choice_changed(self, names: list[str]) -> None:
+        if self.full is None:
+            return
+        if self._dataset_key is not None:
+            self.prefs.set_chosen_labels(self._dataset_key, names)
+        self._apply_choice(names)
+
+    def _apply_choice(self, names: list[str]) -> None:
+        from core.datasets import select_labels
+
+        if self.full is None:
+            return
+        dataset = self.dataset = select_labels(self.full, names)
+        n_all = len(dataset.all_label_names)
+        n_labels = len(dataset.label_names)
+        values = (
+            str(len(dataset.train)),
+            str(len(dataset.val)),
+            f"{n_labels} of {n_all}" if n_labels < n_all else str(n_labels),
+            str(len(dataset.report.problems)),
         )
+        for tile, value in zip(self.tiles.values(), values, strict=True):
+            tile.set_value(value)
+        unlabelled = sum(
+            int((part.labels.sum(axis=1) == 0).sum()) for part in (dataset.train, dataset.val)
+        )
+        some = "1 image has" if unlabelled == 1 else f"{unlabelled} images have"
+        self.chart.set_note(f"{some} none of them (kept, as negatives)" if unlabelled else "")
         self._fill_report(dataset)
+        wanted = self.label_filter.currentText()
         self.label_filter.blockSignals(True)
         self.label_filter.clear()
         self.label_filter.addItems(["All labels", *dataset.label_names])
+        self.label_filter.setCurrentIndex(max(0, self.label_filter.findText(wanted)))
         self.label_filter.blockSignals(False)
         self._on_filter_changed()
         self.dataset_loaded.emit(dataset)

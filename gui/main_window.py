@@ -233,7 +233,6 @@ class MainWindow(QMainWindow):
 
     def _after_first_paint(self) -> None:
         """What start-up defers until the window is on screen: plots (pyqtgraph), data."""
-        self.data_page.chart.build()
         self.train_page.plots.build()
         if os.environ.get(STARTUP_PROBE_ENV):
             print(f"READY {time.time():.6f}", flush=True)

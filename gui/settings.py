@@ -6,6 +6,7 @@ isolates preferences too, which the tests rely on.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from PySide6.QtCore import QSettings
@@ -15,6 +16,8 @@ from core.errors import ConfigError
 from core.paths import config_dir
 
 SETTINGS_FILE = "marquee.ini"
+_LABELS_KEY = "data/chosen_labels"  # JSON: {data set key: [label, ...]}
+_MAX_REMEMBERED = 50  # data sets whose label choice is kept, the most recent ones
 _TRAIN_KEYS = ("backbone", "strategy", "epochs", "batch_size", "image_size", "lr", "balance")
 
 
@@ -59,6 +62,27 @@ class Preferences:
         self.set_value("data/path", path)
         self.set_value("data/label_column", label_column)
         self.set_value("data/delimiter", delimiter)
+
+    def chosen_labels(self, dataset_key: str) -> list[str] | None:
+        """The labels last ticked for this data set (None: never chosen)."""
+        names = self._label_choices().get(dataset_key)
+        if isinstance(names, list) and all(isinstance(n, str) for n in names) and names:
+            return names
+        return None
+
+    def set_chosen_labels(self, dataset_key: str, names: list[str]) -> None:
+        choices = self._label_choices()
+        choices.pop(dataset_key, None)
+        choices[dataset_key] = list(names)
+        kept = dict(list(choices.items())[-_MAX_REMEMBERED:])
+        self.set_value(_LABELS_KEY, json.dumps(kept))
+
+    def _label_choices(self) -> dict:
+        try:
+            choices = json.loads(self.value(_LABELS_KEY, "{}", str))
+        except ValueError:
+            return {}
+        return choices if isinstance(choices, dict) else {}
 
     def train_config(self) -> TrainConfig:
         defaults = TrainConfig()

@@ -162,10 +162,13 @@ class TrainPage(QWidget):
     # ------------------------------------------------------------------ public
     def set_dataset(self, dataset: Dataset) -> None:
         self.dataset = dataset
+        n_labels, n_all = len(dataset.label_names), len(dataset.all_label_names)
+        labels = f"{n_labels} of {n_all} labels" if n_labels < n_all else f"{n_labels} labels"
         self.subtitle.setText(
             f"{len(dataset.train)} training and {len(dataset.val)} validation images, "
-            f"{len(dataset.label_names)} labels — {dataset.source}"
+            f"{labels} — {dataset.source}"
         )
+        self.subtitle.setToolTip("Labels: " + ", ".join(dataset.label_names))
         self._update_buttons()
 
     def is_training(self) -> bool:

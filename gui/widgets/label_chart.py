@@ -1,62 +1,218 @@
-"""Per-label positive counts, train vs validation, as horizontal bars (names stay legible)."""
+"""Per-label image counts, train vs validation, as bars in a table with a tick per label.
+
+The ticks choose the labels to train on, in the order they were ticked (a model's label
+order). At least one stays ticked: unticking the last one is refused. Right-click a label
+for "Train on this label only".
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-import numpy as np
-from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QWidget
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, QRect, Qt, Signal
+from PySide6.QtGui import QColor, QPainter
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QMenu,
+    QPushButton,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-from gui.theme import ACCENT, SECOND
-from gui.widgets.plot_panel import DeferredPlotWidget, styled_plot
+from gui.theme import ACCENT, SECOND, muted_colour, set_muted
+from gui.widgets.cards import hbox
 
-BAR = 0.38
+COUNT_ROLE = Qt.ItemDataRole.UserRole + 1
+Index = QModelIndex | QPersistentModelIndex
 
 
-class LabelCountsWidget(DeferredPlotWidget):
+class _BarDelegate(QStyledItemDelegate):
+    """Paints a count as a bar scaled to the column's largest count, the number beside it."""
+
+    def __init__(self, table: QTableWidget, colour: str) -> None:
+        super().__init__(table)
+        self._table = table
+        self._colour = QColor(colour)
+        self.top = 1
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
+        super().paint(painter, option, index)  # background and selection
+        count = int(index.data(COUNT_ROLE) or 0)
+        ticked = index.siblingAtColumn(0).data(Qt.ItemDataRole.CheckStateRole) == (
+            Qt.CheckState.Checked.value
+        )
+        rect = option.rect.adjusted(4, 0, -4, 0)
+        digits = option.fontMetrics.horizontalAdvance(f"{max(self.top, 10)}")
+        bar_space = max(rect.width() - digits - 6, 0)
+        colour = QColor(self._colour)
+        if not ticked:
+            colour.setAlpha(70)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(colour)
+        height = max(6, rect.height() // 2)
+        width = round(bar_space * count / max(self.top, 1))
+        if count and width < 2:
+            width = 2
+        bar = QRect(rect.left(), rect.center().y() - height // 2 + 1, width, height)
+        painter.drawRoundedRect(bar, 2, 2)
+        text_colour = option.palette.text().color() if ticked else muted_colour(self._table)
+        painter.setPen(text_colour)
+        number = QRect(rect.left() + width + 4, rect.top(), digits + 2, rect.height())
+        painter.drawText(
+            number, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, str(count)
+        )
+        painter.restore()
+
+
+class LabelCountsWidget(QWidget):
+    choice_changed = Signal(list)  # the ticked labels, in the order ticked; never empty
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.counts: tuple[list[int], list[int]] = ([], [])
+        self.counts: tuple[list[int], list[int]] = ([], [])  # of the ticked labels
         self._names: list[str] = []
+        self._order: list[str] = []  # the ticked labels, in the order they were ticked
+        self._note = ""
+        self.summary = QLabel("No data set loaded.")
+        self.summary.setWordWrap(True)
+        set_muted(self.summary)
+        self.all_button = QPushButton("Tick all")
+        self.all_button.setToolTip("Train on every label of the data set")
+        self.all_button.clicked.connect(self._on_all_button_clicked)
+        self.table = QTableWidget(0, 3)
+        self.table.setHorizontalHeaderLabels(["Train on", "Training", "Validation"])
+        self.table.horizontalHeaderItem(1).setToolTip("Training images with the label")
+        self.table.horizontalHeaderItem(2).setToolTip("Validation images with the label")
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(24)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.table.setShowGrid(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self._bars = (_BarDelegate(self.table, ACCENT), _BarDelegate(self.table, SECOND))
+        self.table.setItemDelegateForColumn(1, self._bars[0])
+        self.table.setItemDelegateForColumn(2, self._bars[1])
+        self.table.itemChanged.connect(self._on_table_item_changed)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._on_table_context_menu)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(6)
+        row = hbox(self.summary, self.all_button, stretch_last=True)
+        row.setStretch(0, 1)
+        layout.addLayout(row)
+        layout.addWidget(self.table, 1)
 
-    def _create(self, pg: Any) -> None:
-        self.plot = styled_plot(self, "", "", "images with the label")
-        self.plot.getPlotItem().setTitle(
-            f'<span style="color:{ACCENT}">&#9632;</span> train &nbsp; '
-            f'<span style="color:{SECOND}">&#9632;</span> validation',
-            size="10pt",
-            color=self.palette().color(QPalette.ColorRole.Text).name(),
-        )
-        self.plot.getPlotItem().setMouseEnabled(x=False, y=False)
-        self.plot.getPlotItem().invertY(True)
-        self._train = pg.BarGraphItem(
-            x0=[], y=[], height=BAR, width=[], brush=QColor(ACCENT), pen=None, name="train"
-        )
-        self._val = pg.BarGraphItem(
-            x0=[], y=[], height=BAR, width=[], brush=QColor(SECOND), pen=None, name="validation"
-        )
-        self.plot.addItem(self._train)
-        self.plot.addItem(self._val)
-        self._layout.addWidget(self.plot)
-
-    def _after_build(self) -> None:
-        if self._names:
-            self._draw(self._names, *self.counts)
-
-    def set_counts(self, names: Sequence[str], train: Sequence[int], val: Sequence[int]) -> None:
+    # ------------------------------------------------------------------ public
+    def set_counts(
+        self,
+        names: Sequence[str],
+        train: Sequence[int],
+        val: Sequence[int],
+        chosen: Sequence[str] | None = None,
+    ) -> None:
+        """Show every label of the data set; tick `chosen` (default: all), in that order."""
         self._names = list(names)
-        self.counts = (list(map(int, train)), list(map(int, val)))
-        if self.built:
-            self._draw(self._names, *self.counts)
+        self._order = [n for n in dict.fromkeys(self._names if chosen is None else chosen)]
+        self._order = [n for n in self._order if n in self._names]
+        self._bars[0].top, self._bars[1].top = max([*train, 1]), max([*val, 1])
+        self.table.blockSignals(True)
+        self.table.setRowCount(len(self._names))
+        for r, (name, n_train, n_val) in enumerate(zip(self._names, train, val, strict=True)):
+            item = QTableWidgetItem(name)
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
+            tip = f"{name}: {n_train} training and {n_val} validation images"
+            item.setToolTip(f"{tip}\nTick to train on this label; right-click for more.")
+            self.table.setItem(r, 0, item)
+            for c, count in ((1, n_train), (2, n_val)):
+                bar = QTableWidgetItem()
+                bar.setData(COUNT_ROLE, int(count))
+                bar.setToolTip(tip)
+                self.table.setItem(r, c, bar)
+        self.table.blockSignals(False)
+        self._sync_ticks()
 
-    def _draw(self, names: Sequence[str], train: Sequence[int], val: Sequence[int]) -> None:
-        y = np.arange(len(names), dtype=float)
-        zeros = np.zeros(len(names))
-        self._train.setOpts(x0=zeros, y=y - BAR / 2, width=np.asarray(train, float), height=BAR)
-        self._val.setOpts(x0=zeros, y=y + BAR / 2, width=np.asarray(val, float), height=BAR)
-        self.plot.getAxis("left").setTicks([list(zip(y.tolist(), names, strict=True))])
-        top = max([*train, *val, 1])
-        self.plot.setXRange(0, top * 1.08, padding=0)
-        self.plot.setYRange(-0.6, max(len(names), 1) - 0.4, padding=0)
+    def chosen(self) -> list[str]:
+        """The ticked labels, in the order they were ticked."""
+        return list(self._order)
+
+    def set_chosen(self, names: Sequence[str], emit: bool = False) -> None:
+        order = [n for n in dict.fromkeys(names) if n in self._names]
+        if not order:
+            return
+        self._order = order
+        self._sync_ticks()
+        if emit:
+            self.choice_changed.emit(self.chosen())
+
+    def set_note(self, note: str) -> None:
+        """A second line under the "Training on N of M labels" summary."""
+        self._note = note
+        self._sync_ticks()
+
+    def set_item_checked(self, name: str, checked: bool) -> None:
+        """Tick or untick one label as a click on its box would."""
+        state = Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked
+        self.table.item(self._names.index(name), 0).setCheckState(state)
+
+    # ------------------------------------------------------------------ behaviour
+    def _on_table_item_changed(self, item: QTableWidgetItem) -> None:
+        if item.column() != 0:
+            return
+        name = self._names[item.row()]
+        if item.checkState() == Qt.CheckState.Checked:
+            self._order = [*[n for n in self._order if n != name], name]
+        elif self._order == [name]:  # keep one: a model needs at least one label
+            self._sync_ticks()
+            self.summary.setText("At least one label stays ticked.")
+            return
+        else:
+            self._order = [n for n in self._order if n != name]
+        self._sync_ticks()
+        self.choice_changed.emit(self.chosen())
+
+    def _on_all_button_clicked(self) -> None:
+        self.set_chosen([*self._order, *self._names], emit=True)
+
+    def _on_table_context_menu(self, pos: QPoint) -> None:
+        item = self.table.itemAt(pos)
+        if item is None:
+            return
+        name = self._names[item.row()]
+        menu = QMenu(self)
+        menu.addAction(f"Train on '{name}' only", lambda: self.set_chosen([name], emit=True))
+        menu.addAction("Tick all labels", lambda: self.set_chosen(self._names, emit=True))
+        menu.exec(self.table.viewport().mapToGlobal(pos))
+
+    def _sync_ticks(self) -> None:
+        """Ticks, colours, counts and summary from `_order`."""
+        muted = muted_colour(self.table)
+        chosen = set(self._order)
+        self.table.blockSignals(True)
+        for r, name in enumerate(self._names):
+            item = self.table.item(r, 0)
+            ticked = name in chosen
+            item.setCheckState(Qt.CheckState.Checked if ticked else Qt.CheckState.Unchecked)
+            item.setForeground(self.palette().text() if ticked else muted)
+        self.table.blockSignals(False)
+        rows = [self._names.index(name) for name in self._order]
+        self.counts = tuple(  # type: ignore[assignment]
+            [int(self.table.item(r, c).data(COUNT_ROLE)) for r in rows] for c in (1, 2)
+        )
+        self.all_button.setEnabled(len(rows) < len(self._names))
+        total = len(self._names)
+        text = f"Training on {len(rows)} of {total} labels" if total else "No data set loaded."
+        self.summary.setText(f"{text}\n{self._note}" if self._note and total else text)
+        self.table.viewport().update()

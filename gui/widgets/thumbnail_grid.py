@@ -52,6 +52,12 @@ class ThumbnailModel(QAbstractListModel):
         loader.ready.connect(self._on_loader_ready)
 
     def set_items(self, items: list[GridItem]) -> None:
+        if items and [i.path for i in items] == [i.path for i in self._items]:
+            # Same images, new captions (another label choice): keep the loaded thumbnails.
+            self._items = list(items)
+            roles = [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole]
+            self.dataChanged.emit(self.index(0), self.index(len(items) - 1), roles)
+            return
         self.beginResetModel()
         self._generation += 1
         self._loader.clear()

@@ -105,3 +105,12 @@ def test_tune_thresholds_keeps_the_default_for_labels_without_positives() -> Non
     assert thresholds[1] == 0.42
     assert thresholds[0] != 0.42
     assert thresholds.shape == (2,)
+
+
+def test_a_single_label_is_scored_like_one_column_of_many() -> None:
+    probs = np.array([[0.9, 0.2], [0.4, 0.7], [0.8, 0.1], [0.3, 0.6]])
+    targets = np.array([[1, 0], [0, 1], [1, 1], [0, 0]])
+    _, per_label = compute_metrics(probs, targets, ["A", "B"])
+    one, (only,) = compute_metrics(probs[:, :1], targets[:, :1], ["A"])
+    assert only == per_label[0]
+    assert one["map"] == pytest.approx(per_label[0].ap)

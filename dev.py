@@ -11,7 +11,6 @@ the last successful one.
 
 from __future__ import annotations
 
-import ctypes.util
 import hashlib
 import os
 import shutil
@@ -23,24 +22,8 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 # The tested torch pair; a newer release is never pulled in by accident.
 TORCH = ["torch==2.14.1", "torchvision==0.29.1"]
-# Shared libraries Qt needs on Linux, with the Debian/Ubuntu packages providing them.
-QT_SYSTEM_LIBS = {
-    "EGL": "libegl1",
-    "GL": "libgl1",
-    "xkbcommon": "libxkbcommon0",
-    "fontconfig": "libfontconfig1",
-    "dbus-1": "libdbus-1-3",
-}
-# What Qt's xcb platform plugin links to beyond those: present when building, PyInstaller
-# bundles them, so the frozen app also starts on desktops that lack them.
-XCB_SYSTEM_LIBS = {
-    "xcb-cursor": "libxcb-cursor0",
-    "xcb-icccm": "libxcb-icccm4",
-    "xcb-keysyms": "libxcb-keysyms1",
-    "xcb-image": "libxcb-image0",
-    "xcb-render-util": "libxcb-render-util0",
-    "xkbcommon-x11": "libxkbcommon-x11-0",
-}
+sys.path.insert(0, str(ROOT))  # gui.qt_libs is plain Python: usable before the venv exists
+from gui.qt_libs import QT_SYSTEM_LIBS, XCB_SYSTEM_LIBS, missing_packages  # noqa: E402
 
 
 def venv_python() -> Path:
@@ -54,9 +37,7 @@ def run(*cmd: str | Path, **kwargs) -> None:
 
 
 def ensure_qt_system_libs(libs: dict[str, str] = QT_SYSTEM_LIBS) -> None:
-    if not sys.platform.startswith("linux"):
-        return
-    missing = [pkg for lib, pkg in libs.items() if ctypes.util.find_library(lib) is None]
+    missing = missing_packages(libs)
     if not missing:
         return
     if os.geteuid() == 0 and shutil.which("apt-get"):
@@ -91,6 +72,7 @@ def main(argv: list[str]) -> int:
     rest = argv[1:]
     if command == "run":
         python = setup("dev")
+        ensure_qt_system_libs(XCB_SYSTEM_LIBS)  # a desktop session uses Qt's xcb plugin
         return subprocess.call([str(python), "-m", "gui", *rest], cwd=ROOT)
     if command == "test":
         python = setup("dev")

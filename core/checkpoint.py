@@ -28,6 +28,14 @@ _PICKLE_SUFFIXES = {".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".bin"}
 
 @dataclass
 class ModelMeta:
+    """The model file's contract: everything needed to rebuild, run and describe the model.
+
+    Stored as one JSON document in the safetensors header (key `marquee`). `label_names`
+    fixes the order of every probability vector; `thresholds` are the per-label values
+    tuned on validation data; `mean`/`std` normalise images of `image_size` pixels;
+    `metrics`/`per_label` are the validation results; `config` is the TrainConfig used.
+    """
+
     backbone: str
     image_size: int
     label_names: list[str]

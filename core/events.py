@@ -33,6 +33,8 @@ class PreparingData:
 
 @dataclass(frozen=True)
 class TrainingStarted:
+    """The data is ready and the first step is about to run; sizes and device are known."""
+
     config: dict
     label_names: tuple[str, ...]
     n_train: int
@@ -45,6 +47,8 @@ class TrainingStarted:
 
 @dataclass(frozen=True)
 class StepEnded:
+    """One optimiser step: the batch loss, learning rate and smoothed throughput."""
+
     epoch: int  # 1-based
     step: int  # 1-based, global over the run
     total_steps: int
@@ -56,6 +60,8 @@ class StepEnded:
 
 @dataclass(frozen=True)
 class EpochEnded:
+    """One epoch trained and evaluated on the validation split."""
+
     epoch: int  # 1-based
     epochs: int
     train_loss: float
@@ -69,6 +75,11 @@ class EpochEnded:
 
 @dataclass(frozen=True)
 class TrainingFinished:
+    """The run ended (finished or stopped) and the best epoch's model was kept.
+
+    Failures are never events: `fit` raises them (see core.errors).
+    """
+
     best_epoch: int
     epochs_run: int
     stopped_early: bool

@@ -6,7 +6,8 @@ import multiprocessing
 import os
 import sys
 
-CLI_COMMANDS = frozenset({"train", "predict", "evaluate", "backbones", "info"})
+from gui.qt_libs import missing_for_x11
+
 CLI_FLAGS = frozenset({"--help", "-h", "--version"})
 SELF_TEST_FLAG = "--self-test"
 
@@ -14,9 +15,9 @@ SELF_TEST_FLAG = "--self-test"
 def main(argv: list[str] | None = None) -> int:
     multiprocessing.freeze_support()  # first: PyInstaller child processes stop here
     args = sys.argv[1:] if argv is None else list(argv)
-    if args and (args[0] in CLI_COMMANDS or args[0] in CLI_FLAGS):
-        from core import cli  # no Qt is imported on this path
+    from core import cli  # light (argparse); no Qt and no torch is imported on this path
 
+    if args and (args[0] in cli.SUBCOMMANDS or args[0] in CLI_FLAGS):
         return cli.main(args)
     if SELF_TEST_FLAG in args:
         return self_test(args)
@@ -44,6 +45,14 @@ def run_gui(args: list[str]) -> int:
         print(
             "marquee: error: no display found, so the window cannot open. Use the command line "
             "('marquee --help', e.g. 'marquee train --sample'), or set QT_QPA_PLATFORM=offscreen.",
+            file=sys.stderr,
+        )
+        return 2
+    missing = missing_for_x11()
+    if missing:
+        print(
+            "marquee: error: Qt's X11 plugin cannot load: system libraries are missing. "
+            f"Install them (Debian/Ubuntu): sudo apt-get install {' '.join(missing)}",
             file=sys.stderr,
         )
         return 2

@@ -268,8 +268,7 @@ class DataPage(QWidget):
         kind, path = source["kind"], source["path"]
         if kind not in SOURCES or kind == "movie" or (kind != "sample" and not Path(path).exists()):
             kind, path = "sample", ""
-        options = {k: source[k] or None for k in ("label_column", "delimiter")}
-        return self.load_source(kind, path, **(options if kind == "csv" else {}))
+        return self.load_source(kind, path, **(source["options"] if kind == "csv" else {}))
 
     def _on_loader_progressed(self, done: int, total: int | None, phase: str) -> None:
         downloading = phase == "download"
@@ -288,8 +287,7 @@ class DataPage(QWidget):
 
     def _on_loader_succeeded(self, dataset: Dataset) -> None:
         kind, path, options = self._source
-        csv_options = (options.get(k) or "" for k in ("label_column", "delimiter"))
-        self.prefs.set_data_source(kind, path, *csv_options)
+        self.prefs.set_data_source(kind, path, options)
         key = kind if kind in ("sample", "movie") else f"{kind}:{path}"
         self.set_dataset(dataset, self.prefs.chosen_labels(key) or _default_labels(kind, dataset))
         self._dataset_key = key

@@ -16,6 +16,8 @@ from core.errors import ConfigError
 from core.paths import config_dir
 
 SETTINGS_FILE = "marquee.ini"
+# How a data source was read (CsvImportDialog.options()); remembered with the source.
+_SOURCE_OPTIONS = ("label_column", "delimiter", "images_dir", "prefer_onehot")
 _LABELS_KEY = "data/chosen_labels"  # JSON: {data set key: [label, ...]}
 _MAX_REMEMBERED = 50  # data sets whose label choice is kept, the most recent ones
 _TRAIN_KEYS = ("backbone", "strategy", "epochs", "batch_size", "image_size", "lr", "balance")
@@ -47,21 +49,29 @@ class Preferences:
         self._qs.sync()
 
     def data_source(self) -> dict:
-        """The last data source: kind in sample|movie|folder|csv|createml, path, CSV options."""
+        """The last data source: kind in sample|movie|folder|csv|createml, path, and the
+        options it was read with (load_dataset keyword arguments: CSV columns, images_dir,
+        prefer_onehot)."""
+        try:
+            options = json.loads(self.value("data/options", "{}", str))
+        except json.JSONDecodeError:
+            options = {}
+        known = (
+            {k: v for k, v in options.items() if k in _SOURCE_OPTIONS}
+            if isinstance(options, dict)
+            else {}
+        )
         return {
             "kind": self.value("data/kind", "sample", str),
             "path": self.value("data/path", "", str),
-            "label_column": self.value("data/label_column", "", str),
-            "delimiter": self.value("data/delimiter", "", str),
+            "options": known,
         }
 
-    def set_data_source(
-        self, kind: str, path: str = "", label_column: str = "", delimiter: str = ""
-    ) -> None:
+    def set_data_source(self, kind: str, path: str = "", options: dict | None = None) -> None:
         self.set_value("data/kind", kind)
         self.set_value("data/path", path)
-        self.set_value("data/label_column", label_column)
-        self.set_value("data/delimiter", delimiter)
+        kept = {k: v for k, v in (options or {}).items() if k in _SOURCE_OPTIONS and v is not None}
+        self.set_value("data/options", json.dumps(kept))
 
     def chosen_labels(self, dataset_key: str) -> list[str] | None:
         """The labels last ticked for this data set (None: never chosen)."""

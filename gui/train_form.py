@@ -65,7 +65,10 @@ class TrainFormWidget(QWidget):
         self.lr.setDecimals(5)
         self.lr.setRange(0.00001, 1.0)
         self.lr.setStepType(QAbstractSpinBox.StepType.AdaptiveDecimalStepType)
-        self.lr.setToolTip("Learning rate of the head (the backbone uses a tenth of it)")
+        self.lr.setToolTip(
+            f"Learning rate of the head (an unfrozen backbone trains at "
+            f"{TrainConfig().backbone_lr_factor:g} times it)"
+        )
         self.balance = QCheckBox("Weight rare labels more")
         self.balance.setToolTip("Give labels with few positive images a larger weight in the loss")
         self.device = QComboBox()

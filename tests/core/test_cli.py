@@ -315,3 +315,50 @@ def test_predict_with_an_unknown_label_threshold_is_exit_2(
     code, _, err = run_cli(capsys, "predict", model_path, image, "--thresholds", "Horror=0.3")
     assert code == 2
     assert err.startswith("marquee: error:") and "Horror" in err and len(err.splitlines()) == 1
+
+
+def test_a_cancelled_command_exits_130(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core import commands
+    from core.errors import Cancelled
+
+    def cancelled(_args):
+        raise Cancelled("Download cancelled.")
+
+    monkeypatch.setattr(commands, "run_backbones", cancelled)
+    code, _, err = run_cli(capsys, "backbones")
+    assert code == 130 and err.strip() == "marquee: cancelled"
+
+
+def test_a_bug_exits_1_with_a_pointer_to_the_log(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, marquee_home: Path
+) -> None:
+    from core import commands
+
+    def broken(_args):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.delenv("MARQUEE_DEBUG", raising=False)
+    monkeypatch.setattr(commands, "run_backbones", broken)
+    code, _, err = run_cli(capsys, "backbones")
+    assert code == 1
+    first, second = err.strip().splitlines()
+    assert first == "marquee: unexpected error: ZeroDivisionError: division by zero"
+    log_file = Path(second.split("details in ")[1].split(";")[0])
+    assert "Traceback" in log_file.read_text() and "Traceback" not in err
+
+
+def test_a_user_error_is_exit_2_even_when_it_is_not_a_value_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core import commands
+    from core.errors import BackboneUnavailable
+
+    def offline(_args):
+        raise BackboneUnavailable("resnet18 needs a download.", "Use --weights FILE.")
+
+    monkeypatch.setattr(commands, "run_backbones", offline)
+    code, _, err = run_cli(capsys, "backbones")
+    assert code == 2
+    assert assert_one_error_line(err).endswith("resnet18 needs a download. Use --weights FILE.")

@@ -37,3 +37,48 @@ def test_unusable_folder_reports_a_problem(window, qtbot, tmp_path, monkeypatch)
     qtbot.waitUntil(lambda: bool(shown), timeout=30_000)  # the page's handler has run
     assert "Could not load" in shown[0] and "Traceback" not in shown[0]
     assert page.dataset is None
+
+
+def test_a_restored_csv_source_keeps_its_images_folder_and_one_hot_choice(
+    window, qtbot, tmp_path, sample_dataset
+):
+    import shutil
+
+    pictures = tmp_path / "elsewhere" / "pictures"
+    pictures.mkdir(parents=True)
+    rows = ["image,Action,labels"]  # one 0/1 column next to a column of label names
+    for i, path in enumerate(sample_dataset.train.paths[:12]):
+        shutil.copy(path, pictures / f"p{i}.jpg")
+        rows.append(f"p{i}.jpg,{i % 2},Drama|Comedy")
+    table = tmp_path / "tables" / "posters.csv"
+    table.parent.mkdir()
+    table.write_text("\n".join(rows) + "\n")
+    page = window.data_page
+    options = {"images_dir": str(pictures), "prefer_onehot": True}
+    with qtbot.waitSignal(page.dataset_loaded, timeout=60_000):
+        page.load_source("csv", str(table), **options)
+    assert page.dataset.all_label_names == ["Action"]
+
+    page.dataset = None
+    with qtbot.waitSignal(page.dataset_loaded, timeout=60_000):
+        page.restore_last_source()  # as at the next start of the app
+    assert page.dataset.all_label_names == ["Action"]
+    assert len(page.dataset.train) + len(page.dataset.val) == 12
+
+
+def test_an_offline_movie_posters_download_is_one_plain_message(window, qtbot, monkeypatch):
+    import core.download
+
+    real = core.download.ensure_movie_posters
+    unreachable = "http://127.0.0.1:1/movie_posters.zip"  # nothing listens on port 1
+    monkeypatch.setattr(
+        core.download, "ensure_movie_posters", lambda **kw: real(url=unreachable, **kw)
+    )
+    shown = []
+    monkeypatch.setattr("gui.data_page.show_error", lambda *a, **k: shown.append(a[1:]))
+    window.data_page.load_source("movie")
+    qtbot.waitUntil(lambda: bool(shown), timeout=60_000)
+    message, *details = shown[0]
+    assert "Could not load" in message and "127.0.0.1" in message
+    assert details in ([], [""])  # a user error: no traceback to unfold
+    assert "Traceback" not in message

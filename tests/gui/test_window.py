@@ -76,3 +76,29 @@ def test_no_display_gives_one_clear_line_instead_of_a_qt_abort(monkeypatch, caps
     assert app.main([]) == 2
     err = capsys.readouterr().err
     assert err.startswith("marquee: error: no display found") and err.count("\n") == 1
+
+
+def test_missing_xcb_libraries_give_one_line_naming_the_packages(monkeypatch, capsys):
+    from gui import app, qt_libs
+
+    monkeypatch.setattr(qt_libs.sys, "platform", "linux")
+    monkeypatch.setenv("DISPLAY", ":0")
+    for name in ("WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    present = {"EGL", "GL", "xkbcommon", "fontconfig", "dbus-1", "xcb-cursor", "xcb-image"}
+    monkeypatch.setattr(
+        qt_libs.ctypes.util, "find_library", lambda name: name if name in present else None
+    )
+
+    assert app.main([]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "libxcb-icccm4" in err and "libxcb-keysyms1" in err
+    assert "libxcb-cursor0" not in err
+
+
+def test_a_frozen_build_trusts_the_libraries_it_carries(monkeypatch):
+    from gui import qt_libs
+
+    monkeypatch.setattr(qt_libs.sys, "frozen", True, raising=False)
+    monkeypatch.setattr(qt_libs.ctypes.util, "find_library", lambda name: None)
+    assert qt_libs.missing_for_x11() == []

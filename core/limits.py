@@ -46,11 +46,12 @@ def _refuse_constant(name: str) -> float:
 def label_name_problem(name: object) -> str | None:
     """Why `name` cannot be a label name, or None when it can."""
     if not isinstance(name, str) or not name.strip():
-        return "a label name must be non-empty text"
+        return "an empty label name"
+    shown = repr(name[:30] + "…" if len(name) > 30 else name)
     if len(name) > MAX_LABEL_CHARS:
-        return f"a label name is {len(name):,} characters long (at most {MAX_LABEL_CHARS})"
+        return f"a label name {shown} of {len(name):,} characters (at most {MAX_LABEL_CHARS})"
     if any(ord(c) < 32 or ord(c) == 127 for c in name):
-        return "a label name holds a line break or another control character"
+        return f"a label name {shown} with a line break or another control character"
     return None
 
 

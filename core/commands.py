@@ -17,6 +17,7 @@ from core.checkpoint import read_meta, save_model
 from core.config import TrainConfig
 from core.console import UsageError, print_json
 from core.datasets import Dataset, LabeledImages, load_dataset
+from core.errors import OutputError
 from core.events import EpochEnded, Event, LabelMetrics, PreparingData, StepEnded, TrainingStarted
 from core.runs import save_run
 
@@ -248,7 +249,9 @@ def run_predict(args: argparse.Namespace) -> int:
         )
     else:
         _print_predictions(rows, names)
-    return 0 if any(not r["error"] for r in rows) else 2
+    if not any(not r["error"] for r in rows):
+        raise UsageError(f"none of the {len(rows)} images could be read (see the warnings above)")
+    return 0
 
 
 def _prediction_row(result, names: list[str], thresholds: np.ndarray) -> dict:
@@ -270,12 +273,15 @@ def _print_predictions(rows: list[dict], names: list[str]) -> None:
 
 
 def _write_predictions_csv(path: Path, rows: list[dict], names: list[str]) -> None:
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["file", *names, "labels", "error"])
-        for r in rows:
-            probs = [r["probabilities"][n] if r["probabilities"] else "" for n in names]
-            writer.writerow([r["file"], *probs, "|".join(r["labels"]), r["error"] or ""])
+    try:
+        with path.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["file", *names, "labels", "error"])
+            for r in rows:
+                probs = [r["probabilities"][n] if r["probabilities"] else "" for n in names]
+                writer.writerow([r["file"], *probs, "|".join(r["labels"]), r["error"] or ""])
+    except OSError as exc:
+        raise OutputError(f"Could not write {path}: {exc.strerror or exc}.") from exc
 
 
 # ------------------------------------------------------------------ evaluate / info / backbones

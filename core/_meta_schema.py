@@ -164,7 +164,7 @@ def _config(value: object) -> dict[str, Any]:
             continue
         allowed = tuple(t for kind in kinds for t in _CONFIG_TYPES.get(kind, ()))
         bad_bool = isinstance(item, bool) and bool not in allowed
-        too_long = isinstance(item, str) and len(item) > 1000
+        too_long = isinstance(item, str) and len(item) > 5000  # paths
         if not isinstance(item, allowed) or bad_bool or too_long:
             raise Invalid(f"config.{field.name} must be {_describe(kinds)}")
     dropout = config.get("dropout", 0.0)

@@ -54,11 +54,10 @@ class ModelMeta:
             raise _fail(source, f"its metadata is over {MAX_METADATA_CHARS // 1_000_000} MB")
         try:
             data = loads_json(text)
-        except ValueError as exc:
-            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-            raise ModelFileError(
-                f"{source}: its metadata is not valid JSON ({shorten(reason, 100)})."
-            ) from exc
+        except json.JSONDecodeError as exc:
+            raise ModelFileError(f"{source}: its metadata is not valid JSON ({exc.msg}).") from exc
+        except ValueError as exc:  # too deep, NaN or Infinity
+            raise _fail(source, f"its metadata: {exc}") from exc
         if not isinstance(data, dict):
             raise ModelFileError(f"{source}: its metadata is not a JSON object.")
         return _validated(data, source)

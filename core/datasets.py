@@ -99,7 +99,8 @@ def load_dataset(
     report = ValidationReport()
     raw = READERS[fmt](root, report, Options(label_column, delimiter, extra, prefer_onehot))
     if not raw.label_names:
-        raise DataError(f"No labels found in {root}: every image would be unlabelled.")
+        detail = _problems_detail(report)
+        raise DataError(f"No labels found in {root}: every image would be unlabelled.{detail}")
     _check_label_names(raw.label_names, root)  # before any image is decoded
     _drop_unreadable(raw, report, progress, should_stop)
     splits = {name: _to_images(items, raw.label_names) for name, items in raw.splits.items()}
@@ -269,11 +270,14 @@ def _to_images(items: list[Item], names: list[str]) -> LabeledImages:
 def _require_images(train: LabeledImages, root: Path, report: ValidationReport) -> None:
     if len(train):
         return
+    raise DataError(f"No usable training images in {root}.{_problems_detail(report)}")
+
+
+def _problems_detail(report: ValidationReport) -> str:
     errors = report.errors
     shown = "; ".join(str(p) for p in errors[:3])
     more = f" (and {len(errors) - 3} more problems)" if len(errors) > 3 else ""
-    detail = f" Problems: {shown}{more}" if errors else ""
-    raise DataError(f"No usable training images in {root}.{detail}")
+    return f" Problems: {shown}{more}" if errors else ""
 
 
 def _train_and_val(

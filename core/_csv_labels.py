@@ -7,12 +7,15 @@ row is row 2 (blank lines are kept by the reader so numbers match what the user 
 from __future__ import annotations
 
 import ast
+import csv
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core._dataset_types import DataError, ValidationReport
+from core.limits import MAX_LABELS, json_depth
 
 # File-name columns win over plain ids: in "id,filename,labels" the file name is the image.
 ID_COLUMNS = (
@@ -26,6 +29,9 @@ LABEL_COLUMNS = (
 DELIMITERS = ("|", ";", ",")
 ROW_NOTE = "rows count as in a spreadsheet: the header is row 1"
 _MAX_LIST_CHARS = 10_000  # longer cells are not parsed as list literals
+MAX_HEADER_CHARS = 1_000_000  # 1,000 labels of 200 characters need a fifth of this
+MAX_COLUMNS = MAX_LABELS + 20  # the labels plus an id and a few other columns
+_QUOTED = re.compile(r""""(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'""", re.DOTALL)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -61,10 +67,12 @@ class CsvLabels:
 def read_table(path: Path, rel: str) -> pd.DataFrame:
     """The whole CSV as stripped strings; DataError when it cannot be parsed."""
     pd = _pandas()
+    separator = _sniff_separator(path)
+    _check_header(path, rel, separator)  # before pandas reads what could be a huge body
     try:
         frame = pd.read_csv(
             path,
-            sep=_sniff_separator(path),
+            sep=separator,
             dtype=str,
             keep_default_na=False,
             skip_blank_lines=False,
@@ -86,12 +94,32 @@ def read_table(path: Path, rel: str) -> pd.DataFrame:
     return frame.fillna("").apply(lambda col: col.str.strip())
 
 
+def _check_header(path: Path, rel: str, separator: str) -> None:
+    """Refuse, in milliseconds, a header no label table has: too long or too many columns."""
+    try:
+        with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
+            header = handle.readline(MAX_HEADER_CHARS + 1)
+    except OSError:
+        return  # read_table reports it
+    if len(header) > MAX_HEADER_CHARS:
+        raise DataError(
+            f"The header row of {rel} is over {MAX_HEADER_CHARS:,} characters long; it "
+            f"cannot be a table of at most {MAX_LABELS:,} labels. Check the file."
+        )
+    columns = next(csv.reader([header], delimiter=separator), [])
+    if len(columns) > MAX_COLUMNS:
+        raise DataError(
+            f"{rel} has {len(columns):,} columns; Marquee handles at most {MAX_LABELS:,} "
+            "labels. Keep the image column and the label columns you need."
+        )
+
+
 def _sniff_separator(path: Path) -> str:
     if path.suffix.lower() == ".tsv":
         return "\t"
     try:
         with path.open(encoding="utf-8-sig", errors="replace") as handle:
-            header = handle.readline()
+            header = handle.readline(MAX_HEADER_CHARS)
     except OSError:
         return ","
     return next((sep for sep in (",", "\t", ";") if sep in header), ",")
@@ -285,6 +313,8 @@ def _is_list_literal(cell: str) -> bool:
 def _parse_list_literal(cell: str) -> list[str]:
     if len(cell) > _MAX_LIST_CHARS:
         raise ValueError("the list is too long")
+    if json_depth(_QUOTED.sub("", cell)) > 1:
+        raise ValueError("it holds lists inside the list")
     try:
         value = json.loads(cell)
     except ValueError:

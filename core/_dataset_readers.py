@@ -4,6 +4,7 @@ problems with rows and files, and leave image decoding to the caller."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,8 @@ from pathlib import Path
 from core._csv_labels import CsvLabels, CsvRow, drop_duplicates, parse_labels
 from core._dataset_types import IMAGE_SUFFIXES, DataError, ValidationReport
 from core._image_check import is_image_file, resolve_image
+from core.errors import shorten
+from core.limits import loads_json
 
 SPLIT_FOLDERS = (
     ("train", ("train",)),
@@ -120,16 +123,36 @@ def _resolve_rows(
 ) -> list[Item]:
     items = []
     for row in rows:
-        path = resolve_image(row.ident, folders)
+        problem = _name_problem(row.ident)
+        path = None if problem else resolve_image(row.ident, folders)
         if path is None:
-            looked = relative_name(folders[0] / row.ident, root) if folders else row.ident
-            if not Path(row.ident).suffix:
-                looked += " with " + ", ".join(IMAGE_SUFFIXES)
-            message = f"image '{row.ident}' not found (looked for {looked})."
+            message = problem or _not_found(row.ident, folders, root)
             report.add("error", where(row.row), f"{message} Add the file or fix the name; skipped.")
             continue
         items.append(Item(path, row.labels))
     return items
+
+
+_NAME_MAX, _PATH_MAX = 250, 4000  # bytes; the OS limits are 255 and 4096 on most systems
+
+
+def _name_problem(ident: str) -> str | None:
+    """Why `ident` cannot name a file on any usual file system, or None."""
+    shown = shorten(repr(ident), 80)
+    if "\x00" in ident:
+        return f"image name {shown} holds a NUL character, which no file name can."
+    encoded = os.fsencode(ident)
+    parts = encoded.replace(b"\\", b"/").split(b"/")
+    if len(encoded) > _PATH_MAX or max(len(part) for part in parts) > _NAME_MAX:
+        return f"image name {shown} is too long for a file name ({len(ident):,} characters)."
+    return None
+
+
+def _not_found(ident: str, folders: list[Path], root: Path) -> str:
+    looked = relative_name(folders[0] / ident, root) if folders else ident
+    if not Path(ident).suffix:
+        looked += " with " + ", ".join(IMAGE_SUFFIXES)
+    return f"image {shorten(repr(ident), 120)} not found (looked for {shorten(looked, 200)})."
 
 
 def _read_csv(root: Path, report: ValidationReport, options: Options) -> Raw:
@@ -151,8 +174,12 @@ def _read_csv(root: Path, report: ValidationReport, options: Options) -> Raw:
 
 def _image_folders(base: Path, images_dir: Path | None) -> list[Path]:
     if images_dir is not None:
-        if not images_dir.is_dir():
-            raise DataError(f"The images folder {images_dir} does not exist.")
+        try:
+            found = images_dir.is_dir()
+        except (OSError, ValueError):  # a name too long for the OS, a NUL byte
+            found = False
+        if not found:
+            raise DataError(f"The images folder {shorten(str(images_dir), 300)} does not exist.")
         return [images_dir]
     return [folder for folder in (base / "images", base) if folder.is_dir()]
 
@@ -195,11 +222,13 @@ def _read_createml(root: Path, report: ValidationReport, options: Options) -> Ra
 
 def _load_json_list(path: Path, rel: str) -> list:
     try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
+        data = loads_json(path.read_text(encoding="utf-8-sig"))
     except OSError as exc:
         raise DataError(f"Cannot read {rel}: {exc}") from exc
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise DataError(f"{rel} is not valid JSON ({exc}).") from exc
+    except ValueError as exc:  # too deep, NaN, not UTF-8
+        raise DataError(f"{rel} cannot be used as a Create ML file: {exc}.") from exc
     if not isinstance(data, list):
         raise DataError(
             f"{rel} is not a Create ML multi-label file: expected a list such as "

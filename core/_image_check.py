@@ -21,12 +21,15 @@ def resolve_image(name: str, folders: Sequence[Path]) -> Path | None:
     suffixes = [s for suf in IMAGE_SUFFIXES for s in (suf, suf.upper())]
     for folder in folders:
         base = folder / name
-        if base.suffix and base.is_file():
-            return base
-        for suffix in suffixes:
-            candidate = base.with_name(base.name + suffix)
-            if candidate.is_file():
-                return candidate
+        try:
+            if base.suffix and base.is_file():
+                return base
+            for suffix in suffixes:
+                candidate = base.with_name(base.name + suffix)
+                if candidate.is_file():
+                    return candidate
+        except (OSError, ValueError):  # a name the OS refuses (too long, NUL): no such file
+            continue
     return None
 
 

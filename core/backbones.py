@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.errors import BackboneUnavailable
+from core.errors import BackboneUnavailable, shorten
 
 if TYPE_CHECKING:
     from torch import nn
@@ -192,8 +192,12 @@ def read_state_dict(path: Path) -> dict:
     """Tensors from a local weights file, never unpickling arbitrary objects."""
     import torch
 
-    if not path.is_file():
-        raise BackboneUnavailable(f"Weights file not found: {path}")
+    try:
+        found = path.is_file()
+    except (OSError, ValueError):  # a name too long for the OS, a NUL byte
+        found = False
+    if not found:
+        raise BackboneUnavailable(f"Weights file not found: {shorten(str(path), 300)}")
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file

@@ -14,9 +14,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core import __version__
+from core import __version__, _meta_schema
 from core.backbones import get_backbone_info
-from core.errors import BackboneUnavailable, ModelFileError
+from core.errors import BackboneUnavailable, ModelFileError, OutputError, shorten
+from core.limits import loads_json
 
 if TYPE_CHECKING:
     from core.model import MultiLabelClassifier
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 1
 METADATA_KEY = "marquee"
 _PICKLE_SUFFIXES = {".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".bin"}
+MAX_METADATA_CHARS = 1_000_000  # Marquee's own: a few kB, about 200 kB with 1,000 labels
+MAX_HEADER_BYTES = 8_000_000  # the whole safetensors header: tensor table plus metadata
 
 
 @dataclass
@@ -54,10 +57,15 @@ class ModelMeta:
 
     @classmethod
     def from_json(cls, text: str, source: str) -> ModelMeta:
+        """Parse and validate a metadata document; ModelFileError names `source` and why."""
+        if len(text) > MAX_METADATA_CHARS:
+            raise _fail(source, f"its metadata is over {MAX_METADATA_CHARS // 1_000_000} MB")
         try:
-            data = json.loads(text)
+            data = loads_json(text)
         except json.JSONDecodeError as exc:
             raise ModelFileError(f"{source}: its metadata is not valid JSON ({exc.msg}).") from exc
+        except ValueError as exc:  # too deep, NaN or Infinity
+            raise _fail(source, f"its metadata: {exc}") from exc
         if not isinstance(data, dict):
             raise ModelFileError(f"{source}: its metadata is not a JSON object.")
         return _validated(data, source)
@@ -68,45 +76,19 @@ def _fail(source: str, what: str) -> ModelFileError:
 
 
 def _validated(data: dict, source: str) -> ModelMeta:
-    version = data.get("format_version")
-    if not isinstance(version, int) or version < 1:
-        raise _fail(source, "missing format_version")
-    if version > FORMAT_VERSION:
-        raise ModelFileError(
-            f"{source} was written by a newer Marquee (model format {version}); update Marquee."
-        )
-    names = data.get("label_names")
-    if not (isinstance(names, list) and names and all(isinstance(n, str) and n for n in names)):
-        raise _fail(source, "label_names must be a non-empty list of names")
-    if len(set(names)) != len(names):
-        raise _fail(source, "duplicate label names")
-    _check_numbers(data.get("thresholds"), len(names), 0.0, 1.0, "thresholds", source)
-    _check_numbers(data.get("mean"), 3, -10.0, 10.0, "mean", source)
-    _check_numbers(data.get("std"), 3, 1e-6, 10.0, "std", source)
-    size = data.get("image_size")
-    if not isinstance(size, int) or not 16 <= size <= 2048:
-        raise _fail(source, "image_size must be an integer between 16 and 2048")
     try:
-        get_backbone_info(str(data.get("backbone")))
+        fields = _meta_schema.validate(data, FORMAT_VERSION)
+    except _meta_schema.NewerFormat as exc:
+        raise ModelFileError(
+            f"{source} was written by a newer Marquee (model format {exc.args[0]}); update Marquee."
+        ) from exc
+    except _meta_schema.Invalid as exc:
+        raise _fail(source, str(exc)) from exc
+    try:
+        get_backbone_info(fields["backbone"])
     except BackboneUnavailable as exc:
         raise _fail(source, str(exc)) from exc
-    for key, kind in (("metrics", dict), ("per_label", list), ("config", dict)):
-        if not isinstance(data.get(key, kind()), kind):
-            raise _fail(source, f"{key} must be a JSON {kind.__name__}")
-    known = set(ModelMeta.__dataclass_fields__)
-    return ModelMeta(**{k: v for k, v in data.items() if k in known})
-
-
-def _check_numbers(
-    value: Any, length: int, low: float, high: float, name: str, source: str
-) -> None:
-    ok = (
-        isinstance(value, list)
-        and len(value) == length
-        and all(isinstance(v, int | float) and low <= v <= high for v in value)
-    )
-    if not ok:
-        raise _fail(source, f"{name} must be {length} numbers in [{low}, {high}]")
+    return ModelMeta(**fields)
 
 
 def save_model(path: str | Path, model: MultiLabelClassifier, meta: ModelMeta) -> Path:
@@ -116,15 +98,25 @@ def save_model(path: str | Path, model: MultiLabelClassifier, meta: ModelMeta) -
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise _output_error(path, exc) from exc
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata={METADATA_KEY: meta.to_json()})
         os.replace(tmp, path)
+    except OSError as exc:  # a full disk, a folder in the way, no permission...
+        raise _output_error(path, exc) from exc
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
+
+
+def _output_error(path: Path, exc: OSError) -> OutputError:
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return OutputError(f"Could not write the model to {shorten(str(path), 300)}: {reason}.")
 
 
 def read_meta(path: str | Path) -> ModelMeta:
@@ -138,29 +130,55 @@ def read_meta(path: str | Path) -> ModelMeta:
             header = handle.metadata() or {}
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelFileError(
-            f"{path.name} is not a readable .safetensors model ({exc}). It may be damaged."
+            f"{_name(path)} is not a readable .safetensors model ({shorten(str(exc), 200)}). "
+            "It may be damaged."
         ) from exc
     if METADATA_KEY not in header:
         raise ModelFileError(
-            f"{path.name} is a safetensors file but not a Marquee model (no '{METADATA_KEY}' "
-            "metadata). Train a model in Marquee, or export one with 'Save model...'."
+            f"{_name(path)} is a safetensors file but not a Marquee model (no "
+            f"'{METADATA_KEY}' metadata). Train a model in Marquee, or export one with "
+            "'Save model...'."
         )
-    return ModelMeta.from_json(header[METADATA_KEY], path.name)
+    return ModelMeta.from_json(header[METADATA_KEY], _name(path))
+
+
+def _name(path: Path) -> str:
+    return shorten(path.name, 120)
 
 
 def _refuse_non_safetensors(path: Path) -> None:
-    if not path.is_file():
-        raise ModelFileError(f"Model file not found: {path}")
-    with path.open("rb") as handle:
-        head = handle.read(9)
+    """Judge the file by its first bytes: a safetensors header, else say what it is."""
+    head, size = _head(path)
+    header_bytes = int.from_bytes(head[:8], "little") if len(head) >= 8 else 0
+    if len(head) == 9 and head[8:9] == b"{" and 2 <= header_bytes <= size - 8:
+        if header_bytes > MAX_HEADER_BYTES:
+            raise ModelFileError(
+                f"{_name(path)}: its header is over {MAX_HEADER_BYTES // 1_000_000} MB, far "
+                "more than a Marquee model needs; refusing to read it."
+            )
+        return
     looks_pickled = head[:2] == b"PK" or head[:1] == b"\x80"
     if path.suffix.lower() in _PICKLE_SUFFIXES or looks_pickled:
         raise ModelFileError(
-            f"{path.name} looks like a PyTorch pickle; Marquee never loads pickles because "
+            f"{_name(path)} looks like a PyTorch pickle; Marquee never loads pickles because "
             "they can run code. Use a .safetensors model saved by Marquee."
         )
-    if len(head) < 9 or head[8:9] != b"{":
-        raise ModelFileError(f"{path.name} is not a .safetensors file.")
+    raise ModelFileError(f"{_name(path)} is not a .safetensors file.")
+
+
+def _head(path: Path) -> tuple[bytes, int]:
+    """The first 9 bytes and the size of a regular file; ModelFileError naming it if not."""
+    shown = shorten(str(path), 300)
+    try:
+        if not path.exists():
+            raise ModelFileError(f"Model file not found: {shown}")
+        if not path.is_file():
+            raise ModelFileError(f"{shown} is not a model file (it is a folder or a device).")
+        with path.open("rb") as handle:
+            return handle.read(9), os.fstat(handle.fileno()).st_size
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ModelFileError(f"Cannot open the model file {shown}: {reason}.") from exc
 
 
 def load_model(path: str | Path, device: str = "cpu") -> tuple[MultiLabelClassifier, ModelMeta]:
@@ -171,14 +189,14 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[MultiLabelClassif
 
     path = Path(path)
     meta = read_meta(path)
-    dropout = float(meta.config.get("dropout", 0.2)) if meta.config else 0.2
+    dropout = float(meta.config.get("dropout", 0.2))  # the schema checked it is a number
     model = create_model(meta.backbone, len(meta.label_names), pretrained=False, dropout=dropout)
     try:
         model.load_state_dict(load_file(str(path), device="cpu"), strict=True)
     except (RuntimeError, ValueError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelFileError(
-            f"{path.name}: its weights do not fit a {meta.backbone} with "
+            f"{_name(path)}: its weights do not fit a {meta.backbone} with "
             f"{len(meta.label_names)} labels ({first[:200]})."
         ) from exc
     return model.to(device).eval(), meta

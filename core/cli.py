@@ -15,7 +15,7 @@ from pathlib import Path
 
 from core import __version__
 from core.config import DEVICES, STRATEGIES, TrainConfig
-from core.errors import Cancelled, MarqueeError
+from core.errors import Cancelled, MarqueeError, OutputError, UsageError, shorten
 
 EXIT_USER_ERROR, EXIT_UNEXPECTED, EXIT_CANCELLED = 2, 1, 130
 
@@ -123,6 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from core import commands  # the heavy imports (torch) start here
 
     try:
+        _check_arguments(args)
         return getattr(commands, f"run_{args.command}")(args)
     except (Cancelled, KeyboardInterrupt):
         print("marquee: cancelled", file=sys.stderr)
@@ -139,6 +140,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print(f"(details in {log_file}; set MARQUEE_DEBUG=1 to print them)", file=sys.stderr)
         return EXIT_UNEXPECTED
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    """Refuse option values that cannot work before any data is read or model trained."""
+    batch_size = getattr(args, "batch_size", None)
+    if args.command in ("predict", "evaluate") and batch_size is not None and batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, got {batch_size}.")
+    out = getattr(args, "out", None)
+    if out is not None:
+        if out.suffix.lower() != ".safetensors":
+            raise UsageError(
+                f"--out must name a .safetensors file, got {shorten(str(out), 200)}; Marquee "
+                "saves models only in that format (e.g. --out model.safetensors)."
+            )
+        _check_output_file(out, "--out", parents_made=True)
+    if getattr(args, "csv", None) is not None:
+        _check_output_file(args.csv, "--csv", parents_made=False)
+
+
+_NAME_MAX, _PATH_MAX = 255 - 20, 4000  # bytes; room for a temporary file's prefix and suffix
+
+
+def _check_output_file(path: Path, option: str, *, parents_made: bool) -> None:
+    """An OutputError naming `path` if a file cannot be written there."""
+    shown = shorten(str(path), 200)
+    encoded = os.fsencode(path.absolute())
+    if len(encoded) > _PATH_MAX or any(len(p) > _NAME_MAX for p in encoded.split(b"/")):
+        raise OutputError(f"{option} {shown}: the file name or path is too long.")
+    try:
+        if path.is_dir():
+            raise OutputError(f"{option} {shown} is a folder; give a file name in it.")
+        folder = path.parent
+        if not parents_made and not folder.is_dir():
+            raise OutputError(
+                f"{option} {shown}: the folder {shorten(str(folder), 200)} does not exist."
+            )
+    except OSError as exc:
+        raise OutputError(f"{option} {shown}: {exc.strerror or exc}.") from exc
 
 
 def _one_line(text: str) -> str:

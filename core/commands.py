@@ -268,7 +268,9 @@ def run_predict(args: argparse.Namespace) -> int:
         print_json({"model": str(args.model), **predictions.to_json()})
     else:
         _print_predictions(predictions)
-    return 0 if not all(errors) else 2
+    if all(errors):
+        raise UsageError(f"none of the {len(errors)} images could be read (see the warnings above)")
+    return 0
 
 
 def _print_predictions(predictions: PredictionSet) -> None:

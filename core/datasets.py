@@ -50,6 +50,8 @@ from core._dataset_types import (
     ValidationReport,
 )
 from core._image_check import check_images
+from core.errors import shorten
+from core.limits import label_names_problem
 
 __all__ = [
     "FORMATS",
@@ -106,7 +108,9 @@ def load_dataset(
     report = ValidationReport()
     raw = READERS[fmt](root, report, Options(label_column, delimiter, extra, prefer_onehot))
     if not raw.label_names:
-        raise DataError(f"No labels found in {root}: every image would be unlabelled.")
+        detail = _problems_detail(report)
+        raise DataError(f"No labels found in {root}: every image would be unlabelled.{detail}")
+    _check_label_names(raw.label_names, root)  # before any image is decoded
     chosen = None if labels is None else resolve_labels(labels, raw.label_names)
     _drop_unreadable(raw, report, progress, should_stop)
     splits = {name: _to_images(items, raw.label_names) for name, items in raw.splits.items()}
@@ -267,9 +271,28 @@ def split_train_val(
 
 def _existing(path: str | Path) -> Path:
     resolved = Path(path).expanduser()
-    if not resolved.exists():
-        raise DataError(f"{resolved} does not exist.")
+    shown = shorten(str(resolved), 300)
+    try:
+        if not resolved.exists():
+            raise DataError(f"{shown} does not exist.")
+        if not (resolved.is_dir() or resolved.is_file()):
+            raise DataError(
+                f"{shown} is neither a folder nor a regular file (a device or a pipe?). "
+                "Give a data set folder, a CSV or a JSON file."
+            )
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte, no permission...
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise DataError(f"Cannot open {shown}: {reason}.") from exc
     return resolved
+
+
+def _check_label_names(names: list[str], root: Path) -> None:
+    problem = label_names_problem(names)
+    if problem is not None:
+        raise DataError(
+            f"{shorten(str(root), 200)} has {problem}. Fix the label names (a label column "
+            "or a folder name may hold something else), then try again."
+        )
 
 
 def _known_format(fmt: str) -> str:
@@ -302,11 +325,14 @@ def _to_images(items: list[Item], names: list[str]) -> LabeledImages:
 def _require_images(train: LabeledImages, root: Path, report: ValidationReport) -> None:
     if len(train):
         return
+    raise DataError(f"No usable training images in {root}.{_problems_detail(report)}")
+
+
+def _problems_detail(report: ValidationReport) -> str:
     errors = report.errors
     shown = "; ".join(str(p) for p in errors[:3])
     more = f" (and {len(errors) - 3} more problems)" if len(errors) > 3 else ""
-    detail = f" Problems: {shown}{more}" if errors else ""
-    raise DataError(f"No usable training images in {root}.{detail}")
+    return f" Problems: {shown}{more}" if errors else ""
 
 
 def _train_and_val(

@@ -16,12 +16,13 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import BinaryIO
 
 from core import __version__
-from core.errors import Cancelled, DownloadError
+from core.errors import Cancelled, DownloadError, shorten
 from core.paths import data_dir
 
 MOVIE_POSTERS_URL = "https://pl-flash-data.s3.amazonaws.com/movie_posters.zip"
@@ -31,6 +32,9 @@ COMPLETE_MARKER = ".complete"
 MAX_UNCOMPRESSED_BYTES = 5 * 1024**3  # zip-bomb guard; the real archive is far smaller
 CHUNK_BYTES = 256 * 1024
 _STALE_TEMP_SECONDS = 24 * 3600
+MAX_ENTRY_CHARS = 1024  # the real archive's longest name is under 60 characters
+MAX_ENTRY_DEPTH = 16
+_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
 
 Progress = Callable[[int, int | None], None]
 ShouldStop = Callable[[], bool]
@@ -39,7 +43,7 @@ ShouldStop = Callable[[], bool]
 def ensure_movie_posters(
     dest: Path | None = None,
     *,
-    url: str = MOVIE_POSTERS_URL,
+    url: str | None = None,
     progress: Progress | None = None,
     should_stop: ShouldStop | None = None,
     timeout: float = 30,
@@ -48,7 +52,9 @@ def ensure_movie_posters(
 
     `progress(done_bytes, total_bytes_or_None)` is called as data arrives;
     `should_stop()` is polled between chunks and raises Cancelled when true.
+    `url` defaults to MOVIE_POSTERS_URL.
     """
+    url = url or MOVIE_POSTERS_URL
     dest = Path(dest) if dest is not None else data_dir() / "datasets" / "movie_posters"
     if (dest / COMPLETE_MARKER).is_file():
         return dest
@@ -144,8 +150,19 @@ def _safe_extract(archive: Path, target: Path, stop: ShouldStop) -> None:
             for info in zf.infolist():
                 _check_stop(stop)
                 _extract_member(zf, info, target)
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+    # Damage shows up as any of these, from zipfile, zlib, bz2 or lzma.
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, ValueError) as exc:
+        raise _damaged(str(exc) or type(exc).__name__) from exc
+    except OSError as exc:  # a full disk, no permission: not the archive's fault
         raise DownloadError(f"Could not extract the movie posters archive: {exc}") from exc
+
+
+def _damaged(detail: str) -> DownloadError:
+    return DownloadError(
+        f"The movie posters download is damaged ({shorten(detail, 200)}); nothing was kept. "
+        "Run the command again to download it afresh; if it stays damaged, download the zip "
+        "yourself and open the extracted folder with 'Open folder'."
+    )
 
 
 def _check_members(members: list[zipfile.ZipInfo], target: Path) -> None:
@@ -172,6 +189,7 @@ def _extract_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path) ->
 
 def _check_member(info: zipfile.ZipInfo, target: Path) -> None:
     name = info.filename
+    _check_damage(info)
     windows = PureWindowsPath(name)
     parts = PurePosixPath(name.replace("\\", "/")).parts
     unsafe = (
@@ -186,6 +204,19 @@ def _check_member(info: zipfile.ZipInfo, target: Path) -> None:
             f"Refusing to extract {name!r} from the movie posters archive: it is a link or "
             "would be written outside the data folder."
         )
+
+
+def _check_damage(info: zipfile.ZipInfo) -> None:
+    """Entries the real archive never has: raise the 'damaged' error before extracting."""
+    name = info.filename
+    if not name.strip("/"):
+        raise _damaged("an entry has no name")
+    if len(name) > MAX_ENTRY_CHARS or name.count("/") > MAX_ENTRY_DEPTH:
+        raise _damaged(f"an entry's name is {len(name):,} characters, {name.count('/')} deep")
+    if info.flag_bits & 0x1:
+        raise _damaged(f"{name!r} is encrypted")
+    if info.compress_type not in _METHODS:
+        raise _damaged(f"{name!r} uses unknown compression method {info.compress_type}")
 
 
 def _data_root(staging: Path) -> Path:

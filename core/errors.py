@@ -9,6 +9,8 @@ not a `MarqueeError` is a bug and is reported as one (exit 1, details in the log
 
 from __future__ import annotations
 
+import re
+
 MAX_MESSAGE_CHARS = 600  # a hostile file must not turn one message into a wall of text
 
 
@@ -16,6 +18,12 @@ def shorten(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
     """Cut `text` to at most `limit` characters, saying that it was cut."""
     text = str(text)
     return text if len(text) <= limit else text[: limit - 14].rstrip() + " … (shortened)"
+
+
+def one_line(text: str) -> str:
+    """`text` with runs of whitespace as single spaces and other control characters escaped."""
+    text = " ".join(str(text).split())
+    return re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group())[1:-1], text)
 
 
 class MarqueeError(Exception):
@@ -53,7 +61,9 @@ class ImageDecodeError(DataError):
     """One image could not be read; `source` names it."""
 
     def __init__(self, source: str, reason: str) -> None:
-        super().__init__(f"{shorten(source, 300)}: cannot read this image ({shorten(reason, 200)})")
+        # One warning line per image, whatever the file name or Pillow's message holds.
+        shown, why = one_line(shorten(source, 300)), one_line(shorten(reason, 200))
+        super().__init__(f"{shown}: cannot read this image ({why})")
         self.source = source
 
 

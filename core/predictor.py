@@ -16,7 +16,7 @@ from PIL import Image
 from core.checkpoint import ModelMeta, load_model
 from core.datasets import IMAGE_SUFFIXES
 from core.device import resolve_device
-from core.errors import ImageDecodeError, UsageError
+from core.errors import ImageDecodeError, UsageError, shorten
 from core.model import MultiLabelClassifier
 from core.predictions import Prediction, PredictionSet
 from core.transforms import ImageSource, load_rgb, normalize
@@ -116,17 +116,21 @@ def expand_inputs(paths: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
     skipped: list[str] = []
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if _is_image(p))
-            if not found:
-                skipped.append(f"{path}: no images in this folder")
-            images.extend(found)
-        elif _is_image(path):
-            images.append(path)
-        elif not path.exists():
-            skipped.append(f"{path}: file not found")
-        else:
-            skipped.append(f"{path}: not an image (expected {', '.join(IMAGE_SUFFIXES)})")
+        try:
+            if path.is_dir():
+                found = sorted(p for p in path.rglob("*") if _is_image(p))
+                if not found:
+                    skipped.append(f"{path}: no images in this folder")
+                images.extend(found)
+            elif _is_image(path):
+                images.append(path)
+            elif not path.exists():
+                skipped.append(f"{path}: file not found")
+            else:
+                skipped.append(f"{path}: not an image (expected {', '.join(IMAGE_SUFFIXES)})")
+        except (OSError, ValueError) as exc:  # a name too long for the OS, a NUL byte...
+            reason = getattr(exc, "strerror", None) or exc
+            skipped.append(f"{shorten(str(path), 300)}: cannot be read ({reason})")
     return images, skipped
 
 

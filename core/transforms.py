@@ -8,6 +8,7 @@ on the training device.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -27,10 +28,20 @@ def load_rgb(source: ImageSource, size: int) -> np.ndarray:
     if isinstance(source, Image.Image):
         return _resize(source, size)
     try:
-        with Image.open(source) as img:
-            img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale when large
-            return _resize(img, size)
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        # Pillow only warns (on stderr) between one and two times its pixel limit; such
+        # an image is refused here as it is when a data set is checked.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(source) as img:
+                img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale when large
+                return _resize(img, size)
+    except (
+        OSError,
+        ValueError,
+        SyntaxError,  # some Pillow plugins raise it for malformed headers
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as exc:
         raise ImageDecodeError(str(source), str(exc) or type(exc).__name__) from exc
 
 

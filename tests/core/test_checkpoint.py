@@ -19,6 +19,7 @@ from core.checkpoint import (
     read_meta,
     save_model,
 )
+from core.errors import OutputError
 from core.runs import save_run
 
 
@@ -74,7 +75,7 @@ def test_failed_save_keeps_the_old_file_and_no_temp(
         raise OSError("disk full")
 
     monkeypatch.setattr(safetensors.torch, "save_file", failing_save)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OutputError, match="disk full"):
         save_model(path, trained.result.model, trained.result.meta)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]

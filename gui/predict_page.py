@@ -40,6 +40,7 @@ from gui.widgets.cards import CardWidget, page_header
 from gui.widgets.drop_area import DropAreaWidget
 from gui.widgets.prediction_card import PredictionCardWidget
 from gui.widgets.results_table import ResultsTable
+from gui.widgets.threshold_panel import ThresholdPanelWidget
 from gui.workers import FunctionWorker, TaskState, ThumbnailWorker, WorkerSet
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp)"
@@ -189,6 +190,12 @@ class PredictPage(QWidget):
         top.addWidget(self.export_button)
         card.body.addLayout(top)
         card.body.addLayout(self._build_threshold_row())
+        self.threshold_panel = ThresholdPanelWidget()
+        self.threshold_panel.threshold_changed.connect(self._on_panel_threshold_changed)
+        self.threshold_panel.reset_requested.connect(self._on_panel_reset_requested)
+        self.threshold_panel.save_requested.connect(self.save_thresholds)
+        self.threshold_panel.hide()
+        card.body.addWidget(self.threshold_panel)
         return card
 
     def _build_threshold_row(self) -> QHBoxLayout:
@@ -210,6 +217,12 @@ class PredictPage(QWidget):
         self.slider.valueChanged.connect(lambda v: self.spin.setValue(v / 100))
         self.spin.valueChanged.connect(self._on_spin_value_changed)
         self.tuned.toggled.connect(self._on_tuned_toggled)
+        self.per_label_button = QPushButton("Per label…")
+        self.per_label_button.setCheckable(True)
+        self.per_label_button.setToolTip("Show one threshold per label, to set each by hand")
+        self.per_label_button.toggled.connect(lambda on: self.threshold_panel.setVisible(on))
+        self.mode_label = QLabel("")
+        set_muted(self.mode_label)
         label = QLabel("Threshold")
         row = QHBoxLayout()
         row.setSpacing(10)
@@ -218,6 +231,8 @@ class PredictPage(QWidget):
         row.addWidget(self.spin)
         row.addSpacing(12)
         row.addWidget(self.tuned)
+        row.addWidget(self.per_label_button)
+        row.addWidget(self.mode_label)
         row.addStretch(1)
         return row
 
@@ -329,6 +344,7 @@ class PredictPage(QWidget):
         if path is not None:
             self.prefs.set_value("predict/model", str(path))
         self.predictions.set_model(predictor.label_names, predictor.thresholds)
+        self.threshold_panel.set_labels(predictor.label_names)
         self._apply_threshold_controls()
         self.table.results.reset()
         for card in self.cards:
@@ -421,9 +437,62 @@ class PredictPage(QWidget):
             self.predictions.use_tuned()
         else:
             self.predictions.use_global(self.spin.value())
+        self._thresholds_changed()
+
+    def _on_panel_threshold_changed(self, name: str, value: float) -> None:
+        self.predictions.use_custom({name: value})  # the other labels keep their values
+        for widget in (self.tuned, self.slider, self.spin):
+            widget.blockSignals(True)
+        self.tuned.setChecked(False)
+        self.slider.setEnabled(True)
+        self.spin.setEnabled(True)
+        for widget in (self.tuned, self.slider, self.spin):
+            widget.blockSignals(False)
+        self._thresholds_changed()
+
+    def _on_panel_reset_requested(self) -> None:
+        if self.tuned.isChecked():
+            self._apply_threshold_controls()
+        else:
+            self.tuned.setChecked(True)
+
+    def _thresholds_changed(self) -> None:
+        """Every view follows the set's thresholds: panel, mode note, cards and table."""
+        self.threshold_panel.show_thresholds(self.predictions.thresholds)
+        self.mode_label.setText(
+            {"global": "", "tuned": "tuned per label", "custom": "custom per label"}[
+                self.predictions.mode
+            ]
+        )
+        self.threshold_panel.save_button.setEnabled(
+            self.model_path is not None and self.predictions.mode == "custom"
+        )
         self._show_rows(range(len(self.predictions)))
 
     # ------------------------------------------------------------------ export
+    def save_thresholds(self) -> FunctionWorker | None:
+        """Write the current per-label thresholds into the model file (metadata only)."""
+        if self.model_path is None:
+            self.status_message.emit("Save the model to a file first (Train page, Save model…).")
+            return None
+        path, values = self.model_path, [float(v) for v in self.predictions.thresholds]
+
+        def task(_state: TaskState) -> Any:
+            from core.checkpoint import write_thresholds
+
+            return write_thresholds(path, values)
+
+        worker = FunctionWorker(task, name="save-thresholds")
+        worker.succeeded.connect(self._on_thresholds_saved)
+        worker.failed.connect(lambda m, d: show_error(self, f"Could not save: {m}", d))
+        return self.workers.start(worker)
+
+    def _on_thresholds_saved(self, meta: Any) -> None:
+        if self.predictor is not None and meta.label_names == self.predictor.label_names:
+            self.predictor.meta = meta  # the file's thresholds are now these
+            self.predictions.tuned = np.asarray(meta.thresholds, dtype=float)
+        self.status_message.emit(f"Thresholds saved into {self.model_path}")
+
     def export_csv(self, path: Path) -> int:
         """Write one row per image (results and errors); returns the number of rows."""
         try:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 import math
 
+import numpy as np
 import pytest
 from gui_helpers import drop_files
 
@@ -190,3 +191,20 @@ def test_export_becomes_possible_after_a_prediction(predict_page, qtbot, sample_
     assert window.export_action.isEnabled() and predict_page.export_button.isEnabled()
     predict_page.clear()
     assert not window.export_action.isEnabled()
+
+
+def test_per_label_thresholds_update_every_card_and_the_table(predict_page, qtbot, sample_dataset):
+    _drop_and_wait(predict_page, qtbot, sample_dataset.val.paths[:3])
+    page, names = predict_page, predict_page.label_names()
+    page.per_label_button.click()
+    assert page.threshold_panel.isVisible()
+    page.spin.setValue(0.99)  # global: almost nothing predicted
+    np.testing.assert_allclose(page.threshold_panel.values(), [0.99] * len(names))
+    page.threshold_panel._spins[0].setValue(0.0)  # the first label: always predicted
+    assert page.predictions.mode == "custom" and page.mode_label.text() == "custom per label"
+    assert page.predictions.thresholds[0] == 0.0 and page.predictions.thresholds[1] == 0.99
+    assert all(names[0] in card.bars.predicted() for card in page.cards)
+    assert all(cell.startswith(names[0]) for cell in page.table.predicted_column())
+    page.threshold_panel.reset_button.click()
+    assert page.predictions.mode == "tuned" and page.tuned.isChecked()
+    np.testing.assert_allclose(page.threshold_panel.values(), page.predictor.thresholds, atol=0.005)

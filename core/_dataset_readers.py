@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from core import limits
 from core._csv_labels import CsvLabels, CsvRow, drop_duplicates, parse_labels
 from core._dataset_types import IMAGE_SUFFIXES, DataError, ValidationReport
 from core._image_check import is_image_file, resolve_image
@@ -174,11 +175,7 @@ def _read_csv(root: Path, report: ValidationReport, options: Options) -> Raw:
 
 def _image_folders(base: Path, images_dir: Path | None) -> list[Path]:
     if images_dir is not None:
-        try:
-            found = images_dir.is_dir()
-        except (OSError, ValueError):  # a name too long for the OS, a NUL byte
-            found = False
-        if not found:
+        if not limits.is_dir(images_dir):
             raise DataError(f"The images folder {shorten(str(images_dir), 300)} does not exist.")
         return [images_dir]
     return [folder for folder in (base / "images", base) if folder.is_dir()]

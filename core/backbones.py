@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core import limits
 from core.errors import BackboneUnavailable, shorten
 
 if TYPE_CHECKING:
@@ -192,11 +193,7 @@ def read_state_dict(path: Path) -> dict:
     """Tensors from a local weights file, never unpickling arbitrary objects."""
     import torch
 
-    try:
-        found = path.is_file()
-    except (OSError, ValueError):  # a name too long for the OS, a NUL byte
-        found = False
-    if not found:
+    if not limits.is_file(path):
         raise BackboneUnavailable(f"Weights file not found: {shorten(str(path), 300)}")
     try:
         if path.suffix == ".safetensors":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 MAX_LABELS = 1000
@@ -64,3 +65,19 @@ def label_names_problem(names: list) -> str | None:
         if problem is not None:
             return problem
     return None
+
+
+def is_dir(path: Path) -> bool:
+    """Path.is_dir() that answers False for a name too long for the OS or with a NUL byte."""
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
+
+
+def is_file(path: Path) -> bool:
+    """Path.is_file() that answers False for a name too long for the OS or with a NUL byte."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -19,6 +18,7 @@ from core.console import UsageError, print_json
 from core.datasets import Dataset, LabeledImages, load_dataset
 from core.events import EpochEnded, Event, LabelMetrics, PreparingData, StepEnded, TrainingStarted
 from core.runs import save_run
+from core.runtime import prediction_threads, training_threads, use_torch_threads
 
 MAX_PROBLEMS_SHOWN = 15
 
@@ -162,7 +162,8 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
         augment=args.augment,
         device=args.device,
         seed=args.seed,
-        num_threads=os.cpu_count(),  # no UI to keep responsive: use every core
+        # No UI to keep responsive: every usable core, less those other programs are using.
+        num_threads=training_threads(keep_ui_core=False),
     )
     config.validate()
     return config
@@ -218,6 +219,7 @@ def run_predict(args: argparse.Namespace) -> int:
     from core.predictor import Predictor, expand_inputs
 
     predictor = Predictor.from_file(args.model, device=args.device)
+    use_torch_threads(prediction_threads())
     thresholds = _thresholds(args, predictor.thresholds, use_tuned=args.tuned)
     images, skipped = expand_inputs(args.inputs)
     for message in skipped:
@@ -300,6 +302,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from core.predictor import Predictor
 
     predictor = Predictor.from_file(args.model, device=args.device)
+    use_torch_threads(prediction_threads())
     dataset = load_data(args)
     split_name, split = _eval_split(dataset)
     targets = _align_labels(split, predictor.label_names)

@@ -6,6 +6,8 @@ import multiprocessing
 import os
 import sys
 
+from core.runtime import configure_threading
+
 CLI_COMMANDS = frozenset({"train", "predict", "evaluate", "backbones", "info"})
 CLI_FLAGS = frozenset({"--help", "-h", "--version"})
 SELF_TEST_FLAG = "--self-test"
@@ -13,6 +15,7 @@ SELF_TEST_FLAG = "--self-test"
 
 def main(argv: list[str] | None = None) -> int:
     multiprocessing.freeze_support()  # first: PyInstaller child processes stop here
+    configure_threading()  # before anything imports torch: OpenMP reads it once, at load
     args = sys.argv[1:] if argv is None else list(argv)
     if args and (args[0] in CLI_COMMANDS or args[0] in CLI_FLAGS):
         from core import cli  # no Qt is imported on this path

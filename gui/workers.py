@@ -181,6 +181,10 @@ class PredictionWorker(QThread):
             self.failed.emit(*describe(exc))
 
     def _predict(self, images: list[Path]) -> None:
+        from core.runtime import prediction_threads, use_torch_threads
+
+        # Per thread: one while a training runs in this process, so the two do not fight.
+        use_torch_threads(prediction_threads())
         for start in range(0, len(images), self._chunk):
             if self.isInterruptionRequested():
                 return

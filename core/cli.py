@@ -16,6 +16,7 @@ from pathlib import Path
 from core import __version__
 from core.config import DEVICES, STRATEGIES, TrainConfig
 from core.errors import Cancelled, MarqueeError, OutputError, UsageError, shorten
+from core.runtime import configure_threading
 
 EXIT_USER_ERROR, EXIT_UNEXPECTED, EXIT_CANCELLED = 2, 1, 130
 
@@ -115,6 +116,7 @@ def _add_evaluate(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    configure_threading()  # before torch loads (a no-op when gui.app.main already ran it)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

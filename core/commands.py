@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -20,6 +19,7 @@ from core.download import MOVIE_POSTER_LABELS
 from core.events import EpochEnded, Event, LabelMetrics, PreparingData, StepEnded, TrainingStarted
 from core.predictions import PredictionSet, parse_label_thresholds
 from core.runs import save_run
+from core.runtime import prediction_threads, training_threads, use_torch_threads
 
 MAX_PROBLEMS_SHOWN = 15
 
@@ -183,7 +183,8 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
         augment=args.augment,
         device=args.device,
         seed=args.seed,
-        num_threads=os.cpu_count(),  # no UI to keep responsive: use every core
+        # No UI to keep responsive: every usable core, less those other programs are using.
+        num_threads=training_threads(keep_ui_core=False),
     )
     config.validate()
     return config
@@ -242,6 +243,7 @@ def run_predict(args: argparse.Namespace) -> int:
     from core.predictor import Predictor, expand_inputs
 
     predictor = Predictor.from_file(args.model, device=args.device)
+    use_torch_threads(prediction_threads())
     predictions = predictor.new_set()
     _choose_thresholds(args, predictions, tuned=args.tuned)
     images, skipped = expand_inputs(args.inputs)
@@ -308,6 +310,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from core.predictor import Predictor
 
     predictor = Predictor.from_file(args.model, device=args.device)
+    use_torch_threads(prediction_threads())
     names = _evaluated_labels(args, predictor.label_names)
     columns = [predictor.label_names.index(name) for name in names]
     dataset = load_data(args, names)  # its label columns are now exactly `names`

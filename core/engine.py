@@ -8,7 +8,6 @@ augmentation has its embeddings computed once so later epochs only train the hea
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,6 +33,7 @@ from core.events import (
 )
 from core.metrics import compute_metrics, tune_thresholds
 from core.model import MultiLabelClassifier, create_model
+from core.runtime import training_running, training_threads
 from core.transforms import augment, decoded_cache, normalize
 
 EventSink = Callable[[Event], None]
@@ -67,13 +67,14 @@ def fit(
     `MarqueeError` subclasses; events only report progress, never failure.
     """
     emit = on_event or (lambda event: None)
-    with torch_threads(config.num_threads or default_training_threads()):
+    threads = config.num_threads or default_training_threads()
+    with training_running(), torch_threads(threads):
         return _Trainer(config, data, emit, should_stop or (lambda: False)).run()
 
 
 def default_training_threads() -> int:
-    """Every core but one, which stays free for the UI."""
-    return max(1, (os.cpu_count() or 2) - 1)
+    """Every usable core but one, which stays free for the UI (fewer when others compete)."""
+    return training_threads(keep_ui_core=True)
 
 
 @contextmanager

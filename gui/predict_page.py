@@ -102,6 +102,10 @@ def _page_task(
             todo += [str(p) for p in images if str(p) not in known]
         state.check_stop()
         if predictor is not None and todo:
+            from core.runtime import prediction_threads, use_torch_threads
+
+            # Per thread: one while a training runs in this process, so the two do not fight.
+            use_torch_threads(prediction_threads())
             predictor.predict(
                 todo,
                 batch_size=PREDICT_BATCH,

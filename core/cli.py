@@ -19,7 +19,7 @@ from core.errors import Cancelled, MarqueeError
 
 EXIT_USER_ERROR, EXIT_UNEXPECTED, EXIT_CANCELLED = 2, 1, 130
 
-SUBCOMMANDS = ("train", "predict", "evaluate", "backbones", "info")
+SUBCOMMANDS = ("train", "predict", "evaluate", "backbones", "info", "explain", "thresholds")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="show a model file's labels, backbone and metrics")
     info.add_argument("model", type=Path, metavar="MODEL")
     info.add_argument("--json", action="store_true", help="print JSON")
+    _add_explain(sub.add_parser("explain", help="write Grad-CAM heat map overlays for an image"))
+    _add_thresholds(sub.add_parser("thresholds", help="show or edit a model's thresholds"))
     return parser
 
 
@@ -106,6 +108,34 @@ def _add_evaluate(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--batch-size", type=int, default=32)
     _add_common(p)
+
+
+def _add_explain(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", type=Path, metavar="MODEL")
+    p.add_argument("image", type=Path, metavar="IMAGE")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument(
+        "--label", metavar="NAME", help="the label to explain (default: the top one)"
+    )
+    which.add_argument(
+        "--all", action="store_true", help="every label: one OUT-<label>.png per label"
+    )
+    p.add_argument("--out", type=Path, required=True, metavar="PNG", help="overlay file to write")
+    p.add_argument("--alpha", type=float, default=0.5, help="heat map opacity, 0..1 (0.5)")
+    p.add_argument("--device", default="cpu", choices=DEVICES)
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+
+def _add_thresholds(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", type=Path, metavar="MODEL")
+    p.add_argument(
+        "--set",
+        nargs="+",
+        metavar="LABEL=T",
+        help="new thresholds, e.g. --set Action=0.4 Crime=0.6 (rewrites only the metadata)",
+    )
+    p.add_argument("--reset", action="store_true", help="put the tuned thresholds back")
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

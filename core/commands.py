@@ -13,6 +13,8 @@ from tqdm import tqdm
 
 from core.backbones import list_backbones
 from core.checkpoint import read_meta, save_model
+from core.commands_model import run_explain as run_explain  # re-exported for core.cli
+from core.commands_model import run_thresholds as run_thresholds
 from core.config import TrainConfig
 from core.console import UsageError, print_json
 from core.datasets import Dataset, LabeledImages, load_dataset

@@ -14,7 +14,7 @@ runs the same model object (the GUI's worker should own one, e.g. `Explainer.fro
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,12 +126,25 @@ class Explainer:
     ) -> list[Explanation]:
         """Grad-CAM of the given labels: one forward pass, one backward pass per label."""
         indices = [self.label_index(label) for label in labels]
+        return self._explain(image, lambda _probs: indices, size)
+
+    def explain_top(self, image: ImageSource, size: tuple[int, int] | None = None) -> Explanation:
+        """Grad-CAM of the label the model finds most probable for this image."""
+        return self._explain(image, lambda probs: [int(np.argmax(probs))], size)[0]
+
+    def _explain(
+        self,
+        image: ImageSource,
+        choose: Callable[[np.ndarray], list[int]],
+        size: tuple[int, int] | None,
+    ) -> list[Explanation]:
         picture = open_image(image)
         width, height = size or picture.size
         array = load_rgb(picture, self.meta.image_size)
         batch = torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).to(self.device)
         activations, logits = self._forward(normalize(batch, self.meta.mean, self.meta.std))
         probs = torch.sigmoid(logits.detach()).squeeze(0).cpu().numpy()
+        indices = choose(probs)
         explanations = []
         for n, index in enumerate(indices):
             (grads,) = torch.autograd.grad(

@@ -213,3 +213,11 @@ def test_colorize_fades_cold_areas_and_overlay_blends() -> None:
     assert hot[0] >= 60 and hot[1] <= 130  # half dark red, half green
     assert cold[1] >= 100 and cold[2] >= 50  # half dark blue, half green
     assert overlay(base, heat, alpha=0.0).tobytes() == base.tobytes()
+
+
+def test_explain_top_picks_the_most_probable_label(quadrant_explainer: Explainer) -> None:
+    image = draw(("Drama",), np.random.default_rng(8))
+    top = quadrant_explainer.explain_top(image)
+    everything = quadrant_explainer.explain_all(image)
+    assert top.label == max(everything, key=lambda e: e.probability).label
+    np.testing.assert_allclose(top.heatmap, everything[top.index].heatmap, atol=1e-5)

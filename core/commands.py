@@ -280,7 +280,7 @@ def _align_labels(split: LabeledImages, model_labels: list[str]) -> np.ndarray:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from core.metrics import compute_metrics
+    from core.metrics import compute_metrics, label_reports, reports_to_json
     from core.predictor import Predictor
 
     predictor = Predictor.from_file(args.model, device=args.device)
@@ -311,6 +311,16 @@ def run_evaluate(args: argparse.Namespace) -> int:
                 "images": len(ok),
                 "metrics": metrics,
                 "per_label": [asdict(p) for p in per_label],
+                # PR curve points, TP/FP/FN/TN and the most confident errors per label
+                "label_reports": reports_to_json(
+                    label_reports(
+                        probs,
+                        targets[ok],
+                        predictor.label_names,
+                        predictions.thresholds,
+                        [str(split.paths[i]) for i in ok],
+                    )
+                ),
             }
         )
         return 0

@@ -65,13 +65,21 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 def _add_train(p: argparse.ArgumentParser) -> None:
     d = TrainConfig()
     _add_data_options(p)
-    p.add_argument("--backbone", default=d.backbone, help="see 'marquee backbones'")
+    p.add_argument(
+        "--backbone", help=f"see 'marquee backbones' (default: {d.backbone}, or --init-from's)"
+    )
+    p.add_argument(
+        "--init-from",
+        type=Path,
+        metavar="MODEL",
+        help="fine-tune this saved model (same labels) instead of starting from ImageNet",
+    )
     p.add_argument("--no-pretrained", action="store_true", help="random initial weights")
     p.add_argument("--weights", type=Path, help="local backbone state dict (.pth/.safetensors)")
     p.add_argument("--strategy", default=d.strategy, choices=STRATEGIES)
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--image-size", type=int, default=d.image_size)
+    p.add_argument("--image-size", type=int, help=f"default: {d.image_size}, or --init-from's")
     p.add_argument("--lr", type=float, default=d.lr, help="head learning rate")
     p.add_argument("--balance", action="store_true", help="weight positives by label rarity")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)

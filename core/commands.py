@@ -151,20 +151,23 @@ class _TrainProgress:
 
 
 def _train_config(args: argparse.Namespace) -> TrainConfig:
+    start = read_meta(args.init_from) if args.init_from else None  # its backbone and size
+    defaults = TrainConfig()
     config = TrainConfig(
-        backbone=args.backbone,
+        backbone=args.backbone or (start.backbone if start else defaults.backbone),
         pretrained=not args.no_pretrained,
         weights_file=str(args.weights) if args.weights else None,
         strategy=args.strategy,
         epochs=args.epochs,
         batch_size=args.batch_size,
-        image_size=args.image_size,
+        image_size=args.image_size or (start.image_size if start else defaults.image_size),
         lr=args.lr,
         balance=args.balance,
         augment=args.augment,
         device=args.device,
         seed=args.seed,
         num_threads=os.cpu_count(),  # no UI to keep responsive: use every core
+        init_from=str(args.init_from) if args.init_from else None,
     )
     config.validate()
     return config
@@ -196,14 +199,24 @@ def run_train(args: argparse.Namespace) -> int:
                 "metrics": result.meta.metrics,
                 "per_label": result.meta.per_label,
                 "stopped_early": result.stopped_early,
+                "lineage": result.meta.lineage,
             }
         )
         return 0
     best = result.meta.metrics.get("best_epoch")
     print(f"\nbest epoch {best}: {_metrics_line(result.meta.metrics)} (F1 at tuned thresholds)")
     print(_label_table(result.meta.per_label))
+    if len(result.meta.lineage) > 1:
+        print(f"\n{_lineage_line(result.meta.lineage)}")
     print(f"\nmodel saved to {out}")
     return 0
+
+
+def _lineage_line(lineage: list[dict]) -> str:
+    start = lineage[-1].get("init_from") or {}
+    where = start.get("path") or "a model in memory"
+    epochs = " + ".join(str(stage.get("epochs", "?")) for stage in lineage)
+    return f"trained on from {where} ({start.get('weights_sha256', '?')}); epochs: {epochs}"
 
 
 # ------------------------------------------------------------------ predict

@@ -19,6 +19,7 @@ from core.limits import MAX_LABEL_CHARS, MAX_LABELS, label_name_problem, label_n
 MAX_METRICS = 64
 MAX_CONFIG_KEYS = 200
 MAX_SHORT_TEXT = 100
+MAX_LINEAGE = 1000
 _PER_LABEL_NUMBERS = ("precision", "recall", "f1", "threshold")
 
 
@@ -50,6 +51,11 @@ def validate(data: dict, format_version: int) -> dict[str, Any]:
         "per_label": _per_label(data.get("per_label", [])),
         "config": _config(data.get("config", {})),
     }
+    if data.get("tuned_thresholds") is not None:  # kept once thresholds were edited
+        clean["tuned_thresholds"] = _numbers(
+            data["tuned_thresholds"], "tuned_thresholds", len(names), 0.0, 1.0
+        )
+    clean["lineage"] = _lineage(data.get("lineage", []))
     for key in ("created", "app_version"):
         if key in data:
             clean[key] = _text(data[key], key)
@@ -97,6 +103,15 @@ def _mapping(value: object, where: str, limit: int) -> dict:
 
 
 # ------------------------------------------------------------------ fields
+def _lineage(value: object) -> list[dict[str, Any]]:
+    """The training stages the model went through (train more, --init-from)."""
+    if not isinstance(value, list) or not all(isinstance(stage, dict) for stage in value):
+        raise Invalid("lineage must be a list of JSON objects")
+    if len(value) > MAX_LINEAGE:
+        raise Invalid(f"lineage has {len(value):,} stages (at most {MAX_LINEAGE})")
+    return [_mapping(stage, "a lineage stage", MAX_CONFIG_KEYS) for stage in value]
+
+
 def _label_names(value: object) -> list[str]:
     if not isinstance(value, list) or not value:
         raise Invalid("label_names must be a non-empty list of names")

@@ -7,19 +7,26 @@ or one from a stranger gets a clear ModelFileError instead of a crash deep in to
 from __future__ import annotations
 
 import json
+import math
 import os
+import shutil
+import struct
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from core import __version__, _meta_schema
 from core.backbones import get_backbone_info
-from core.errors import BackboneUnavailable, ModelFileError, OutputError, shorten
+from core.errors import BackboneUnavailable, ModelFileError, OutputError, UsageError, shorten
 from core.limits import loads_json
 
 if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
     from core.model import MultiLabelClassifier
 
 FORMAT_VERSION = 1
@@ -48,6 +55,10 @@ class ModelMeta:
     metrics: dict[str, float | None] = field(default_factory=dict)
     per_label: list[dict[str, Any]] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
+    # The thresholds training tuned, kept once the user edits `thresholds` (None: unedited).
+    tuned_thresholds: list[float] | None = None
+    # Training stages, oldest first: {"epochs", "best_epoch", "strategy", "init_from"}.
+    lineage: list[dict[str, Any]] = field(default_factory=list)
     created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     app_version: str = __version__
     format_version: int = FORMAT_VERSION
@@ -157,7 +168,8 @@ def _refuse_non_safetensors(path: Path) -> None:
                 "more than a Marquee model needs; refusing to read it."
             )
         return
-    looks_pickled = head[:2] == b"PK" or head[:1] == b"\x80"
+    # A safetensors header length can start with 0x80 too; its JSON starts at byte 8.
+    looks_pickled = (head[:2] == b"PK" or head[:1] == b"\x80") and head[8:9] != b"{"
     if path.suffix.lower() in _PICKLE_SUFFIXES or looks_pickled:
         raise ModelFileError(
             f"{_name(path)} looks like a PyTorch pickle; Marquee never loads pickles because "
@@ -200,3 +212,130 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[MultiLabelClassif
             f"{len(meta.label_names)} labels ({first[:200]})."
         ) from exc
     return model.to(device).eval(), meta
+
+
+# ------------------------------------------------------------------ editing thresholds
+_MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit
+
+
+def write_thresholds(
+    path: str | Path, thresholds: Mapping[str, float] | Sequence[float]
+) -> ModelMeta:
+    """Store new per-label thresholds in the model file; only its metadata is rewritten.
+
+    `thresholds` is a full list (one per label) or a mapping for some labels (the others
+    keep theirs). The tensors' bytes are copied unchanged into a temp file that replaces
+    the original atomically. The first edit keeps the tuned values in `tuned_thresholds`,
+    so "reset to tuned" still works later. Returns the new metadata.
+    """
+    path = Path(path)
+    meta = read_meta(path)
+    values = _merged_thresholds(meta, thresholds)
+    if meta.tuned_thresholds is None:
+        meta.tuned_thresholds = list(meta.thresholds)
+    meta.thresholds = values
+    return _rewrite_meta(path, meta)
+
+
+def reset_thresholds(path: str | Path) -> ModelMeta:
+    """Put the thresholds tuned at training back (metadata only, atomically)."""
+    path = Path(path)
+    meta = read_meta(path)
+    if meta.tuned_thresholds is not None:
+        meta.thresholds, meta.tuned_thresholds = list(meta.tuned_thresholds), None
+    return _rewrite_meta(path, meta)
+
+
+def _merged_thresholds(
+    meta: ModelMeta, thresholds: Mapping[str, float] | Sequence[float]
+) -> list[float]:
+    names = meta.label_names
+    if isinstance(thresholds, Mapping):
+        values = list(meta.thresholds)
+        for name, value in thresholds.items():
+            if name not in names:
+                raise UsageError(f"'{name}' is not one of the model's labels: {', '.join(names)}")
+            values[names.index(name)] = value
+    else:
+        values = list(thresholds)
+        if len(values) != len(names):
+            raise UsageError(f"give {len(names)} thresholds, one per label ({', '.join(names)})")
+    for name, value in zip(names, values, strict=True):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if not (ok and math.isfinite(value) and 0.0 <= value <= 1.0):
+            raise UsageError(f"the threshold for {name} must be between 0 and 1, got {value!r}")
+    return [float(v) for v in values]
+
+
+def _rewrite_meta(path: Path, meta: ModelMeta) -> ModelMeta:
+    """Swap the header's metadata document; copy the tensor bytes verbatim; os.replace."""
+    text = meta.to_json()
+    ModelMeta.from_json(text, path.name)  # never write what could not be read back
+    with path.open("rb") as source:
+        header, data_start = _read_header(source, path)
+        header.setdefault("__metadata__", {})[METADATA_KEY] = text
+        encoded = json.dumps(header, separators=(",", ":")).encode("utf-8")
+        encoded += b" " * (-len(encoded) % 8)  # keep the data 8-byte aligned, as safetensors does
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as target:
+                target.write(struct.pack("<Q", len(encoded)))
+                target.write(encoded)
+                source.seek(data_start)
+                shutil.copyfileobj(source, target, length=1 << 20)
+                target.flush()
+                os.fsync(target.fileno())
+            shutil.copymode(path, tmp)
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise OutputError(f"Cannot rewrite {path}: {exc.strerror or exc}.") from exc
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+    return meta
+
+
+def _read_header(handle: BinaryIO, path: Path) -> tuple[dict, int]:
+    raw = handle.read(8)
+    size = struct.unpack("<Q", raw)[0] if len(raw) == 8 else -1
+    if not 0 < size <= _MAX_HEADER_BYTES:
+        raise ModelFileError(f"{path.name}: its safetensors header is damaged.")
+    try:
+        header = json.loads(handle.read(size))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"{path.name}: its safetensors header is damaged.") from exc
+    if not isinstance(header, dict):
+        raise ModelFileError(f"{path.name}: its safetensors header is damaged.")
+    return header, 8 + size
+
+
+# ------------------------------------------------------------------ identity of the weights
+def weights_digest(source: str | Path | Mapping[str, torch.Tensor] | nn.Module) -> str:
+    """SHA-256 of the tensors (names, dtypes, shapes and bytes, in name order).
+
+    The same weights give the same digest from a model file, a state dict or a module, and
+    editing a file's metadata (thresholds) leaves it unchanged.
+    """
+    import hashlib
+
+    import torch
+
+    if isinstance(source, str | Path):
+        from safetensors.torch import load_file
+
+        state: Mapping[str, torch.Tensor] = load_file(str(source))
+    elif isinstance(source, torch.nn.Module):
+        state = source.state_dict()
+    else:
+        state = source
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        tensor = state[name].detach().to("cpu").contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def short_digest(source: str | Path | Mapping[str, torch.Tensor] | nn.Module) -> str:
+    """The first 12 hex digits of `weights_digest`: enough to tell models apart."""
+    return weights_digest(source)[:12]

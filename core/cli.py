@@ -20,7 +20,7 @@ from core.runtime import configure_threading
 
 EXIT_USER_ERROR, EXIT_UNEXPECTED, EXIT_CANCELLED = 2, 1, 130
 
-SUBCOMMANDS = ("train", "predict", "evaluate", "backbones", "info")
+SUBCOMMANDS = ("train", "predict", "evaluate", "backbones", "info", "explain", "thresholds")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="show a model file's labels, backbone and metrics")
     info.add_argument("model", type=Path, metavar="MODEL")
     info.add_argument("--json", action="store_true", help="print JSON")
+    _add_explain(sub.add_parser("explain", help="write Grad-CAM heat map overlays for an image"))
+    _add_thresholds(sub.add_parser("thresholds", help="show or edit a model's thresholds"))
     return parser
 
 
@@ -70,13 +72,21 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 def _add_train(p: argparse.ArgumentParser) -> None:
     d = TrainConfig()
     _add_data_options(p)
-    p.add_argument("--backbone", default=d.backbone, help="see 'marquee backbones'")
+    p.add_argument(
+        "--backbone", help=f"see 'marquee backbones' (default: {d.backbone}, or --init-from's)"
+    )
+    p.add_argument(
+        "--init-from",
+        type=Path,
+        metavar="MODEL",
+        help="fine-tune this saved model (same labels) instead of starting from ImageNet",
+    )
     p.add_argument("--no-pretrained", action="store_true", help="random initial weights")
     p.add_argument("--weights", type=Path, help="local backbone state dict (.pth/.safetensors)")
     p.add_argument("--strategy", default=d.strategy, choices=STRATEGIES)
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--image-size", type=int, default=d.image_size)
+    p.add_argument("--image-size", type=int, help=f"default: {d.image_size}, or --init-from's")
     p.add_argument("--lr", type=float, default=d.lr, help="head learning rate")
     p.add_argument("--balance", action="store_true", help="weight positives by label rarity")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
@@ -115,6 +125,34 @@ def _add_evaluate(p: argparse.ArgumentParser) -> None:
     _add_common(p)
 
 
+def _add_explain(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", type=Path, metavar="MODEL")
+    p.add_argument("image", type=Path, metavar="IMAGE")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument(
+        "--label", metavar="NAME", help="the label to explain (default: the top one)"
+    )
+    which.add_argument(
+        "--all", action="store_true", help="every label: one OUT-<label>.png per label"
+    )
+    p.add_argument("--out", type=Path, required=True, metavar="PNG", help="overlay file to write")
+    p.add_argument("--alpha", type=float, default=0.5, help="heat map opacity, 0..1 (0.5)")
+    p.add_argument("--device", default="cpu", choices=DEVICES)
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+
+def _add_thresholds(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", type=Path, metavar="MODEL")
+    p.add_argument(
+        "--set",
+        nargs="+",
+        metavar="LABEL=T",
+        help="new thresholds, e.g. --set Action=0.4 Crime=0.6 (rewrites only the metadata)",
+    )
+    p.add_argument("--reset", action="store_true", help="put the tuned thresholds back")
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     configure_threading()  # before torch loads (a no-op when gui.app.main already ran it)
     parser = build_parser()
@@ -151,7 +189,7 @@ def _check_arguments(args: argparse.Namespace) -> None:
         raise UsageError(f"--batch-size must be at least 1, got {batch_size}.")
     out = getattr(args, "out", None)
     if out is not None:
-        if out.suffix.lower() != ".safetensors":
+        if args.command == "train" and out.suffix.lower() != ".safetensors":
             raise UsageError(
                 f"--out must name a .safetensors file, got {shorten(str(out), 200)}; Marquee "
                 "saves models only in that format (e.g. --out model.safetensors)."

@@ -12,6 +12,8 @@ from tqdm import tqdm
 
 from core.backbones import list_backbones
 from core.checkpoint import read_meta, save_model
+from core.commands_model import run_explain as run_explain  # re-exported for core.cli
+from core.commands_model import run_thresholds as run_thresholds
 from core.config import TrainConfig
 from core.console import UsageError, print_json
 from core.datasets import Dataset, LabeledImages, load_dataset
@@ -170,14 +172,16 @@ class _TrainProgress:
 
 
 def _train_config(args: argparse.Namespace) -> TrainConfig:
+    start = read_meta(args.init_from) if args.init_from else None  # its backbone and size
+    defaults = TrainConfig()
     config = TrainConfig(
-        backbone=args.backbone,
+        backbone=args.backbone or (start.backbone if start else defaults.backbone),
         pretrained=not args.no_pretrained,
         weights_file=str(args.weights) if args.weights else None,
         strategy=args.strategy,
         epochs=args.epochs,
         batch_size=args.batch_size,
-        image_size=args.image_size,
+        image_size=args.image_size or (start.image_size if start else defaults.image_size),
         lr=args.lr,
         balance=args.balance,
         augment=args.augment,
@@ -185,6 +189,7 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
         seed=args.seed,
         # No UI to keep responsive: every usable core, less those other programs are using.
         num_threads=training_threads(keep_ui_core=False),
+        init_from=str(args.init_from) if args.init_from else None,
     )
     config.validate()
     return config
@@ -216,14 +221,24 @@ def run_train(args: argparse.Namespace) -> int:
                 "metrics": result.meta.metrics,
                 "per_label": result.meta.per_label,
                 "stopped_early": result.stopped_early,
+                "lineage": result.meta.lineage,
             }
         )
         return 0
     best = result.meta.metrics.get("best_epoch")
     print(f"\nbest epoch {best}: {_metrics_line(result.meta.metrics)} (F1 at tuned thresholds)")
     print(_label_table(result.meta.per_label))
+    if len(result.meta.lineage) > 1:
+        print(f"\n{_lineage_line(result.meta.lineage)}")
     print(f"\nmodel saved to {out}")
     return 0
+
+
+def _lineage_line(lineage: list[dict]) -> str:
+    start = lineage[-1].get("init_from") or {}
+    where = start.get("path") or "a model in memory"
+    epochs = " + ".join(str(stage.get("epochs", "?")) for stage in lineage)
+    return f"trained on from {where} ({start.get('weights_sha256', '?')}); epochs: {epochs}"
 
 
 # ------------------------------------------------------------------ predict
@@ -306,7 +321,7 @@ def _evaluated_labels(args: argparse.Namespace, model_labels: list[str]) -> list
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from core.metrics import compute_metrics
+    from core.metrics import compute_metrics, label_reports, reports_to_json
     from core.predictor import Predictor
 
     predictor = Predictor.from_file(args.model, device=args.device)
@@ -339,6 +354,16 @@ def run_evaluate(args: argparse.Namespace) -> int:
                 "images": len(ok),
                 "metrics": metrics,
                 "per_label": [asdict(p) for p in per_label],
+                # PR curve points, TP/FP/FN/TN and the most confident errors per label
+                "label_reports": reports_to_json(
+                    label_reports(
+                        probs,
+                        split.labels[ok],
+                        names,
+                        predictions.thresholds[columns],
+                        [str(split.paths[i]) for i in ok],
+                    )
+                ),
             }
         )
         return 0

@@ -35,6 +35,7 @@ class TrainConfig:
     device: str = "auto"
     seed: int = 0
     num_threads: int | None = None  # torch intra-op threads; None leaves one core free
+    init_from: str | None = None  # a model file to start from (same backbone and labels)
 
     def validate(self) -> None:
         """Raise ConfigError with a plain message for settings that cannot work."""

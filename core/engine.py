@@ -11,7 +11,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
@@ -20,6 +20,7 @@ from torch import nn
 from core.backbones import IMAGENET_MEAN, IMAGENET_STD
 from core.checkpoint import ModelMeta
 from core.config import TrainConfig
+from core.continuing import StartingModel, head_in_data_order, lineage_of, starting_model
 from core.datasets import Dataset
 from core.device import resolve_device
 from core.errors import Cancelled, DataError
@@ -58,8 +59,18 @@ def fit(
     data: Dataset,
     on_event: EventSink | None = None,
     should_stop: StopFlag | None = None,
+    *,
+    start_from: TrainResult | None = None,
+    start_from_path: str | None = None,
 ) -> TrainResult:
     """Train a classifier on `data`; report progress through `on_event`.
+
+    The model starts from ImageNet (or random, or `config.weights_file`) backbone weights
+    and a new head, unless it continues a trained model: `start_from` (in memory; its
+    model is copied, not changed; `start_from_path` names where it is saved, if anywhere)
+    or `config.init_from` (a model file). Such a model needs the data's labels (a
+    DataError names the difference) and the config's backbone (ConfigError); the result's
+    `meta.lineage` lists every stage with its epochs.
 
     Stopping (via `should_stop`) ends the run after the current step and still returns the
     best model so far; stopping before the first training step (decoding, embedding)
@@ -69,7 +80,31 @@ def fit(
     emit = on_event or (lambda event: None)
     threads = config.num_threads or default_training_threads()
     with training_running(), torch_threads(threads):
-        return _Trainer(config, data, emit, should_stop or (lambda: False)).run()
+        parent = starting_model(config, start_from, start_from_path)
+        return _Trainer(config, data, emit, should_stop or (lambda: False), parent).run()
+
+
+def train_more(
+    result: TrainResult,
+    data: Dataset,
+    epochs: int,
+    on_event: EventSink | None = None,
+    should_stop: StopFlag | None = None,
+    *,
+    source: str | None = None,
+    **changes: object,
+) -> TrainResult:
+    """Continue a finished (or stopped) training for `epochs` more epochs ("Train more").
+
+    Same settings as `result`'s run, except: the backbone stays frozen only if it was
+    frozen throughout (else it keeps training: strategy no_freeze), and `changes`
+    override any TrainConfig field. `source` is the path `result` was saved to, if any
+    (recorded in the lineage). `result` itself is left as it is.
+    """
+    config = TrainConfig.from_dict(result.meta.config)
+    config.strategy = "freeze" if config.strategy == "freeze" else "no_freeze"
+    config = replace(config, **{"epochs": epochs, "init_from": None, **changes})
+    return fit(config, data, on_event, should_stop, start_from=result, start_from_path=source)
 
 
 def default_training_threads() -> int:
@@ -89,21 +124,23 @@ def torch_threads(count: int) -> Iterator[None]:
 
 
 class _Trainer:
-    def __init__(self, config: TrainConfig, data: Dataset, emit: EventSink, stop: StopFlag):
+    def __init__(
+        self,
+        config: TrainConfig,
+        data: Dataset,
+        emit: EventSink,
+        stop: StopFlag,
+        parent: StartingModel | None = None,
+    ):
         config.validate()
         if len(data.train) == 0 or len(data.val) == 0:
             raise DataError("Training needs at least one training and one validation image.")
         self.config, self.data, self.emit, self.stop = config, data, emit, stop
+        self.parent = parent
         torch.manual_seed(config.seed)
         self.device, self.device_name = resolve_device(config.device)
         self.generator = torch.Generator().manual_seed(config.seed)
-        self.model = create_model(
-            config.backbone,
-            len(data.label_names),
-            pretrained=config.pretrained,
-            weights_file=config.weights_file,
-            dropout=config.dropout,
-        ).to(self.device)
+        self.model = self._initial_model().to(self.device)
         if self.device == "cuda":
             self.model = self.model.to(memory_format=torch.channels_last)
         self.amp_dtype = _amp_dtype(self.device)
@@ -113,6 +150,27 @@ class _Trainer:
         self.step = 0
 
     # ----------------------------------------------------------------- set-up
+    def _initial_model(self) -> MultiLabelClassifier:
+        labels = list(self.data.label_names)
+        if self.parent is None:
+            return create_model(
+                self.config.backbone,
+                len(labels),
+                pretrained=self.config.pretrained,
+                weights_file=self.config.weights_file,
+                dropout=self.config.dropout,
+            )
+        where = self.parent.origin["path"] or "The model to train on"
+        state = head_in_data_order(self.parent.state, self.parent.meta.label_names, labels, where)
+        model = create_model(
+            self.config.backbone, len(labels), pretrained=False, dropout=self.config.dropout
+        )
+        model.load_state_dict(state)
+        return model
+
+    def _previous_lineage(self) -> list[dict]:
+        return lineage_of(self.parent.meta) if self.parent is not None else []
+
     def _prepare(self) -> None:
         size = self.config.image_size
 
@@ -166,6 +224,7 @@ class _Trainer:
             device_name=self.device_name,
             steps_per_epoch=self.steps_per_epoch,
             total_steps=self.total_steps,
+            previous_epochs=sum(int(s.get("epochs") or 0) for s in self._previous_lineage()),
         )
 
     def _is_frozen(self, epoch: int) -> bool:
@@ -321,6 +380,7 @@ class _Trainer:
             metrics={**metrics, "best_epoch": best["epoch"]},
             per_label=[asdict(p) for p in per_label],
             config=self.config.to_dict(),
+            lineage=[*self._previous_lineage(), self._stage(best["epoch"])],
         )
         self.emit(
             TrainingFinished(
@@ -333,6 +393,14 @@ class _Trainer:
             )
         )
         return TrainResult(self.model.cpu(), meta, self.history, stopped)
+
+    def _stage(self, best_epoch: int) -> dict:
+        return {
+            "epochs": len(self.history),
+            "best_epoch": best_epoch,
+            "strategy": self.config.strategy,
+            "init_from": self.parent.origin if self.parent is not None else None,
+        }
 
 
 def _amp_dtype(device: str) -> torch.dtype | None:

@@ -43,6 +43,7 @@ class TrainingStarted:
     device_name: str  # human readable, e.g. "NVIDIA H200" or "CPU (2 cores)"
     steps_per_epoch: int
     total_steps: int
+    previous_epochs: int = 0  # epochs the starting model already had (train more): plots go on
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,9 @@ class MultiLabelClassifier(nn.Module):
     def __init__(self, backbone: nn.Module, num_labels: int, dropout: float = 0.2) -> None:
         super().__init__()
         self.backbone = backbone
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(backbone.num_features, num_labels))
+        # timm's MobileNetV3 pools 960 channels then widens them to 1280 (head_hidden_size).
+        width = getattr(backbone, "head_hidden_size", None) or backbone.num_features
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, num_labels))
 
     @property
     def num_labels(self) -> int:

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from core.errors import MarqueeError
 from core.predictions import Prediction, PredictionSet
 from gui.errors import show_error
+from gui.explain_dialog import ExplanationDialog
 from gui.settings import Preferences
 from gui.tasks import TaskSlot
 from gui.theme import set_muted
@@ -292,6 +293,17 @@ class PredictPage(QWidget):
         self._unexpanded += [Path(p) for p in paths]
         return self._restart()
 
+    def explain(self, image: Path, label_index: int) -> ExplanationDialog | None:
+        """Open the poster with one label's heat map (arrows step through the labels)."""
+        if self.predictor is None:
+            return None
+        dialog = ExplanationDialog(
+            image, self.label_names(), label_index, self.predictor, self.model_path, self
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
+
     def clear(self) -> None:
         self.tasks.cancel()
         self._unexpanded.clear()
@@ -384,6 +396,7 @@ class PredictPage(QWidget):
             path = Path(self.predictions.sources[row])
             card = PredictionCardWidget(path)
             card.set_labels(self.predictions.label_names)
+            card.bars.label_clicked.connect(lambda index, p=path: self.explain(p, index))
             self.cards.append(card)
             self.flow.add_card(card)
             self._thumbnails.request(("card", id(self), str(path)), path)

@@ -35,7 +35,10 @@ class PredictionCardWidget(QFrame):
         self.summary.setWordWrap(True)
         set_muted(self.summary)
         self.bars = ProbabilityBarsWidget()
-        self.bars.setToolTip("Probability per label; the vertical mark is the threshold")
+        self.bars.setToolTip(
+            "Probability per label; the vertical mark is the threshold. "
+            "Click a label to see which parts of the image raised it."
+        )
         text = QVBoxLayout()
         text.setSpacing(6)
         text.addWidget(self.name)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from gui.theme import ACCENT, muted_colour, text_tint
@@ -19,7 +19,10 @@ class ProbabilityBarsWidget(QWidget):
     """Draws what it is given: probabilities, thresholds and which labels are predicted.
 
     It never compares a probability with a threshold itself; the PredictionSet decides.
+    Clicking a label's row emits `label_clicked(row)` (the Predict page explains it).
     """
+
+    label_clicked = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -43,7 +46,17 @@ class ProbabilityBarsWidget(QWidget):
         self._probs = None if probs is None else np.asarray(probs, dtype=float)
         self._thresholds = np.asarray(thresholds, dtype=float)
         self._predicted = np.asarray(predicted, dtype=bool)
+        self.setCursor(
+            Qt.CursorShape.PointingHandCursor if probs is not None else Qt.CursorShape.ArrowCursor
+        )
         self.update()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        row = int(event.position().y() // ROW)
+        if self._probs is not None and 0 <= row < len(self._names):
+            self.label_clicked.emit(row)
+            return
+        super().mousePressEvent(event)
 
     @property
     def thresholds(self) -> np.ndarray:

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import csv
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 from gui_helpers import drop_files
+from PySide6.QtCore import Qt
 
 pytestmark = pytest.mark.slow
 
@@ -208,3 +210,60 @@ def test_per_label_thresholds_update_every_card_and_the_table(predict_page, qtbo
     page.threshold_panel.reset_button.click()
     assert page.predictions.mode == "tuned" and page.tuned.isChecked()
     np.testing.assert_allclose(page.threshold_panel.values(), page.predictor.thresholds, atol=0.005)
+
+
+def test_clicking_a_bar_explains_that_label_and_arrows_step_through_labels(
+    predict_page, qtbot, sample_dataset
+):
+    from PySide6.QtCore import QPoint
+
+    from gui.explain_dialog import ExplanationDialog
+    from gui.widgets.probability_bars import ROW
+
+    _drop_and_wait(predict_page, qtbot, sample_dataset.val.paths[:1])
+    bars = predict_page.cards[0].bars
+    opened = []
+    real = predict_page.explain
+    predict_page.explain = lambda *a: opened.append(real(*a)) or opened[-1]
+    bars.label_clicked.disconnect()
+    bars.label_clicked.connect(lambda i: predict_page.explain(predict_page.cards[0].path, i))
+    top = int(np.argmax(predict_page.predictions.probabilities(0)))  # a map worth drawing
+    qtbot.mouseClick(bars, Qt.MouseButton.LeftButton, pos=QPoint(40, top * ROW + ROW // 2))
+    dialog = opened[0]
+    assert isinstance(dialog, ExplanationDialog) and dialog.index == top
+    qtbot.waitUntil(lambda: top in dialog.maps, timeout=60_000)
+    names = predict_page.label_names()
+    assert dialog.title.text().startswith(names[top])
+    heat = dialog.maps[top].heat
+    assert heat.width() == dialog.maps[top].poster.width() and heat.hasAlphaChannel()
+    dialog.opacity.setValue(0)
+    plain = dialog.composed()
+    dialog.opacity.setValue(100)
+    assert dialog.composed() != plain  # the map is drawn over the poster
+    dialog.next_button.click()
+    after = (top + 1) % len(names)
+    qtbot.waitUntil(lambda: after in dialog.maps, timeout=60_000)
+    assert dialog.index == after and dialog.title.text().startswith(names[after])
+    dialog.close()
+
+
+def test_saved_thresholds_land_in_the_model_file_and_leave_the_weights(
+    window, qtbot, model_file, tmp_path
+):
+    import shutil
+
+    from core.checkpoint import read_meta, weights_digest
+
+    model = shutil.copy(model_file, tmp_path / "editable.safetensors")
+    before = weights_digest(model)
+    page = window.predict_page
+    with qtbot.waitSignal(page.model_loaded, timeout=60_000):
+        page.load_model(Path(model))
+    page.per_label_button.click()
+    page.threshold_panel._spins[0].setValue(0.12)
+    assert page.threshold_panel.save_button.isEnabled()
+    worker = page.save_thresholds()
+    qtbot.waitUntil(lambda: read_meta(model).thresholds[0] == pytest.approx(0.12), timeout=30_000)
+    qtbot.waitUntil(lambda: worker.isFinished(), timeout=30_000)
+    assert weights_digest(model) == before
+    assert read_meta(model).tuned_thresholds is not None  # Reset to tuned still possible

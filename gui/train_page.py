@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QTimer, QUrl, Signal
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -28,6 +29,7 @@ from core.events import (
 )
 from core.paths import runs_dir
 from gui.errors import show_error
+from gui.evaluation_dialog import EvaluationDialog
 from gui.settings import Preferences
 from gui.tasks import TaskSlot
 from gui.theme import set_muted
@@ -35,7 +37,15 @@ from gui.train_form import TrainFormWidget
 from gui.widgets.cards import CardWidget, hbox, page_header
 from gui.widgets.label_table import LabelMetricsTable
 from gui.widgets.plot_panel import TrainingPlotsWidget
-from gui.workers import FunctionWorker, TaskState, TrainingOutcome, WorkerSet, training_task
+from gui.workers import (
+    FunctionWorker,
+    Task,
+    TaskState,
+    TrainingOutcome,
+    WorkerSet,
+    train_more_task,
+    training_task,
+)
 
 if TYPE_CHECKING:
     from core.datasets import Dataset
@@ -69,6 +79,8 @@ class TrainPage(QWidget):
         self._last_step: StepEnded | None = None
         self._device_probe: FunctionWorker | None = None
         self._cancelled = False  # the last run was stopped before its first step
+        self._continuing = False  # the current run trains more from the last one
+        self._previous: tuple[Any, Path | None] = (None, None)
         self._timer = QTimer(self, interval=REFRESH_MS)
         self._timer.timeout.connect(self._on_timer_timeout)
         self._build()
@@ -154,9 +166,23 @@ class TrainPage(QWidget):
         self.runs_button.clicked.connect(
             lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.run_dir or runs_dir())))
         )
+        self.evaluate_button = QPushButton("Evaluation…")
+        self.evaluate_button.setToolTip(
+            "PR curve per label, confusion counts and the most confident mistakes"
+        )
+        self.evaluate_button.clicked.connect(self.open_evaluation)
+        self.more_button = QPushButton("Train more")
+        self.more_button.setToolTip("Continue this model for more epochs; the plots go on")
+        self.more_button.clicked.connect(lambda: self.train_more())
+        self.more_epochs = QSpinBox()
+        self.more_epochs.setRange(1, 500)
+        self.more_epochs.setValue(3)
+        self.more_epochs.setSuffix(" epochs")
+        self.more_epochs.setToolTip("How many more epochs Train more runs")
         card.body.addWidget(self.result_label)
         card.body.addLayout(hbox(self.save_button, self.predict_button, spacing=6))
-        card.body.addLayout(hbox(self.runs_button))
+        card.body.addLayout(hbox(self.evaluate_button, self.runs_button, spacing=6))
+        card.body.addLayout(hbox(self.more_button, self.more_epochs, spacing=6))
         return card
 
     # ------------------------------------------------------------------ public
@@ -205,17 +231,31 @@ class TrainPage(QWidget):
         return self._start_worker(config)
 
     def _start_worker(self, config: TrainConfig) -> FunctionWorker:
-        self.result, self.run_dir, self._started, self._last_step = None, None, None, None
-        self._cancelled = False
         self.plots.build()  # normally done after the first paint already
         self.plots.reset()
         self.table.clear_rows()
+        return self._run(training_task(config, self.dataset), continuing=False)
+
+    def train_more(self, epochs: int | None = None) -> FunctionWorker | None:
+        """Continue the last run for more epochs; the plots go on where they stopped."""
+        if self.is_training() or self.result is None or self.dataset is None:
+            return None
+        source = self.run_dir / "model.safetensors" if self.run_dir else None
+        task = train_more_task(
+            self.result, self.dataset, epochs or self.more_epochs.value(), source
+        )
+        return self._run(task, continuing=True)
+
+    def _run(self, task: Task, continuing: bool) -> FunctionWorker:
+        self._previous = (self.result, self.run_dir) if continuing else (None, None)
+        self.result, self.run_dir, self._started, self._last_step = None, None, None, None
+        self._cancelled, self._continuing = False, continuing
         self.result_label.setText("Training…")
         self.progress.setRange(0, 0)
         self.progress.setFormat("Preparing…")
         self.progress_detail.setText("Building the model…")
         worker = self.tasks.start(
-            training_task(config, self.dataset),
+            task,
             "training",
             on_partial=self._on_worker_event,
             on_done=self._on_worker_succeeded,
@@ -271,7 +311,10 @@ class TrainPage(QWidget):
 
     def _on_training_started(self, event: TrainingStarted) -> None:
         self._started = event
-        self.plots.reset(event.steps_per_epoch)
+        if self._continuing:
+            self.plots.continue_run(event.previous_epochs, event.steps_per_epoch)
+        else:
+            self.plots.reset(event.steps_per_epoch)
         self.progress.setRange(0, max(1, event.total_steps))
         self.progress.setValue(0)
         self.progress.setFormat("%p%")
@@ -308,11 +351,14 @@ class TrainPage(QWidget):
             self.status_message.emit(f"Run saved to {run_dir}")
 
     def _on_worker_failed(self, message: str, details: str) -> None:
+        self.result, self.run_dir = self._previous
         show_error(self, f"Training failed: {message}", details)
 
     def _on_worker_cancelled(self) -> None:
         self._cancelled = True
-        self.result_label.setText("Stopped before the first training step; no model was kept.")
+        self.result, self.run_dir = self._previous  # Train more stopped early: keep the model
+        kept = "the previous model is kept" if self.result else "no model was kept"
+        self.result_label.setText(f"Stopped before the first training step; {kept}.")
         self.status_message.emit("Training cancelled.")
 
     def _on_worker_finished(self) -> None:
@@ -337,7 +383,8 @@ class TrainPage(QWidget):
         self.stop_button.setEnabled(running)
         self.form.setEnabled(not running)
         self.save_button.setEnabled(self.can_save())
-        self.predict_button.setEnabled(self.result is not None and not running)
+        for button in (self.predict_button, self.evaluate_button, self.more_button):
+            button.setEnabled(self.result is not None and not running)
         self.actions_changed.emit()
 
     def can_save(self) -> bool:
@@ -365,6 +412,41 @@ class TrainPage(QWidget):
         worker = FunctionWorker(task, name="save-model")
         worker.succeeded.connect(lambda p: self.status_message.emit(f"Model saved to {p}"))
         worker.failed.connect(lambda m, d: show_error(self, f"Could not save the model: {m}", d))
+        return self.workers.start(worker)
+
+    def open_evaluation(self) -> EvaluationDialog | None:
+        """The last model on the validation images: PR curves, counts, error gallery."""
+        if self.result is None or self.dataset is None:
+            return None
+        from core.predictor import Predictor  # torch is loaded: a model was just trained
+
+        val = self.dataset.val
+        dialog = EvaluationDialog(
+            Predictor(self.result.model, self.result.meta), list(val.paths), val.labels, parent=self
+        )
+        dialog.thresholds_chosen.connect(self.use_thresholds)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
+
+    def use_thresholds(self, thresholds: list[float]) -> FunctionWorker | None:
+        """Adopt per-label thresholds for the last model (and its saved run file)."""
+        if self.result is None:
+            return None
+        self.result.meta.thresholds = list(thresholds)
+        path = self.run_dir / "model.safetensors" if self.run_dir else None
+        if path is None:
+            return None
+
+        def task(_state: TaskState) -> Path:
+            from core.checkpoint import write_thresholds
+
+            write_thresholds(path, thresholds)
+            return path
+
+        worker = FunctionWorker(task, name="save-thresholds")
+        worker.succeeded.connect(lambda p: self.status_message.emit(f"Thresholds saved in {p}"))
+        worker.failed.connect(lambda m, d: show_error(self, f"Could not save: {m}", d))
         return self.workers.start(worker)
 
     def _on_predict_clicked(self) -> None:

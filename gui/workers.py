@@ -138,17 +138,39 @@ def training_task(config: TrainConfig, data: Dataset, save_run: bool = True) -> 
         from core import engine
 
         result = engine.fit(config, data, on_event=state.partial, should_stop=state.should_stop)
-        if not save_run:
-            return TrainingOutcome(result, None)
-        try:
-            from core.runs import save_run as save
-
-            return TrainingOutcome(result, save(result))
-        except Exception as exc:  # the model is still usable: report, do not fail the run
-            log.exception("saving the run failed")
-            return TrainingOutcome(result, None, describe(exc)[0])
+        return _saved(result) if save_run else TrainingOutcome(result, None)
 
     return task
+
+
+def train_more_task(previous: Any, data: Dataset, epochs: int, source: Path | None) -> Task:
+    """core.engine.train_more as a task: `epochs` more epochs from a finished run."""
+
+    def task(state: TaskState) -> TrainingOutcome:
+        from core import engine
+
+        result = engine.train_more(
+            previous,
+            data,
+            epochs,
+            on_event=state.partial,
+            should_stop=state.should_stop,
+            source=str(source) if source else None,
+        )
+        return _saved(result)
+
+    return task
+
+
+def _saved(result: Any) -> TrainingOutcome:
+    """Keep the run in the runs folder; a failure to save is reported, the model kept."""
+    try:
+        from core.runs import save_run
+
+        return TrainingOutcome(result, save_run(result))
+    except Exception as exc:
+        log.exception("saving the run failed")
+        return TrainingOutcome(result, None, describe(exc)[0])
 
 
 class ThumbnailWorker(QThread):

@@ -128,6 +128,7 @@ class TrainingPlotsWidget(DeferredPlotWidget):
 
     def reset(self, steps_per_epoch: int = 1) -> None:
         self._steps_per_epoch = max(1, steps_per_epoch)
+        self._epoch_offset = 0
         self.step_x: list[float] = []
         self.step_loss: list[float] = []
         self.step_smooth: list[float] = []
@@ -139,16 +140,21 @@ class TrainingPlotsWidget(DeferredPlotWidget):
         self._dirty = True
         self.refresh()
 
+    def continue_run(self, previous_epochs: int, steps_per_epoch: int) -> None:
+        """Train more: keep the curves drawn so far; new points go on after them."""
+        self._steps_per_epoch = max(1, steps_per_epoch)
+        self._epoch_offset = previous_epochs
+
     def add_step(self, step: int, loss: float) -> None:
         self._ema = EMA_BETA * self._ema + (1 - EMA_BETA) * loss
         n = len(self.step_loss) + 1
-        self.step_x.append(step / self._steps_per_epoch)
+        self.step_x.append(self._epoch_offset + step / self._steps_per_epoch)
         self.step_loss.append(loss)
         self.step_smooth.append(self._ema / (1 - EMA_BETA**n))  # bias-corrected EMA
         self._dirty = True
 
     def add_epoch(self, epoch: int, val_loss: float, map_: float, f1: float) -> None:
-        self.epoch_x.append(float(epoch))
+        self.epoch_x.append(float(self._epoch_offset + epoch))
         self.val_loss.append(val_loss)
         self.map.append(map_)
         self.f1.append(f1)

@@ -106,3 +106,50 @@ def test_stop_before_the_first_step_is_a_cancellation_not_a_failure(
     assert "no model was kept" in page.result_label.text()
     assert page.result is None and not window.save_action.isEnabled()
     assert not any(isinstance(e, StepEnded) for e in events)
+
+
+def _trained(window, qtbot, tiny_dataset, epochs=1):
+    page = window.train_page
+    window.data_page.set_dataset(tiny_dataset)
+    page.form.set_config(dataclasses.replace(TINY, epochs=epochs))
+    worker = page.start_training()
+    with qtbot.waitSignal(worker.finished, timeout=180_000):
+        pass
+    qtbot.waitUntil(lambda: page.result is not None and not page.is_training(), timeout=10_000)
+    return page
+
+
+def test_train_more_continues_the_plots_and_records_the_lineage(window, qtbot, tiny_dataset):
+    page = _trained(window, qtbot, tiny_dataset, epochs=1)
+    first = page.result
+    assert page.more_button.isEnabled()
+    worker = page.train_more(2)
+    with qtbot.waitSignal(worker.finished, timeout=180_000):
+        pass
+    qtbot.waitUntil(lambda: page.result is not None and not page.is_training(), timeout=10_000)
+    assert page.result is not first
+    assert page.plots.epoch_x == [1.0, 2.0, 3.0]  # the new epochs go on after the old one
+    stages = page.result.meta.lineage
+    assert [stage["epochs"] for stage in stages][-2:] == [1, 2]
+    assert page.run_dir is not None and (page.run_dir / "model.safetensors").is_file()
+
+
+def test_evaluation_shows_curves_counts_and_errors_and_sets_thresholds(window, qtbot, tiny_dataset):
+    from core.checkpoint import read_meta
+
+    page = _trained(window, qtbot, tiny_dataset)
+    dialog = page.open_evaluation()
+    qtbot.waitUntil(lambda: dialog.scores is not None, timeout=60_000)
+    report = dialog.report
+    assert report is not None and report.name == tiny_dataset.label_names[0]
+    assert len(dialog.curve.getData()[0]) == len(report.curve) > 0
+    assert report.tp + report.fp + report.fn + report.tn == len(tiny_dataset.val)
+    assert dialog.false_positives.count() == len(report.false_positives)
+    lowest = min(point.threshold for point in report.curve)
+    dialog.set_threshold(0, lowest)  # as clicking the curve's last point does
+    assert dialog.report.fn == 0 and f"{lowest:.2f}" in dialog.counts.text()
+    with qtbot.waitSignal(dialog.thresholds_chosen, timeout=5_000):
+        dialog.apply_button.click()
+    assert page.result.meta.thresholds[0] == pytest.approx(lowest)
+    model = page.run_dir / "model.safetensors"
+    qtbot.waitUntil(lambda: read_meta(model).thresholds[0] == pytest.approx(lowest), timeout=30_000)

@@ -19,7 +19,7 @@ from core.errors import Cancelled, MarqueeError
 
 EXIT_USER_ERROR, EXIT_UNEXPECTED, EXIT_CANCELLED = 2, 1, 130
 
-SUBCOMMANDS = ("train", "predict", "evaluate", "backbones", "info")
+SUBCOMMANDS = ("train", "predict", "evaluate", "backbones", "info", "cache")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="show a model file's labels, backbone and metrics")
     info.add_argument("model", type=Path, metavar="MODEL")
     info.add_argument("--json", action="store_true", help="print JSON")
+    cache = sub.add_parser("cache", help="show or clear the decoded-image cache")
+    cache.add_argument("action", choices=("info", "clear"), help="info: size and place; clear")
+    cache.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
 
@@ -81,6 +84,12 @@ def _add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--out", type=Path, metavar="MODEL", help="where to write the .safetensors")
+    p.add_argument(
+        "--export-job",
+        type=Path,
+        metavar="DIR",
+        help="write a torchrun cluster job (config, data manifest, README) instead of training",
+    )
     _add_common(p)
 
 

@@ -627,3 +627,12 @@ def _store(cache: ImageCache, family: str, digests: list[str], values: torch.Ten
         with cache.shard_writer(family, shape, np.float32) as writer:
             for k in range(start, min(start + per_shard, len(digests))):
                 writer.add(digests[k], array[k])
+
+
+def clear_cache() -> int:
+    """Empty the image cache (the app's *Clear cache*); returns the bytes freed."""
+    cache = ImageCache()
+    try:
+        return cache.clear()
+    finally:
+        cache.close()

@@ -15,12 +15,20 @@ from pathlib import Path
 
 from core import __version__
 from core.config import DEVICES, STRATEGIES, TrainConfig
+from core.console import EXIT_CANCELLED, EXIT_UNEXPECTED, EXIT_USER_ERROR
 from core.errors import Cancelled, MarqueeError, OutputError, UsageError, shorten
 from core.runtime import configure_threading
 
-EXIT_USER_ERROR, EXIT_UNEXPECTED, EXIT_CANCELLED = 2, 1, 130
-
-SUBCOMMANDS = ("train", "predict", "evaluate", "backbones", "info", "explain", "thresholds")
+SUBCOMMANDS = (
+    "train",
+    "predict",
+    "evaluate",
+    "backbones",
+    "info",
+    "explain",
+    "thresholds",
+    "cache",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true", help="print JSON")
     _add_explain(sub.add_parser("explain", help="write Grad-CAM heat map overlays for an image"))
     _add_thresholds(sub.add_parser("thresholds", help="show or edit a model's thresholds"))
+    cache = sub.add_parser("cache", help="show or clear the decoded-image cache")
+    cache.add_argument("action", choices=("info", "clear"), help="info: size and place; clear")
+    cache.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
 
@@ -92,6 +103,12 @@ def _add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--out", type=Path, metavar="MODEL", help="where to write the .safetensors")
+    p.add_argument(
+        "--export-job",
+        type=Path,
+        metavar="DIR",
+        help="write a torchrun cluster job (config, data manifest, README) instead of training",
+    )
     _add_common(p)
 
 

@@ -202,6 +202,8 @@ def run_train(args: argparse.Namespace) -> int:
     config = _train_config(args)
     get_backbone_info(config.backbone)  # fail on a typo before loading any data
     dataset = load_data(args, _label_choice(args))
+    if args.export_job:
+        return _export_job(args, config, dataset)
     progress = _TrainProgress(args)
     try:
         result = fit(config, dataset, progress)
@@ -401,4 +403,48 @@ def run_backbones(args: argparse.Namespace) -> int:
     for b in infos:
         where = "offline" if b.offline else "needs download"
         print(f"{b.name:<{width}}  {where:<14}  {b.notes}")
+    return 0
+
+
+# ------------------------------------------------------------------ cluster job / cache
+def _export_job(args: argparse.Namespace, config: TrainConfig, dataset: Dataset) -> int:
+    from core.distributed import export_job
+
+    config.num_threads = None  # the job's machines decide
+    folder = export_job(args.export_job, config, dataset)
+    if args.json:
+        print_json({"job": str(folder)})
+    else:
+        print(f"cluster job written to {folder}; see {folder / 'README.md'} for the torchrun lines")
+    return 0
+
+
+def run_cache(args: argparse.Namespace) -> int:
+    from core.image_cache import ImageCache
+
+    cache = ImageCache()
+    try:
+        freed = cache.clear() if args.action == "clear" else None
+        info = cache.info()
+    finally:
+        cache.close()
+    report = {
+        "folder": str(info.folder),
+        "bytes": info.nbytes,
+        "max_bytes": info.max_bytes,
+        "records": info.records,
+        "files": info.files,
+        "shards": info.shards,
+        "families": info.families,
+    }
+    if freed is not None:
+        report["freed_bytes"] = freed
+    if args.json:
+        print_json(report)
+    elif freed is not None:
+        print(f"cleared {freed / 1e6:.1f} MB from {info.folder}")
+    else:
+        print(f"image cache  {info.folder}")
+        print(f"size         {info.nbytes / 1e6:.1f} MB of {info.max_bytes / 1e9:.1f} GB")
+        print(f"records      {info.records} in {info.shards} shards, {info.files} files known")
     return 0

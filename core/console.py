@@ -7,7 +7,10 @@ import sys
 
 from core.errors import UsageError
 
-__all__ = ["UsageError", "print_json"]
+__all__ = ["EXIT_CANCELLED", "EXIT_UNEXPECTED", "EXIT_USER_ERROR", "UsageError", "print_json"]
+
+# Exit codes of every Marquee command line (marquee ..., torchrun -m core.distributed ...).
+EXIT_USER_ERROR, EXIT_UNEXPECTED, EXIT_CANCELLED = 2, 1, 130
 
 
 def print_json(document: object) -> None:

@@ -32,10 +32,11 @@ from core.events import (
     TrainingFinished,
     TrainingStarted,
 )
+from core.image_cache import cached_embeddings, embedding_family, load_split_images
 from core.metrics import compute_metrics, tune_thresholds
 from core.model import MultiLabelClassifier, create_model
 from core.runtime import training_running, training_threads
-from core.transforms import augment, decoded_cache, normalize
+from core.transforms import augment, normalize
 
 EventSink = Callable[[Event], None]
 StopFlag = Callable[[], bool]
@@ -178,8 +179,8 @@ class _Trainer:
             self.emit(PreparingData("decode", done, total))
 
         splits = (self.data.train, self.data.val)
-        self.images = [  # raises Cancelled when stopped while decoding
-            decoded_cache.get(s.paths, size, progress=progress, should_stop=self.stop)
+        self.images = [  # memory-mapped from the image cache; Cancelled when stopped
+            load_split_images(s.paths, size, progress=progress, should_stop=self.stop)
             for s in splits
         ]
         self.targets = [torch.from_numpy(np.asarray(s.labels, dtype=np.float32)) for s in splits]
@@ -334,21 +335,32 @@ class _Trainer:
 
     @torch.inference_mode()
     def _compute_features(self) -> None:
-        """Embed every image once with the frozen backbone; the head then trains on these."""
+        """Embed every image once with the frozen backbone (the image cache keeps them for
+        the next run); the head then trains on these."""
         self.model.eval()
+        family = embedding_family(
+            self.model.backbone,
+            self.config.image_size,
+            IMAGENET_MEAN,
+            IMAGENET_STD,
+            self.device,
+            str(self.amp_dtype),
+        )
         for split in (TRAIN, VAL):
-            n = len(self.images[split])
-            chunks = []
-            for idx in self._batches(n, shuffle=False):
-                if self.stop():
-                    raise Stopped
-                x = self._inputs(split, idx, train=False)
-                with torch.autocast(
-                    self.device, dtype=self.amp_dtype, enabled=self.amp_dtype is not None
-                ):
-                    chunks.append(self.model.backbone(x).float())
-                self.emit(PreparingData("embed", min(int(idx[-1]) + 1, n), n))
-            self.features[split] = torch.cat(chunks)
+            self.features[split] = cached_embeddings(
+                self.images[split],
+                family,
+                lambda idx, s=split: self._embed(s, idx),
+                self.config.batch_size,
+                progress=lambda done, total: self.emit(PreparingData("embed", done, total)),
+            ).to(self.device)
+
+    def _embed(self, split: int, idx: torch.Tensor) -> torch.Tensor:
+        if self.stop():
+            raise Stopped
+        x = self._inputs(split, idx, train=False)
+        with torch.autocast(self.device, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+            return self.model.backbone(x).float()
 
     def _keep_if_best(self, evaluation: dict, epoch: int) -> bool:
         score = (evaluation["metrics"]["map"], -evaluation["loss"])

@@ -32,6 +32,7 @@ from gui.workers import FunctionWorker, TaskState, ThumbnailWorker, WorkerSet
 if TYPE_CHECKING:
     from core.datasets import Dataset
 
+REPORT_BATCH = 200  # report lines added at a time, more as the list is scrolled to its end
 SOURCES = {
     "sample": "Sample posters",
     "movie": "Movie posters",
@@ -197,6 +198,8 @@ class DataPage(QWidget):
         self.report.setToolTip("Problems found while reading the data: file names and CSV rows")
         self.report.setWordWrap(True)
         self.report.setMinimumHeight(90)
+        self._unshown_problems: list = []  # the rest of a long report, added on scrolling
+        self.report.verticalScrollBar().valueChanged.connect(self._on_report_scrolled)
         report_card.body.addWidget(self.report)
         side.addWidget(chart_card)
         side.addWidget(report_card)
@@ -357,11 +360,22 @@ class DataPage(QWidget):
 
     def _fill_report(self, dataset: Dataset) -> None:
         self.report.clear()
-        style = self.style()
         if not dataset.report.problems:
-            icon = style.standardIcon(QStyle.StandardPixmap.SP_DialogApplyButton)
+            icon = self.style().standardIcon(QStyle.StandardPixmap.SP_DialogApplyButton)
             self.report.addItem(QListWidgetItem(icon, "No problems found."))
-        for problem in dataset.report.problems:
+        self._unshown_problems = list(dataset.report.problems)
+        self._add_report_lines()
+
+    def _add_report_lines(self) -> None:
+        """The next batch of problems (a 20,000-image folder may have thousands)."""
+        batch = self._unshown_problems[:REPORT_BATCH]
+        del self._unshown_problems[:REPORT_BATCH]
+        if self.report.count() and self.report.item(self.report.count() - 1).data(
+            Qt.ItemDataRole.UserRole
+        ):
+            self.report.takeItem(self.report.count() - 1)  # the old "more below" line
+        style = self.style()
+        for problem in batch:
             pixmap = (
                 QStyle.StandardPixmap.SP_MessageBoxCritical
                 if problem.severity == "error"
@@ -372,6 +386,14 @@ class DataPage(QWidget):
             )
             item.setToolTip(str(problem))
             self.report.addItem(item)
+        if self._unshown_problems:
+            more = QListWidgetItem(f"… {len(self._unshown_problems)} more (scroll down)")
+            more.setData(Qt.ItemDataRole.UserRole, True)
+            self.report.addItem(more)
+
+    def _on_report_scrolled(self, value: int) -> None:
+        if self._unshown_problems and value >= self.report.verticalScrollBar().maximum():
+            self._add_report_lines()
 
     def _on_filter_changed(self, *_: object) -> None:
         if self.dataset is None:
@@ -380,13 +402,18 @@ class DataPage(QWidget):
         wanted = self.label_filter.currentIndex() - 1  # -1: all labels
         items: list[GridItem] = []
         names = self.dataset.label_names
+        captions: dict[bytes, str] = {}  # one caption per label combination (20,000 rows)
         for split in splits:
             part = getattr(self.dataset, split)
+            split_name = "train" if split == "train" else "validation"
             for path, row in zip(part.paths, part.labels, strict=True):
                 if wanted >= 0 and not row[wanted]:
                     continue
-                labels = [n for n, v in zip(names, row, strict=True) if v] or ["(no label)"]
-                split_name = "train" if split == "train" else "validation"
-                tip = f"{Path(path).name} · {split_name}\n{', '.join(labels)}"
-                items.append(GridItem(Path(path), ", ".join(labels), tip))
+                key = row.tobytes()
+                if key not in captions:
+                    labels = [n for n, v in zip(names, row, strict=True) if v]
+                    captions[key] = ", ".join(labels) or "(no label)"
+                path = path if isinstance(path, Path) else Path(path)
+                tip = f"{path.name} · {split_name}\n{captions[key]}"
+                items.append(GridItem(path, captions[key], tip))
         self.grid.grid_model.set_items(items)

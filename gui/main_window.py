@@ -27,11 +27,12 @@ from PySide6.QtWidgets import (
 from core import __version__
 from core.paths import log_dir
 from gui.data_page import DataPage
+from gui.errors import show_error
 from gui.predict_page import PredictPage
 from gui.settings import Preferences
 from gui.theme import app_icon, nav_icon, set_muted
 from gui.train_page import TrainPage
-from gui.workers import ThumbnailWorker
+from gui.workers import FunctionWorker, TaskState, ThumbnailWorker
 
 STARTUP_PROBE_ENV = "MARQUEE_STARTUP_PROBE"  # bench: print first-paint time, then quit
 PAGES = (("data", "Data"), ("train", "Train"), ("predict", "Predict"))
@@ -173,6 +174,14 @@ class MainWindow(QMainWindow):
             "Export the Predict page's results as CSV",
         )
         file_menu.addSeparator()
+        self._action(
+            file_menu,
+            "Clear image &cache",
+            None,
+            self.clear_image_cache,
+            "Delete the decoded images kept to start training faster (they are decoded again)",
+        )
+        file_menu.addSeparator()
         self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close, "Quit Marquee")
         view = bar.addMenu("&View")
         for index, (_key, title) in enumerate(PAGES):
@@ -275,6 +284,22 @@ class MainWindow(QMainWindow):
             self.predict_page.load_model(model_file)
         else:
             self.predict_page.load_model(None, result=result)
+
+    def clear_image_cache(self) -> FunctionWorker:
+        """Empty the on-disk image cache in a worker; the status bar says how much it freed."""
+
+        def task(_state: TaskState) -> int:
+            from core.image_cache import clear_cache
+
+            return clear_cache()
+
+        worker = FunctionWorker(task, name="clear-cache")
+        worker.succeeded.connect(
+            lambda freed: self.show_status(f"Image cache cleared ({freed / 1e6:.0f} MB freed).")
+        )
+        worker.failed.connect(lambda m, d: show_error(self, f"Could not clear the cache: {m}", d))
+        self.show_status("Clearing the image cache…")
+        return self.data_page.workers.start(worker)
 
     def _on_about_triggered(self) -> None:
         QMessageBox.about(

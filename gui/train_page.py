@@ -166,6 +166,12 @@ class TrainPage(QWidget):
         self.runs_button.clicked.connect(
             lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.run_dir or runs_dir())))
         )
+        self.export_job_button = QPushButton("Export as cluster job…")
+        self.export_job_button.setToolTip(
+            "Write a folder to train these settings on this data set with torchrun "
+            "(several GPUs or machines)"
+        )
+        self.export_job_button.clicked.connect(self.export_job_dialog)
         self.evaluate_button = QPushButton("Evaluation…")
         self.evaluate_button.setToolTip(
             "PR curve per label, confusion counts and the most confident mistakes"
@@ -183,6 +189,7 @@ class TrainPage(QWidget):
         card.body.addLayout(hbox(self.save_button, self.predict_button, spacing=6))
         card.body.addLayout(hbox(self.evaluate_button, self.runs_button, spacing=6))
         card.body.addLayout(hbox(self.more_button, self.more_epochs, spacing=6))
+        card.body.addLayout(hbox(self.export_job_button))
         return card
 
     # ------------------------------------------------------------------ public
@@ -385,6 +392,7 @@ class TrainPage(QWidget):
         self.save_button.setEnabled(self.can_save())
         for button in (self.predict_button, self.evaluate_button, self.more_button):
             button.setEnabled(self.result is not None and not running)
+        self.export_job_button.setEnabled(self.dataset is not None and not running)
         self.actions_changed.emit()
 
     def can_save(self) -> bool:
@@ -447,6 +455,29 @@ class TrainPage(QWidget):
         worker = FunctionWorker(task, name="save-thresholds")
         worker.succeeded.connect(lambda p: self.status_message.emit(f"Thresholds saved in {p}"))
         worker.failed.connect(lambda m, d: show_error(self, f"Could not save: {m}", d))
+        return self.workers.start(worker)
+
+    def export_job_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Export as cluster job (an empty folder)")
+        if folder:
+            self.export_job(Path(folder))
+
+    def export_job(self, folder: Path) -> FunctionWorker | None:
+        """Write a torchrun job (core.distributed.export_job) for the form's settings."""
+        if self.dataset is None:
+            return None
+        config, dataset = self.form.config(), self.dataset
+
+        def task(_state: TaskState) -> Path:
+            from core.distributed import export_job
+
+            return export_job(folder, config, dataset)
+
+        worker = FunctionWorker(task, name="export-job")
+        worker.succeeded.connect(
+            lambda p: self.status_message.emit(f"Cluster job written to {p} (see its README.md)")
+        )
+        worker.failed.connect(lambda m, d: show_error(self, f"Could not export the job: {m}", d))
         return self.workers.start(worker)
 
     def _on_predict_clicked(self) -> None:

@@ -30,6 +30,7 @@ from gui.theme import text_tint
 from gui.workers import ThumbnailWorker
 
 THUMB = 112
+FETCH_BATCH = 1000  # rows the view lays out at a time; more arrive as it scrolls (fetchMore)
 Index = QModelIndex | QPersistentModelIndex
 
 
@@ -46,6 +47,7 @@ class ThumbnailModel(QAbstractListModel):
         self._loader = loader
         self._placeholder = placeholder
         self._items: list[GridItem] = []
+        self._shown = 0  # rows exposed to the view so far (lazy: a 20,000-image set is cheap)
         self._pixmaps: dict[int, QPixmap] = {}
         self._requested: set[int] = set()
         self._generation = 0
@@ -56,21 +58,39 @@ class ThumbnailModel(QAbstractListModel):
             # Same images, new captions (another label choice): keep the loaded thumbnails.
             self._items = list(items)
             roles = [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole]
-            self.dataChanged.emit(self.index(0), self.index(len(items) - 1), roles)
+            if self._shown:
+                self.dataChanged.emit(self.index(0), self.index(self._shown - 1), roles)
             return
         self.beginResetModel()
         self._generation += 1
         self._loader.clear()
         self._items = list(items)
+        self._shown = min(len(self._items), FETCH_BATCH)
         self._pixmaps.clear()
         self._requested.clear()
         self.endResetModel()
+
+    def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
+        return not parent.isValid() and self._shown < len(self._items)
+
+    def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
+        if parent.isValid():
+            return
+        more = min(FETCH_BATCH, len(self._items) - self._shown)
+        if more > 0:
+            self.beginInsertRows(QModelIndex(), self._shown, self._shown + more - 1)
+            self._shown += more
+            self.endInsertRows()
+
+    def item_count(self) -> int:
+        """Every item of the current set, shown yet or not."""
+        return len(self._items)
 
     def loaded_count(self) -> int:
         return len(self._pixmaps)
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._items)
+        return 0 if parent.isValid() else self._shown
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if not index.isValid():

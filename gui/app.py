@@ -6,7 +6,9 @@ import multiprocessing
 import os
 import sys
 
-CLI_COMMANDS = frozenset({"train", "predict", "evaluate", "backbones", "info"})
+from core.cli import SUBCOMMANDS  # light: argparse and core.config, no torch, no Qt
+
+CLI_COMMANDS = frozenset(SUBCOMMANDS)
 CLI_FLAGS = frozenset({"--help", "-h", "--version"})
 SELF_TEST_FLAG = "--self-test"
 

@@ -1,0 +1,8 @@
+"""`marquee serve`: a local REST endpoint with dynamic batching (FastAPI + uvicorn, Qt-free).
+
+- `limits.ServeOptions`: batching, body, pixel, queue and deadline limits.
+- `images.decode_upload`: bytes -> a validated, resized RGB array (or a 4xx `ApiError`).
+- `batcher.Batcher`: a bounded queue feeding ONE inference thread.
+- `app.create_app`: the FastAPI application (endpoints, errors, metrics, auth).
+- `server.serve`: what `marquee serve` runs (uvicorn, ready line, signals).
+"""

@@ -145,9 +145,13 @@ def serve(
     warning = check_exposure(host, settings.get("token"), no_auth)
     if warning and sys.stderr is not None:
         print(f"marquee: warning: {warning}", file=sys.stderr)
-    loaded = load_runtime(model, device, runtime)
-    options = default_options(loaded.device, **settings)
-    sock = bind_socket(host, port)
+    sock = bind_socket(host, port)  # first: a busy port fails before the slow model load
+    try:
+        loaded = load_runtime(model, device, runtime)
+        options = default_options(loaded.device, **settings)
+    except BaseException:
+        sock.close()
+        raise
     bound_port = sock.getsockname()[1]
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{shown_host}:{bound_port}"

@@ -105,6 +105,10 @@ class PredictPage(QWidget):
         for button in (self.open_images_button, self.open_model_button, self.clear_button):
             top.addWidget(button)
         top.addStretch(1)
+        self.serve_button = QPushButton("Serve this model…")
+        self.serve_button.setToolTip("Run a local REST endpoint for this model (marquee serve)")
+        self.serve_button.clicked.connect(self._on_serve_clicked)
+        top.addWidget(self.serve_button)
         top.addWidget(self.export_button)
         card.body.addLayout(top)
         card.body.addLayout(self._build_threshold_row())
@@ -328,3 +332,13 @@ class PredictPage(QWidget):
                 rows += 1
         self.status_message.emit(f"Exported {rows} rows to {path}")
         return rows
+
+    def _on_serve_clicked(self) -> None:
+        if self.model_path is None:
+            self.status_message.emit("Open or train a model first, then serve it.")
+            return
+        from gui.serve_panel import ServePanel
+
+        self.serve_panel = ServePanel(self.model_path, self)
+        self.serve_panel.show()
+        self.serve_panel.start()

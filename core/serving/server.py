@@ -89,6 +89,22 @@ def log_config() -> dict[str, Any]:
     }
 
 
+def uvicorn_config(app: Any, timeout_s: float = 30.0) -> uvicorn.Config:
+    """The app object itself (not an import string) and an explicit log configuration."""
+    return uvicorn.Config(
+        app,
+        log_config=log_config(),
+        access_log=False,
+        timeout_keep_alive=5,
+        timeout_graceful_shutdown=max(5, int(timeout_s) + 5),
+        # Explicit choices: a frozen bundle carries exactly these (packaging/bundle_info.py).
+        http="auto",
+        loop="asyncio",
+        lifespan="on",
+        ws="none",
+    )
+
+
 class _Server(uvicorn.Server):
     """uvicorn.Server that announces readiness and exits 0 after a signal-driven drain."""
 
@@ -155,14 +171,7 @@ def serve(
     bound_port = sock.getsockname()[1]
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{shown_host}:{bound_port}"
-    config = uvicorn.Config(
-        create_app(loaded, options),
-        log_config=log_config(),
-        access_log=False,
-        timeout_keep_alive=5,
-        timeout_graceful_shutdown=max(5, int(options.timeout_s) + 5),
-        lifespan="on",
-    )
+    config = uvicorn_config(create_app(loaded, options), options.timeout_s)
 
     def announce() -> None:
         line = ready_line(

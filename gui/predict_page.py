@@ -339,6 +339,13 @@ class PredictPage(QWidget):
             return
         from gui.serve_panel import ServePanel
 
+        panel = getattr(self, "serve_panel", None)
+        if panel is not None and panel.running and panel.model_path == self.model_path:
+            panel.show()
+            panel.raise_()
+            return
+        if panel is not None:
+            panel.close()  # another model: stop its server first
         self.serve_panel = ServePanel(self.model_path, self)
         self.serve_panel.show()
         self.serve_panel.start()

@@ -176,7 +176,7 @@ class ServePanel(QDialog):
         set_muted(note)
         self.stop_button = QPushButton("Stop")
         self.stop_button.setObjectName("danger")
-        self.stop_button.clicked.connect(self.stop)
+        self.stop_button.clicked.connect(lambda: self.stop(wait=False))
         self.start_button = QPushButton("Start again")
         self.start_button.clicked.connect(self.start)
         close = QPushButton("Close")
@@ -258,16 +258,26 @@ class ServePanel(QDialog):
         self.process.start(program, args)
         self._timer.start()
 
-    def stop(self) -> None:
-        """Ask the server to finish its requests and exit; kill it if it does not."""
+    def stop(self, wait: bool = True) -> None:
+        """Ask the server to finish its requests and exit; kill it if it does not in time.
+
+        `wait=False` (the Stop button) returns at once; closing waits, so no child outlives
+        the app.
+        """
         self._timer.stop()
         if self.process.state() == QProcess.ProcessState.NotRunning:
             return
         self._stopping = True
-        self._set_state("stopping", "Stopping the server…")
+        self._set_state("stopping", "Stopping the server (answering requests in flight)…")
         self.process.terminate()  # SIGTERM: the server drains, then exits 0
-        if not self.process.waitForFinished(STOP_TIMEOUT_MS):
-            self.process.kill()
+        if not wait:
+            QTimer.singleShot(STOP_TIMEOUT_MS, self._kill)
+        elif not self.process.waitForFinished(STOP_TIMEOUT_MS):
+            self._kill()
+
+    def _kill(self) -> None:
+        if self.process.state() != QProcess.ProcessState.NotRunning:
+            self.process.kill()  # also how Windows stops a console child that ignores close
             self.process.waitForFinished(2000)
 
     @property

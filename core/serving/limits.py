@@ -13,7 +13,7 @@ class ServeOptions:
     """What one server accepts and how it batches. Every field has a safe default."""
 
     max_batch: int = 8  # images per model call
-    max_wait_ms: float = 10.0  # how long the first image of a batch waits for company
+    max_wait_ms: float = 5.0  # how long the first image of a batch waits for company
     max_queue: int = 64  # images waiting for the model (decoded) before 503
     max_pending_decodes: int = 64  # requests waiting to be decoded before 503
     max_body_bytes: int = 10 * MB

@@ -76,4 +76,7 @@ def _onnx_session(model_path: str | Path) -> Any:
         options = ort.SessionOptions()
         options.intra_op_num_threads = os.cpu_count() or 1
         options.inter_op_num_threads = 1
+        # No busy-waiting between batches: the server shares the CPU with decoding, HTTP
+        # and often the desktop app; spinning threads would starve them.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])

@@ -32,6 +32,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 JPEG = {"Content-Type": "image/jpeg"}
+CLIENTS = 16  # closed-loop clients when finding the saturation throughput (same for all)
 
 
 # ------------------------------------------------------------------ model and images
@@ -164,8 +165,7 @@ def measure_server(model: Path, images: list[bytes], seconds: float, *extra: str
     server = ServerProcess(model, *extra)
     try:
         lone = asyncio.run(lone_latency(server.url, images))
-        max_batch = server.ready["max_batch"]
-        saturation = asyncio.run(closed_loop(server.url, images, max(8, 2 * max_batch), seconds))
+        saturation = asyncio.run(closed_loop(server.url, images, CLIENTS, seconds))
         loads = {
             f"{int(share * 100)}%": asyncio.run(
                 open_loop(server.url, images, share * saturation, seconds)

@@ -25,8 +25,9 @@ from core.serving.batcher import Batcher, BatcherStopped, BatchResult, DeadlineE
 from core.serving.errors import ApiError, error_response, install_error_handlers
 from core.serving.images import decode_upload
 from core.serving.inputs import Upload, flash_image, many_images, read_json, single_image
-from core.serving.limits import ACCEPTED_TYPES, ServeOptions
+from core.serving.limits import ServeOptions
 from core.serving.metrics import CONTENT_TYPE, ServerMetrics
+from core.serving.openapi import BATCH_BODY, ERRORS, FLASH_BODY, PREDICT_BODY
 from core.serving.runtime import ModelRuntime
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/openapi.json"})
@@ -199,72 +200,6 @@ def _timings(result: BatchResult, decode_ms: float, request: Request) -> dict[st
     }
 
 
-_IMAGE_SCHEMA = {"schema": {"type": "string", "format": "binary"}}
-PREDICT_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            **{t: _IMAGE_SCHEMA for t in ACCEPTED_TYPES},
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {"file": {"type": "string", "format": "binary"}},
-                    "required": ["file"],
-                }
-            },
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "properties": {"image": {"type": "string", "description": "base64"}},
-                    "required": ["image"],
-                }
-            },
-        },
-    }
-}
-BATCH_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}}
-                    },
-                }
-            },
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "properties": {"images": {"type": "array", "items": {"type": "string"}}},
-                }
-            },
-        },
-    }
-}
-FLASH_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "example": {"session": "UUID", "payload": {"inputs": {"data": "<base64>"}}}
-            }
-        },
-    }
-}
-ERRORS = {
-    code: {"description": text}
-    for code, text in {
-        400: "bad JSON, bad base64 or a bad threshold",
-        401: "token missing or wrong",
-        413: "body over the cap, or too many pixels",
-        415: "not a JPEG, PNG or WebP image",
-        422: "truncated or undecodable image",
-        503: "queue full (see Retry-After) or not ready",
-        504: "past the request's deadline",
-    }.items()
-}
 THRESHOLD = Query(None, description="one threshold for every label (default: tuned)")
 THRESHOLDS = Query(None, description="per label, e.g. Action:0.3,Crime:0.6 (others: tuned)")
 

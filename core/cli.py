@@ -1,4 +1,4 @@
-"""The `marquee` command line: train, predict, evaluate, backbones, info.
+"""The `marquee` command line: train, predict, evaluate, backbones, info, serve, export.
 
 Exit codes: 0 success, 2 bad input or usage (one clear line on stderr), 1 unexpected error.
 The GUI's entry point hands subcommands here without importing Qt.
@@ -28,6 +28,8 @@ SUBCOMMANDS = (
     "explain",
     "thresholds",
     "cache",
+    "serve",
+    "export",
 )
 
 
@@ -52,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     cache = sub.add_parser("cache", help="show or clear the decoded-image cache")
     cache.add_argument("action", choices=("info", "clear"), help="info: size and place; clear")
     cache.add_argument("--json", action="store_true", help="print JSON")
+    _add_serve(sub.add_parser("serve", help="serve a model over HTTP (REST, Prometheus)"))
+    export = sub.add_parser("export", help="export a model (ONNX)")
+    export.add_argument("model", type=Path, metavar="MODEL")
+    export.add_argument("--format", default="onnx", choices=("onnx",))
+    export.add_argument("--out", type=Path, metavar="FILE", help="default: MODEL with .onnx")
     return parser
 
 
@@ -168,6 +175,22 @@ def _add_thresholds(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--reset", action="store_true", help="put the tuned thresholds back")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+
+def _add_serve(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", type=Path, metavar="MODEL")
+    p.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    p.add_argument("--device", default="auto", choices=DEVICES)
+    p.add_argument("--runtime", default="torch", choices=("torch", "onnx"), help="onnx: CPU")
+    p.add_argument("--max-batch", type=int, metavar="N", help="images per model call")
+    p.add_argument("--max-wait-ms", type=float, metavar="MS", help="wait for a fuller batch")
+    p.add_argument("--max-body-mb", type=float, default=10.0, metavar="MB", help="default 10")
+    auth = p.add_mutually_exclusive_group()
+    auth.add_argument("--token", metavar="T", help="require 'Authorization: Bearer T'")
+    auth.add_argument(
+        "--no-auth", action="store_true", help="allow a non-loopback --host without a token"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

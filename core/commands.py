@@ -448,3 +448,33 @@ def run_cache(args: argparse.Namespace) -> int:
         print(f"size         {info.nbytes / 1e6:.1f} MB of {info.max_bytes / 1e9:.1f} GB")
         print(f"records      {info.records} in {info.shards} shards, {info.files} files known")
     return 0
+
+
+# ------------------------------------------------------------------ serve / export
+def run_serve(args: argparse.Namespace) -> int:
+    from core.serving.server import serve
+
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be between 0 and 65535, got {args.port}")
+    if not 0 < args.max_body_mb <= 1024:
+        raise UsageError(f"--max-body-mb must be between 0 and 1024, got {args.max_body_mb}")
+    return serve(
+        args.model,
+        host=args.host,
+        port=args.port,
+        device=args.device,
+        runtime=args.runtime,
+        no_auth=args.no_auth,
+        token=args.token,
+        max_batch=args.max_batch,
+        max_wait_ms=args.max_wait_ms,
+        max_body_bytes=int(args.max_body_mb * 1024 * 1024),
+    )
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from core.export import export_onnx
+
+    out = export_onnx(args.model, args.out)
+    print(out)
+    return 0

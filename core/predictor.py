@@ -82,6 +82,10 @@ class Predictor:
                 progress(len(results), len(items))
         return results
 
+    def predict_arrays(self, arrays: Sequence[np.ndarray]) -> np.ndarray:
+        """Probabilities (N x labels) for decoded size x size RGB uint8 arrays (HWC)."""
+        return self._run_model(list(arrays))
+
     def _predict_batch(self, items: Sequence[ImageSource]) -> list[Prediction]:
         arrays: dict[int, np.ndarray] = {}
         errors: dict[int, str] = {}

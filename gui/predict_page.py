@@ -192,6 +192,10 @@ class PredictPage(QWidget):
         for button in (self.open_images_button, self.open_model_button, self.clear_button):
             top.addWidget(button)
         top.addStretch(1)
+        self.serve_button = QPushButton("Serve this model…")
+        self.serve_button.setToolTip("Run a local REST endpoint for this model (marquee serve)")
+        self.serve_button.clicked.connect(self._on_serve_clicked)
+        top.addWidget(self.serve_button)
         top.addWidget(self.export_button)
         card.body.addLayout(top)
         card.body.addLayout(self._build_threshold_row())
@@ -519,3 +523,20 @@ class PredictPage(QWidget):
             return 0
         self.status_message.emit(f"Exported {rows} rows to {path}")
         return rows
+
+    def _on_serve_clicked(self) -> None:
+        if self.model_path is None:
+            self.status_message.emit("Open or train a model first, then serve it.")
+            return
+        from gui.serve_panel import ServePanel
+
+        panel = getattr(self, "serve_panel", None)
+        if panel is not None and panel.running and panel.model_path == self.model_path:
+            panel.show()
+            panel.raise_()
+            return
+        if panel is not None:
+            panel.close()  # another model: stop its server first
+        self.serve_panel = ServePanel(self.model_path, self)
+        self.serve_panel.show()
+        self.serve_panel.start()

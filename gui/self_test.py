@@ -115,6 +115,8 @@ def run(options: Options, timer: _Timer) -> dict[str, Any]:
                 result = _train(options, data, app, window)
             with timer("predict_s"):
                 prediction = _predict(result, data)
+            with timer("serve_s"):
+                served = _serve_round_trip(result, data.val.paths[0])
             checks = _check_torchvision(data.val.paths[0])
         finally:
             _close_window(app, window)
@@ -129,6 +131,7 @@ def run(options: Options, timer: _Timer) -> dict[str, Any]:
         "torch": torch.__version__,
         **checks,
         **prediction,
+        "serve": served,
         "val_map": _round(result.meta.metrics.get("map")),
         "timings": timer.total(),
         "clock": timer.clock,
@@ -275,6 +278,47 @@ def _predict(result: TrainResult, data: Dataset) -> dict[str, Any]:
         "predicted_labels": predictions.predicted_labels(0),
         "true_labels": [n for n, y in zip(data.label_names, data.val.labels[0], strict=True) if y],
     }
+
+
+def _serve_round_trip(result: TrainResult, poster: Path) -> dict[str, Any]:
+    """`marquee serve` in-process: uvicorn on 127.0.0.1 port 0, one prediction, shutdown."""
+    import threading
+    import urllib.request
+
+    import uvicorn
+
+    from core.checkpoint import save_model
+    from core.serving.app import create_app
+    from core.serving.limits import ServeOptions
+    from core.serving.runtime import load_runtime
+    from core.serving.server import bind_socket, uvicorn_config
+
+    with tempfile.TemporaryDirectory(prefix="marquee-serve-", ignore_cleanup_errors=True) as tmp:
+        path = save_model(Path(tmp) / "serve.safetensors", result.model, result.meta)
+        app = create_app(load_runtime(path, "cpu"), ServeOptions(max_wait_ms=0))
+    sock = bind_socket("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server = uvicorn.Server(uvicorn_config(app))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("the server did not start")
+            time.sleep(0.02)
+        request = urllib.request.Request(
+            url + "/v1/predict", data=poster.read_bytes(), headers={"Content-Type": "image/jpeg"}
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            answer = json.loads(response.read())
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        sock.close()
+    if thread.is_alive() or sorted(answer["probabilities"]) != sorted(result.meta.label_names):
+        raise RuntimeError(f"serve round trip failed: {answer}")
+    return {"url": url, "predicted": answer["predicted"], "stopped": True}
 
 
 def _check_torchvision(poster: Path) -> dict[str, Any]:

@@ -77,6 +77,24 @@ _UNUSED_QT = [
 QT_EXCLUDES = [f"PySide6.{name}" for name in _UNUSED_QT]
 QT_HIDDEN_IMPORTS = ["PySide6.QtOpenGL", "PySide6.QtOpenGLWidgets", "PySide6.QtSvg"]
 
+# `marquee serve`: uvicorn loads its protocol, loop and lifespan classes from import strings
+# (core.serving.server pins loop="asyncio", ws="none", lifespan="on"), and Starlette imports
+# python_multipart lazily, so the analysis cannot see them.
+UVICORN_CHOICES = {"http": "auto", "loop": "asyncio", "lifespan": "on", "ws": "none"}
+SERVE_HIDDEN_IMPORTS = [
+    "uvicorn.logging",
+    "uvicorn.loops.auto",
+    "uvicorn.loops.asyncio",
+    "uvicorn.protocols.http.auto",
+    "uvicorn.protocols.http.h11_impl",
+    "uvicorn.protocols.http.httptools_impl",
+    "uvicorn.lifespan.on",
+    "python_multipart",
+    "core.serving.app",
+    "core.serving.server",
+    "core.export",
+]
+
 # Python packages present in the dev venv (or optional imports of our dependencies) that the
 # app never needs. triton (~0.9 GB) only serves torch.compile; torch imports it inside a
 # try/except. torchmetrics imports scipy only when it is installed.

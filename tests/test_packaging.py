@@ -70,3 +70,26 @@ def test_torchvision_hook_finds_the_stable_libraries() -> None:
     expected = {p.stem for p in package_dir.glob("*_stable.*") if p.suffix in hook._SUFFIXES}
     assert expected, "this torchvision has no *_stable libraries: recheck the hook"
     assert expected <= names
+
+
+def test_serve_hidden_imports_cover_what_uvicorn_loads_by_name() -> None:
+    import inspect
+
+    from uvicorn import config
+
+    from core.serving import server
+
+    tables = {
+        "http": config.HTTP_PROTOCOLS,
+        "loop": config.LOOP_FACTORIES,
+        "lifespan": config.LIFESPAN,
+        "ws": config.WS_PROTOCOLS,
+    }
+    hidden = set(bundle_info.SERVE_HIDDEN_IMPORTS)
+    source = inspect.getsource(server.uvicorn_config)
+    for option, choice in bundle_info.UVICORN_CHOICES.items():
+        assert f'{option}="{choice}"' in source  # the server asks uvicorn for exactly these
+        target = tables[option][choice]
+        assert target is None or target.split(":")[0] in hidden, (option, target)
+    for name in hidden - {"uvicorn.protocols.http.httptools_impl"}:  # httptools: optional
+        assert importlib.util.find_spec(name) is not None, name

@@ -30,7 +30,8 @@ from PySide6.QtWidgets import (
 from gui.errors import show_error
 from gui.tasks import TaskSlot
 from gui.theme import ACCENT, set_muted
-from gui.workers import TaskState, WorkerSet, load_thumbnail
+from gui.widgets.plot_panel import styled_plot
+from gui.workers import TaskState, ThumbnailWorker, WorkerSet, load_thumbnail
 
 THUMB = 96
 TOP_K = 8
@@ -41,7 +42,7 @@ class _Scores:
     probs: np.ndarray  # images x labels
     targets: np.ndarray
     sources: list[str]
-    thumbnails: dict[str, QImage]  # the images that appear in a gallery
+    thumbnails: dict[str, QImage]  # the images in the galleries at the first thresholds
 
 
 def _evaluate_task(predictor: Any, paths: list[Path], targets: np.ndarray, thresholds):
@@ -84,6 +85,9 @@ class EvaluationDialog(QDialog):
         self.report: Any = None  # core.metrics.LabelReport of the selected label
         self.workers = WorkerSet()
         self.tasks = TaskSlot(self.workers, self)
+        self._thumbnails: dict[str, QImage] = {}
+        self._loader = ThumbnailWorker(size=THUMB, parent=self)  # for thresholds moved later
+        self._loader.ready.connect(self._on_thumbnail_ready)
         self._build()
         self.tasks.start(
             _evaluate_task(predictor, list(paths), targets, self.thresholds.copy()),
@@ -98,11 +102,13 @@ class EvaluationDialog(QDialog):
         import pyqtgraph as pg
 
         self.labels = QListWidget()
-        self.labels.setFixedWidth(200)
+        self.labels.setFixedWidth(210)
+        self.labels.setSpacing(3)
+        self.labels.setToolTip("Choose a label to see its curve, counts and mistakes")
         self.labels.currentRowChanged.connect(self._show_label)
-        self.plot = pg.PlotWidget()
-        self.plot.setLabel("bottom", "recall")
-        self.plot.setLabel("left", "precision")
+        self.plot = styled_plot(self, "Precision-recall", "precision", "recall")
+        self.plot.getPlotItem().setMouseEnabled(x=False, y=False)
+        self.plot.getPlotItem().hideButtons()
         self.plot.setXRange(0, 1)
         self.plot.setYRange(0, 1.02)
         self.plot.setToolTip("Click a point of the curve to use its threshold for this label")
@@ -153,10 +159,12 @@ class EvaluationDialog(QDialog):
     # ------------------------------------------------------------------ behaviour
     def _on_scores_ready(self, scores: _Scores) -> None:
         self.scores = scores
+        self._thumbnails.update(scores.thumbnails)
         self.status.setText(f"{len(scores.sources)} images. Click a curve to move a threshold.")
         self.labels.clear()
-        for name in self.label_names:
-            self.labels.addItem(name)
+        for index, name in enumerate(self.label_names):
+            ap = self._report(index).ap
+            self.labels.addItem(f"{name}  ·  AP {ap:.2f}" if ap is not None else f"{name}  ·  n/a")
         self.apply_button.setEnabled(True)
         self.labels.setCurrentRow(0)
 
@@ -182,6 +190,9 @@ class EvaluationDialog(QDialog):
         recall = [p.recall for p in report.curve]
         precision = [p.precision for p in report.curve]
         self.curve.setData(recall, precision)
+        self.plot.getPlotItem().setTitle(
+            f"Precision-recall: {report.name}", color=self.palette().text().color().name()
+        )
         self._show_counts(report)
         self._fill(self.false_positives, report.false_positives)
         self._fill(self.false_negatives, report.false_negatives)
@@ -199,12 +210,24 @@ class EvaluationDialog(QDialog):
 
     def _fill(self, gallery: QListWidget, examples: tuple) -> None:
         gallery.clear()
-        thumbs = self.scores.thumbnails if self.scores else {}
         for example in examples:
-            image = thumbs.get(example.source, QImage())
-            item = QListWidgetItem(QIcon(QPixmap.fromImage(image)), f"{example.probability:.2f}")
+            item = QListWidgetItem(f"{example.probability:.2f}")
             item.setToolTip(f"{example.source}\nprobability {example.probability:.3f}")
+            item.setData(Qt.ItemDataRole.UserRole, example.source)
+            image = self._thumbnails.get(example.source)
+            if image is not None:
+                item.setIcon(QIcon(QPixmap.fromImage(image)))
+            else:
+                self._loader.request(example.source, Path(example.source))
             gallery.addItem(item)
+
+    def _on_thumbnail_ready(self, source: object, image: QImage) -> None:
+        self._thumbnails[str(source)] = image
+        for gallery in (self.false_positives, self.false_negatives):
+            for row in range(gallery.count()):
+                item = gallery.item(row)
+                if item.data(Qt.ItemDataRole.UserRole) == source:
+                    item.setIcon(QIcon(QPixmap.fromImage(image)))
 
     def set_threshold(self, index: int, value: float) -> None:
         """Move one label's threshold (what clicking its curve does)."""
@@ -227,6 +250,7 @@ class EvaluationDialog(QDialog):
         self.accept()
 
     def done(self, result: int) -> None:
+        self._loader.stop()
         self.tasks.cancel()
         self.workers.stop_all(timeout_ms=10_000)
         super().done(result)

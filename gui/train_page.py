@@ -348,6 +348,8 @@ class TrainPage(QWidget):
         metrics = result.meta.metrics
         how = "Stopped early; kept the best model so far." if result.stopped_early else "Done."
         best, score, f1 = (metrics.get(k) for k in ("best_epoch", "map", "f1_macro"))
+        if self._started is not None and isinstance(best, int):
+            best += self._started.previous_epochs  # Train more: count from the first run
         self.result_label.setText(
             f"{how}\nBest epoch {best}: validation mAP {score or 0:.3f}, "
             f"F1 {f1 or 0:.3f} (tuned thresholds)."

@@ -153,3 +153,17 @@ def test_evaluation_shows_curves_counts_and_errors_and_sets_thresholds(window, q
     assert page.result.meta.thresholds[0] == pytest.approx(lowest)
     model = page.run_dir / "model.safetensors"
     qtbot.waitUntil(lambda: read_meta(model).thresholds[0] == pytest.approx(lowest), timeout=30_000)
+
+
+def test_the_error_gallery_gets_thumbnails_after_a_threshold_moves(window, qtbot, tiny_dataset):
+    page = _trained(window, qtbot, tiny_dataset)
+    dialog = page.open_evaluation()
+    qtbot.waitUntil(lambda: dialog.scores is not None, timeout=60_000)
+    dialog.set_threshold(0, 0.0)  # everything predicted: every negative is a false positive
+    gallery = dialog.false_positives
+    assert gallery.count() == len(dialog.report.false_positives) > 0
+    qtbot.waitUntil(
+        lambda: all(not gallery.item(r).icon().isNull() for r in range(gallery.count())),
+        timeout=30_000,
+    )
+    dialog.close()

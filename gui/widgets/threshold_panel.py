@@ -37,7 +37,7 @@ class ThresholdPanelWidget(QWidget):
         self._grid = QGridLayout()
         self._grid.setHorizontalSpacing(10)
         self._grid.setVerticalSpacing(4)
-        self._grid.setColumnStretch(1, 1)
+        self._grid.setColumnStretch(3, 1)  # sliders keep a readable width; the rest is air
         self.note = QLabel("Move a label's slider to set its own threshold.")
         set_muted(self.note)
         self.reset_button = QPushButton("Reset to tuned")
@@ -72,6 +72,7 @@ class ThresholdPanelWidget(QWidget):
         slider = QSlider(Qt.Orientation.Horizontal)
         slider.setRange(0, STEPS)
         slider.setToolTip(f"Threshold for {name}")
+        slider.setFixedWidth(360)
         spin = QDoubleSpinBox()
         spin.setRange(0.0, 1.0)
         spin.setSingleStep(0.01)

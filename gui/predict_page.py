@@ -8,7 +8,6 @@ the older one reaches the page.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +29,16 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import MarqueeError
-from core.predictions import Prediction, PredictionSet
+from core.predictions import PredictionSet
 from gui.errors import show_error
 from gui.explain_dialog import ExplanationDialog
+from gui.predict_tasks import (
+    Batch,
+    Expanded,
+    ModelReady,
+    ModelRequest,
+    predict_page_task,
+)
 from gui.settings import Preferences
 from gui.tasks import TaskSlot
 from gui.theme import set_muted
@@ -45,77 +51,6 @@ from gui.widgets.threshold_panel import ThresholdPanelWidget
 from gui.workers import FunctionWorker, TaskState, ThumbnailWorker, WorkerSet
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp)"
-PREDICT_BATCH = 16  # cards fill in steps of this many images
-
-
-@dataclass(frozen=True)
-class _ModelRequest:
-    path: Path | None
-    result: Any = None  # a fresh TrainResult (no file needed)
-
-
-@dataclass(frozen=True)
-class _ModelReady:
-    predictor: Any
-    path: Path | None
-
-
-@dataclass(frozen=True)
-class _Expanded:
-    images: list[Path]
-    skipped: list[str]
-
-
-@dataclass(frozen=True)
-class _Batch:
-    generation: int
-    predictions: list[Prediction]
-
-
-def _page_task(
-    request: _ModelRequest | None,
-    inputs: list[Path],
-    predictor: Any,
-    pending: list[str],
-    generation: int,
-):
-    """Bring the page up to date: load the requested model, find new images, predict
-    everything without a result. Runs in a worker; reports through state.partial."""
-
-    def task(state: TaskState) -> None:
-        nonlocal predictor, pending, generation
-        if request is not None:
-            from core.predictor import Predictor
-
-            if request.result is not None:
-                predictor = Predictor(request.result.model, request.result.meta)
-            else:
-                predictor = Predictor.from_file(request.path)
-            state.partial(_ModelReady(predictor, request.path))
-            generation += 1  # the page's set_model() does the same on the UI thread
-        todo = list(pending)
-        if inputs:
-            from core.predictor import expand_inputs
-
-            images, skipped = expand_inputs(inputs)
-            state.partial(_Expanded(images, skipped))
-            known = set(todo)
-            todo += [str(p) for p in images if str(p) not in known]
-        state.check_stop()
-        if predictor is not None and todo:
-            from core.runtime import prediction_threads, use_torch_threads
-
-            # Per thread: one while a training runs in this process, so the two do not fight.
-            use_torch_threads(prediction_threads())
-            predictor.predict(
-                todo,
-                batch_size=PREDICT_BATCH,
-                should_stop=state.should_stop,
-                on_partial=lambda batch: state.partial(_Batch(generation, batch)),
-                progress=lambda done, total: state.progress(done, total, "predict"),
-            )
-
-    return task
 
 
 def is_image_or_folder(path: Path) -> bool:
@@ -140,7 +75,7 @@ class PredictPage(QWidget):
         self.cards: list[PredictionCardWidget] = []  # one per row of the set, same order
         self.workers = WorkerSet()
         self.tasks = TaskSlot(self.workers, self)
-        self._model_request: _ModelRequest | None = None  # asked for, not loaded yet
+        self._model_request: ModelRequest | None = None  # asked for, not loaded yet
         self._unexpanded: list[Path] = []  # dropped, not yet searched for images
         self._thumbnails = thumbnails
         thumbnails.ready.connect(self._on_thumbnails_ready)
@@ -288,7 +223,7 @@ class PredictPage(QWidget):
 
     def load_model(self, path: Path | None, result: Any = None) -> FunctionWorker:
         """Load a model file (or wrap a fresh TrainResult); every card is predicted again."""
-        self._model_request = _ModelRequest(path, result)
+        self._model_request = ModelRequest(path, result)
         self.model_label.setText(f"Loading {path.name if path else 'the trained model'}…")
         return self._restart()
 
@@ -322,7 +257,7 @@ class PredictPage(QWidget):
     # ------------------------------------------------------------------ the page's one task
     def _restart(self) -> FunctionWorker:
         """(Re)start the page's task with everything still to do; the old task is dropped."""
-        task = _page_task(
+        task = predict_page_task(
             self._model_request,
             list(self._unexpanded),
             self.predictor,
@@ -340,12 +275,12 @@ class PredictPage(QWidget):
         return worker
 
     def _on_task_partial(self, part: object) -> None:
-        if isinstance(part, _ModelReady):
+        if isinstance(part, ModelReady):
             self._set_predictor(part.predictor, part.path)
-        elif isinstance(part, _Expanded):
+        elif isinstance(part, Expanded):
             self._unexpanded.clear()
             self._add_rows(part.images, part.skipped)
-        elif isinstance(part, _Batch):
+        elif isinstance(part, Batch):
             self._show_rows(self.predictions.record(part.predictions, part.generation))
 
     def _on_task_failed(self, message: str, details: str) -> None:

@@ -11,7 +11,6 @@ import math
 import os
 import shutil
 import struct
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -20,7 +19,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from core import __version__, _meta_schema
 from core.backbones import get_backbone_info
-from core.errors import BackboneUnavailable, ModelFileError, OutputError, UsageError, shorten
+from core.errors import BackboneUnavailable, ModelFileError, UsageError, shorten
+from core.files import replacing
 from core.limits import loads_json
 
 if TYPE_CHECKING:
@@ -107,27 +107,10 @@ def save_model(path: str | Path, model: MultiLabelClassifier, meta: ModelMeta) -
     from safetensors.torch import save_file
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise _output_error(path, exc) from exc
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={METADATA_KEY: meta.to_json()})
-        os.replace(tmp, path)
-    except OSError as exc:  # a full disk, a folder in the way, no permission...
-        raise _output_error(path, exc) from exc
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with replacing(path, "the model") as tmp:
+        save_file(tensors, str(tmp), metadata={METADATA_KEY: meta.to_json()})
     return path
-
-
-def _output_error(path: Path, exc: OSError) -> OutputError:
-    reason = exc.strerror or str(exc) or type(exc).__name__
-    return OutputError(f"Could not write the model to {shorten(str(path), 300)}: {reason}.")
 
 
 def read_meta(path: str | Path) -> ModelMeta:
@@ -276,22 +259,14 @@ def _rewrite_meta(path: Path, meta: ModelMeta) -> ModelMeta:
         header.setdefault("__metadata__", {})[METADATA_KEY] = text
         encoded = json.dumps(header, separators=(",", ":")).encode("utf-8")
         encoded += b" " * (-len(encoded) % 8)  # keep the data 8-byte aligned, as safetensors does
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as target:
-                target.write(struct.pack("<Q", len(encoded)))
-                target.write(encoded)
-                source.seek(data_start)
-                shutil.copyfileobj(source, target, length=1 << 20)
-                target.flush()
-                os.fsync(target.fileno())
+        with replacing(path, "the model") as tmp, tmp.open("wb") as target:
+            target.write(struct.pack("<Q", len(encoded)))
+            target.write(encoded)
+            source.seek(data_start)
+            shutil.copyfileobj(source, target, length=1 << 20)
+            target.flush()
+            os.fsync(target.fileno())
             shutil.copymode(path, tmp)
-            os.replace(tmp, path)
-        except OSError as exc:
-            raise OutputError(f"Cannot rewrite {path}: {exc.strerror or exc}.") from exc
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
     return meta
 
 

@@ -9,14 +9,13 @@ the image size and the normalisation (mean/std applied to pixels scaled to [0, 1
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from core.errors import OutputError, UsageError
+from core.files import replacing
 
 INPUT_NAME = "images"
 OUTPUT_NAME = "probabilities"
@@ -58,18 +57,9 @@ def export_onnx(model_file: str | Path, out: str | Path | None = None) -> Path:
     wrapped = _WithSigmoid(model).eval()
     size = meta.image_size
     example = torch.randn(2, 3, size, size)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name[:50]}.", suffix=".onnx", dir=out.parent)
-    os.close(fd)
-    try:
-        _export(wrapped, example, tmp)
-        _add_metadata(tmp, onnx_metadata(meta))
-        os.replace(tmp, out)
-    except OSError as exc:
-        raise OutputError(f"Cannot write {out}: {exc.strerror or exc}.") from exc
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with replacing(out, "the ONNX file", suffix=".onnx") as tmp:
+        _export(wrapped, example, str(tmp))
+        _add_metadata(str(tmp), onnx_metadata(meta))
     return out
 
 

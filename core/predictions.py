@@ -14,8 +14,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +21,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from core.errors import OutputError, UsageError
+from core.errors import UsageError
+from core.files import write_text
 
 ThresholdMode = Literal["global", "tuned", "custom"]
 CSV_LABEL_SEPARATOR = "|"  # the separator Marquee's CSV reader detects for label lists
@@ -257,7 +256,7 @@ class PredictionSet:
 
     def write_csv(self, path: str | Path) -> int:
         """Write every input as one CSV row, atomically; returns the number of rows."""
-        write_text_atomically(Path(path), self.to_csv())
+        write_text(Path(path), self.to_csv(), "the CSV")
         return len(self.sources)
 
 
@@ -284,23 +283,3 @@ def parse_label_thresholds(text: str) -> dict[str, float]:
     if not result:
         raise UsageError("no thresholds given (for example Action=0.4,Crime=0.6)")
     return result
-
-
-def write_text_atomically(path: Path, text: str) -> None:
-    """Write to a temporary file beside `path`, then rename it into place."""
-    if path.is_dir():
-        raise OutputError(f"{path} is a folder; give a file name to write to.")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:50]}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise OutputError(f"Cannot write {path}: {exc.strerror or exc}.") from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise OutputError(f"Cannot write {path}: {exc.strerror or exc}.") from exc
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)

@@ -7,12 +7,13 @@ augmentation has its embeddings computed once so later epochs only train the hea
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
@@ -32,13 +33,16 @@ from core.events import (
     TrainingFinished,
     TrainingStarted,
 )
+from core.feature_views import gather_views, sample_views, view_augment
+from core.losses import make_criterion
 from core.metrics import compute_metrics, tune_thresholds
-from core.model import MultiLabelClassifier, create_model
+from core.model import MultiLabelClassifier, create_model, head_options
 from core.transforms import augment, decoded_cache, normalize
 
 EventSink = Callable[[Event], None]
 StopFlag = Callable[[], bool]
 TRAIN, VAL = 0, 1  # indices into the per-split lists (images, targets, features)
+VAL_FLIPPED = 2  # key of the flipped validation embeddings (test-time augmentation)
 
 
 @dataclass
@@ -101,7 +105,7 @@ class _Trainer:
             len(data.label_names),
             pretrained=config.pretrained,
             weights_file=config.weights_file,
-            dropout=config.dropout,
+            **head_options(config.to_dict()),
         ).to(self.device)
         if self.device == "cuda":
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -109,6 +113,7 @@ class _Trainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.images: list[torch.Tensor] = []  # decoded uint8 images per split, once prepared
         self.features: dict[int, torch.Tensor] = {}  # split -> embeddings of a frozen backbone
+        self.view_choice: torch.Tensor | None = None  # per training image: this epoch's view
         self.step = 0
 
     # ----------------------------------------------------------------- set-up
@@ -126,7 +131,7 @@ class _Trainer:
         self.targets = [torch.from_numpy(np.asarray(s.labels, dtype=np.float32)) for s in splits]
         self.steps_per_epoch = math.ceil(len(self.data.train) / self.config.batch_size)
         self.total_steps = self.steps_per_epoch * self.config.epochs
-        self.criterion = nn.BCEWithLogitsLoss(pos_weight=self._pos_weight())
+        self.criterion = make_criterion(self.config, self._pos_weight())
         self.optimizer, self.scheduler = _make_optimizer(self.model, self.config, self.total_steps)
 
     def _pos_weight(self) -> torch.Tensor | None:
@@ -144,6 +149,8 @@ class _Trainer:
         stopped = False
         try:
             self._prepare()
+            if self.config.auto_tune:
+                self._auto_tune()
             self.emit(self._started_event())
             for epoch in range(1, self.config.epochs + 1):
                 self._run_epoch(epoch)
@@ -177,6 +184,10 @@ class _Trainer:
         self.model.set_backbone_trainable(not frozen)
         if frozen and not self.config.use_augmentation and TRAIN not in self.features:
             self._compute_features()
+        if frozen and TRAIN in self.features and self.features[TRAIN].dim() == 3:
+            self.view_choice = sample_views(
+                len(self.data.train), self.features[TRAIN].shape[0], self.generator
+            )
         train_loss = self._train_one_epoch(epoch, frozen)
         evaluation = self._evaluate(frozen)
         is_best = self._keep_if_best(evaluation, epoch)
@@ -208,16 +219,29 @@ class _Trainer:
             x = x.contiguous(memory_format=torch.channels_last)
         return x
 
-    def _forward(self, split: int, idx: torch.Tensor, frozen: bool, train: bool) -> torch.Tensor:
-        if frozen and split in self.features:
-            return self.model.head(self.features[split][idx].to(self.device))
+    def _forward(
+        self, split: int, idx: torch.Tensor, frozen: bool, train: bool, flip: bool = False
+    ) -> torch.Tensor:
+        key = VAL_FLIPPED if flip else split
+        if frozen and key in self.features:
+            return self.model.head(self._cached(key, idx).to(self.device))
         x = self._inputs(split, idx, train)
+        if flip:
+            x = x.flip(-1)
         with torch.autocast(self.device, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
             if frozen:
                 with torch.no_grad():
-                    feats = self.model.backbone(x)
+                    feats = self.model.embed(x)
                 return self.model.head(feats.float())
             return self.model(x).float()
+
+    def _cached(self, key: int, idx: torch.Tensor) -> torch.Tensor:
+        """Cached embeddings; training views (views, n, dims) give each image its chosen view."""
+        feats = self.features[key]
+        if feats.dim() == 3:
+            assert self.view_choice is not None
+            return gather_views(feats, self.view_choice, idx)
+        return feats[idx]
 
     def _train_one_epoch(self, epoch: int, frozen: bool) -> float:
         self.model.train()
@@ -267,6 +291,12 @@ class _Trainer:
         all_logits = torch.cat(logits).float()
         loss = self.criterion(all_logits, self.targets[VAL].to(all_logits.device)).item()
         probs = torch.sigmoid(all_logits).cpu().numpy()
+        if self.config.tta:  # the flip average, exactly as Predictor does it
+            flipped = [
+                self._forward(VAL, idx, frozen, train=False, flip=True)
+                for idx in self._batches(len(self.data.val), False)
+            ]
+            probs = (probs + torch.sigmoid(torch.cat(flipped).float()).cpu().numpy()) / 2
         metrics, per_label = compute_metrics(
             probs, self.targets[VAL].numpy(), self.data.label_names
         )
@@ -274,21 +304,63 @@ class _Trainer:
 
     @torch.inference_mode()
     def _compute_features(self) -> None:
-        """Embed every image once with the frozen backbone; the head then trains on these."""
+        """Embed every image once with the frozen backbone; the head then trains on these.
+
+        With `feature_views` K, training images are embedded K + 1 times (clean + K
+        augmented views); with `tta` the validation images are embedded flipped too.
+        """
         self.model.eval()
-        for split in (TRAIN, VAL):
-            n = len(self.images[split])
+        jobs = [(TRAIN, v) for v in range(1 + self.config.feature_views)] + [(VAL, 0)]
+        if self.config.tta:
+            jobs.append((VAL_FLIPPED, 0))
+        total = sum(len(self.images[min(split, VAL)]) for split, _ in jobs)
+        done = 0
+        views: list[torch.Tensor] = []
+        for key, view in jobs:
+            split = min(key, VAL)
             chunks = []
-            for idx in self._batches(n, shuffle=False):
+            for idx in self._batches(len(self.images[split]), shuffle=False):
                 if self.stop():
                     raise Stopped
-                x = self._inputs(split, idx, train=False)
-                with torch.autocast(
-                    self.device, dtype=self.amp_dtype, enabled=self.amp_dtype is not None
-                ):
-                    chunks.append(self.model.backbone(x).float())
-                self.emit(PreparingData("embed", min(int(idx[-1]) + 1, n), n))
-            self.features[split] = torch.cat(chunks)
+                chunks.append(self._embed_batch(split, idx, view, flip=key == VAL_FLIPPED))
+                done += len(idx)
+                self.emit(PreparingData("embed", done, total))
+            if key == TRAIN:
+                views.append(torch.cat(chunks))
+            else:
+                self.features[key] = torch.cat(chunks)
+        self.features[TRAIN] = torch.stack(views) if len(views) > 1 else views[0]
+
+    def _embed_batch(self, split: int, idx: torch.Tensor, view: int, flip: bool) -> torch.Tensor:
+        x = self._inputs(split, idx, train=False)
+        if view > 0:
+            x = view_augment(x, IMAGENET_MEAN, IMAGENET_STD, self.generator)
+        if flip:
+            x = x.flip(-1)
+        with torch.autocast(self.device, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+            return self.model.embed(x).float()
+
+    def _auto_tune(self) -> None:
+        """Sweep the head's lr / weight decay / epochs on the cached embeddings, then train
+        with the winner (it is recorded in the model file's config)."""
+        from core.autotune import tune_head
+
+        self._compute_features()
+        choice = tune_head(
+            self.features[TRAIN],
+            self.targets[TRAIN],
+            lambda: _fresh_head(self.model),
+            lambda: make_criterion(self.config, self._pos_weight()),
+            self.config,
+            on_progress=lambda done, total: self.emit(PreparingData("tune", done, total)),
+            should_stop=self.stop,
+        )
+        self.config = replace(
+            self.config, lr=choice.lr, weight_decay=choice.weight_decay, epochs=choice.epochs
+        )
+        self.steps_per_epoch = math.ceil(len(self.data.train) / self.config.batch_size)
+        self.total_steps = self.steps_per_epoch * self.config.epochs
+        self.optimizer, self.scheduler = _make_optimizer(self.model, self.config, self.total_steps)
 
     def _keep_if_best(self, evaluation: dict, epoch: int) -> bool:
         score = (evaluation["metrics"]["map"], -evaluation["loss"])
@@ -332,6 +404,15 @@ class _Trainer:
             )
         )
         return TrainResult(self.model.cpu(), meta, self.history, stopped)
+
+
+def _fresh_head(model: MultiLabelClassifier) -> nn.Module:
+    """An untrained copy of the model's head (for the tuner's trials)."""
+    head = copy.deepcopy(model.head)
+    for layer in head.modules():
+        if hasattr(layer, "reset_parameters"):
+            layer.reset_parameters()
+    return head
 
 
 def _amp_dtype(device: str) -> torch.dtype | None:

@@ -15,6 +15,7 @@ from core.config import TrainConfig
 from core.errors import ConfigError
 
 RECIPE_NAMES = ("auto", "cpu", "gpu", "baseline")
+_TUNED = frozenset({"lr", "weight_decay", "epochs"})  # what auto-tune chooses
 
 _RECIPES: dict[str, dict] = {
     "baseline": {},
@@ -65,10 +66,12 @@ def recipe_config(name: str, **overrides: object) -> TrainConfig:
     if unknown:
         raise ConfigError(f"unknown training setting(s): {', '.join(sorted(unknown))}")
     config = TrainConfig(**{**_RECIPES[name], **overrides})
-    if "auto_tune" not in overrides and not (
-        config.strategy == "freeze" and config.caches_features
-    ):
-        config.auto_tune = False  # the recipe's tuner needs cached embeddings; the user chose not
+    if "auto_tune" not in overrides:
+        # The recipe's tuner needs cached embeddings, and it must not undo the head settings
+        # the user chose: either choice turns it off.
+        cached = config.strategy == "freeze" and config.caches_features
+        if not cached or _TUNED.intersection(overrides):
+            config.auto_tune = False
     return config
 
 

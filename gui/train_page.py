@@ -73,6 +73,7 @@ class TrainPage(QWidget):
         self._timer.timeout.connect(self._on_timer_timeout)
         self._build()
         self.form.set_config(prefs.train_config())
+        self._initial_config = self.form.config()  # untouched until the device is known
         self._update_buttons()
 
     def _build(self) -> None:
@@ -195,7 +196,8 @@ class TrainPage(QWidget):
         device, name = found
         self.form.set_detected_device(name)
         self.form.set_recommendation(recommend(device))
-        if not self.prefs.has_train_config():  # first run: start from the recommended recipe
+        untouched = self.form.config() == self._initial_config
+        if untouched and not self.prefs.has_train_config():  # first run: the recommended recipe
             self.form.apply_recommendation()
 
     def start_training(self) -> FunctionWorker | None:

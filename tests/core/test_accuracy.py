@@ -190,6 +190,9 @@ def test_recipes_follow_the_device_and_every_choice_overrides() -> None:
     assert baseline == TrainConfig()
     # Choosing a strategy without cached embeddings drops the recipe's tuner, not the run.
     assert recipe_config("cpu", strategy="no_freeze").auto_tune is False
+    # ... and so does choosing what the tuner would choose.
+    assert recipe_config("cpu", epochs=3).auto_tune is False
+    assert recipe_config("cpu", epochs=3, auto_tune=True).auto_tune is True
     recipe_config("gpu").validate()
     recipe_config("cpu").validate()
 

@@ -21,10 +21,7 @@ _RECIPES: dict[str, dict] = {
     "baseline": {},
     "cpu": {
         "strategy": "freeze",
-        "head": "mlp",
         "multi_stage": True,
-        "loss": "asl",
-        "auto_tune": True,
         "tta": True,
     },
     "gpu": {

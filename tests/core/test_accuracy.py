@@ -213,3 +213,25 @@ def test_hard_sample_set_is_deterministic_with_many_labels(tmp_path: Path) -> No
     header = list(_rows(a / "train")[0])
     assert header[2:] == list(CONCEPTS)
     assert len(_rows(a / "train")) == 12 and len(_rows(a / "val")) == 6
+
+
+# ----------------------------------------------------------------------------- CLI
+def test_cli_sample_takes_an_optional_variant_and_recipes_resolve() -> None:
+    from core.cli import build_parser
+    from core.commands import _train_config
+
+    parser = build_parser()
+    assert parser.parse_args(["train", "--sample"]).sample == "normal"
+    assert parser.parse_args(["train", "--sample", "hard"]).sample == "hard"
+    assert parser.parse_args(["evaluate", "m.safetensors", "--sample", "hard"]).sample == "hard"
+    args = parser.parse_args(["train", "--sample", "--device", "cpu", "--lr", "0.003"])
+    config, recipe = _train_config(args)
+    assert (
+        recipe == "cpu"
+        and config.lr == 0.003
+        and config
+        == replace(recipe_config("cpu"), lr=0.003, device="cpu", num_threads=config.num_threads)
+    )
+    args = parser.parse_args(["train", "--recipe", "baseline", "--tta", "--feature-views", "1"])
+    config, recipe = _train_config(args)
+    assert recipe == "baseline" and config.tta and config.feature_views == 1

@@ -180,12 +180,15 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[MultiLabelClassif
     """Rebuild the classifier from a model file (no download: weights come from the file)."""
     from safetensors.torch import load_file
 
-    from core.model import create_model
+    from core.model import create_model, head_options
 
     path = Path(path)
     meta = read_meta(path)
-    dropout = float(meta.config.get("dropout", 0.2))  # the schema checked it is a number
-    model = create_model(meta.backbone, len(meta.label_names), pretrained=False, dropout=dropout)
+    try:
+        options = head_options(meta.config)
+        model = create_model(meta.backbone, len(meta.label_names), pretrained=False, **options)
+    except (TypeError, ValueError) as exc:
+        raise _fail(path.name, f"its head settings are not usable ({exc})") from exc
     try:
         model.load_state_dict(load_file(str(path), device="cpu"), strict=True)
     except (RuntimeError, ValueError) as exc:

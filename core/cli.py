@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from core import __version__
-from core.config import DEVICES, STRATEGIES, TrainConfig
+from core.config import DEVICES, HEADS, LOSSES, STRATEGIES, TrainConfig
 from core.console import EXIT_CANCELLED, EXIT_UNEXPECTED, EXIT_USER_ERROR
 from core.errors import Cancelled, MarqueeError, OutputError, UsageError, shorten
 from core.runtime import configure_threading
@@ -65,7 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_data_options(p: argparse.ArgumentParser, required: bool = False) -> None:
     source = p.add_mutually_exclusive_group(required=required)
     source.add_argument("--data", type=Path, metavar="PATH", help="folder, CSV or Create ML JSON")
-    source.add_argument("--sample", action="store_true", help="the bundled sample posters")
+    source.add_argument(
+        "--sample",
+        nargs="?",
+        const="normal",
+        choices=("normal", "hard"),
+        help="the bundled sample posters; 'hard': the harder development set (default: normal)",
+    )
     source.add_argument(
         "--movie-posters", action="store_true", help="download the real movie posters data set"
     )
@@ -91,6 +97,13 @@ def _add_train(p: argparse.ArgumentParser) -> None:
     d = TrainConfig()
     _add_data_options(p)
     p.add_argument(
+        "--recipe",
+        default="auto",
+        choices=("auto", "cpu", "gpu", "baseline"),
+        help="starting settings: auto picks gpu on CUDA/MPS, else cpu; baseline is the plain "
+        "linear probe; every option below overrides the recipe",
+    )
+    p.add_argument(
         "--backbone", help=f"see 'marquee backbones' (default: {d.backbone}, or --init-from's)"
     )
     p.add_argument(
@@ -101,13 +114,40 @@ def _add_train(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-pretrained", action="store_true", help="random initial weights")
     p.add_argument("--weights", type=Path, help="local backbone state dict (.pth/.safetensors)")
-    p.add_argument("--strategy", default=d.strategy, choices=STRATEGIES)
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--image-size", type=int, help=f"default: {d.image_size}, or --init-from's")
-    p.add_argument("--lr", type=float, default=d.lr, help="head learning rate")
+    p.add_argument("--strategy", choices=STRATEGIES, help="default: the recipe's")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--image-size", type=int, help="default: the recipe's, or --init-from's")
+    p.add_argument("--lr", type=float, help="head learning rate")
+    p.add_argument("--weight-decay", type=float)
     p.add_argument("--balance", action="store_true", help="weight positives by label rarity")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--loss", choices=LOSSES, help="bce, or asl (asymmetric loss)")
+    p.add_argument("--head", choices=HEADS, help="linear or mlp")
+    p.add_argument(
+        "--multi-stage",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="concatenate pooled features of the last two stages",
+    )
+    p.add_argument(
+        "--feature-views",
+        type=int,
+        metavar="K",
+        help="frozen backbone: embed K augmented views of each training image once",
+    )
+    p.add_argument(
+        "--auto-tune",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="sweep head lr / weight decay / epochs on the cached embeddings first",
+    )
+    p.add_argument(
+        "--tta",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="flip test-time augmentation (stored in the model file)",
+    )
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--out", type=Path, metavar="MODEL", help="where to write the .safetensors")
     p.add_argument(
@@ -132,7 +172,17 @@ def _add_predict(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--csv", type=Path, metavar="FILE", help="also write results to a CSV")
     p.add_argument("--batch-size", type=int, default=32)
+    _add_tta_override(p)
     _add_common(p)
+
+
+def _add_tta_override(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--tta",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="flip test-time augmentation (default: as the model file says)",
+    )
 
 
 def _add_evaluate(p: argparse.ArgumentParser) -> None:
@@ -146,6 +196,7 @@ def _add_evaluate(p: argparse.ArgumentParser) -> None:
         help="per-label thresholds, e.g. Action=0.4,Crime=0.6 (other labels: tuned)",
     )
     p.add_argument("--batch-size", type=int, default=32)
+    _add_tta_override(p)
     _add_common(p)
 
 

@@ -53,7 +53,7 @@ def _resolve_data_path(args: argparse.Namespace) -> Path:
             return ensure_movie_posters(progress=progress)
     from core.sample_data import ensure_sample_data
 
-    return ensure_sample_data()
+    return ensure_sample_data(variant=getattr(args, "sample", None) or "normal")
 
 
 def _label_choice(args: argparse.Namespace) -> list[str] | None:
@@ -138,7 +138,8 @@ class _TrainProgress:
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, PreparingData):
-            self._advance(f"{event.stage} images", event.total, event.done)
+            what = "auto-tune trials" if event.stage == "tune" else f"{event.stage} images"
+            self._advance(what, event.total, event.done)
         elif isinstance(event, TrainingStarted):
             self.close()
             _say(
@@ -171,20 +172,52 @@ class _TrainProgress:
         self.bar, self.stage = None, ""
 
 
-def _train_config(args: argparse.Namespace) -> TrainConfig:
-    start = read_meta(args.init_from) if args.init_from else None  # its backbone and size
-    defaults = TrainConfig()
-    config = TrainConfig(
-        backbone=args.backbone or (start.backbone if start else defaults.backbone),
+_RECIPE_OPTIONS = (
+    "strategy",
+    "epochs",
+    "batch_size",
+    "image_size",
+    "lr",
+    "weight_decay",
+    "augment",
+    "loss",
+    "head",
+    "multi_stage",
+    "feature_views",
+    "auto_tune",
+    "tta",
+)
+
+
+def _head_settings(config: dict) -> dict:
+    """The head a saved model was built with: a model trained on from it needs the same."""
+    keys = ("head", "head_hidden", "multi_stage", "dropout")
+    return {key: config[key] for key in keys if key in config}
+
+
+def _train_config(args: argparse.Namespace) -> tuple[TrainConfig, str]:
+    """The recipe (--recipe; auto: by device) with every option the user gave on top."""
+    from core.recipes import recipe_config, recipe_for_device
+
+    recipe = args.recipe
+    if recipe == "auto":
+        from core.device import resolve_device
+
+        recipe = recipe_for_device(resolve_device(args.device)[0])
+    given = {k: getattr(args, k) for k in _RECIPE_OPTIONS if getattr(args, k) is not None}
+    backbone = args.backbone or TrainConfig().backbone
+    if args.init_from:  # the starting model fixes the backbone, size and head
+        start = read_meta(args.init_from)
+        backbone = args.backbone or start.backbone
+        given.setdefault("image_size", start.image_size)
+        given.update(_head_settings(start.config))
+    config = recipe_config(
+        recipe,
+        **given,
+        backbone=backbone,
         pretrained=not args.no_pretrained,
         weights_file=str(args.weights) if args.weights else None,
-        strategy=args.strategy,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        image_size=args.image_size or (start.image_size if start else defaults.image_size),
-        lr=args.lr,
         balance=args.balance,
-        augment=args.augment,
         device=args.device,
         seed=args.seed,
         # No UI to keep responsive: every usable core, less those other programs are using.
@@ -192,15 +225,17 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
         init_from=str(args.init_from) if args.init_from else None,
     )
     config.validate()
-    return config
+    return config, recipe
 
 
 def run_train(args: argparse.Namespace) -> int:
     from core.backbones import get_backbone_info
     from core.engine import fit
+    from core.recipes import describe
 
-    config = _train_config(args)
+    config, recipe = _train_config(args)
     get_backbone_info(config.backbone)  # fail on a typo before loading any data
+    _say(args, describe(recipe, config) + " (options on the command line override it)")
     dataset = load_data(args, _label_choice(args))
     if args.export_job:
         return _export_job(args, config, dataset)
@@ -259,7 +294,7 @@ def _choose_thresholds(args: argparse.Namespace, predictions: PredictionSet, tun
 def run_predict(args: argparse.Namespace) -> int:
     from core.predictor import Predictor, expand_inputs
 
-    predictor = Predictor.from_file(args.model, device=args.device)
+    predictor = Predictor.from_file(args.model, device=args.device, tta=args.tta)
     use_torch_threads(prediction_threads())
     predictions = predictor.new_set()
     _choose_thresholds(args, predictions, tuned=args.tuned)
@@ -326,7 +361,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from core.metrics import compute_metrics, label_reports, reports_to_json
     from core.predictor import Predictor
 
-    predictor = Predictor.from_file(args.model, device=args.device)
+    predictor = Predictor.from_file(args.model, device=args.device, tta=args.tta)
     use_torch_threads(prediction_threads())
     names = _evaluated_labels(args, predictor.label_names)
     columns = [predictor.label_names.index(name) for name in names]

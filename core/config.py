@@ -11,6 +11,9 @@ Strategy = Literal["freeze", "freeze_unfreeze", "no_freeze"]
 STRATEGIES: tuple[Strategy, ...] = ("freeze", "freeze_unfreeze", "no_freeze")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 SCHEDULES = ("onecycle", "cosine")
+LOSSES = ("bce", "asl")
+HEADS = ("linear", "mlp")
+MAX_FEATURE_VIEWS = 16
 
 
 @dataclass
@@ -36,6 +39,17 @@ class TrainConfig:
     seed: int = 0
     num_threads: int | None = None  # torch intra-op threads; None leaves one core free
     init_from: str | None = None  # a model file to start from (same backbone and labels)
+    # Accuracy options (issue 11; the numbers behind each are in the README's recipe table).
+    loss: str = "bce"  # "bce" (with pos_weight when balance) or "asl" (asymmetric loss)
+    asl_gamma_neg: float = 4.0
+    asl_gamma_pos: float = 0.0
+    asl_clip: float = 0.05
+    head: str = "linear"  # "linear" (dropout + linear) or "mlp" (one hidden layer)
+    head_hidden: int = 512
+    multi_stage: bool = False  # also pool the stride-16 stage and concatenate it
+    feature_views: int = 0  # frozen + cached: augmented views per training image (embedded once)
+    auto_tune: bool = False  # frozen + cached: sweep head lr / weight decay / epochs first
+    tta: bool = False  # flip average at evaluation and prediction (kept in the model file)
 
     def validate(self) -> None:
         """Raise ConfigError with a plain message for settings that cannot work."""
@@ -55,6 +69,31 @@ class TrainConfig:
             raise ConfigError("learning rate must be a positive number below 10")
         if not 0 <= self.dropout < 1:
             raise ConfigError("dropout must be in [0, 1)")
+        self._validate_accuracy_options()
+
+    def _validate_accuracy_options(self) -> None:
+        if self.loss not in LOSSES:
+            raise ConfigError(f"loss must be one of {', '.join(LOSSES)}")
+        if self.head not in HEADS:
+            raise ConfigError(f"head must be one of {', '.join(HEADS)}")
+        if not 8 <= self.head_hidden <= 8192:
+            raise ConfigError("the MLP head's hidden size must be between 8 and 8192")
+        if not 0 <= self.feature_views <= MAX_FEATURE_VIEWS:
+            raise ConfigError(f"feature views must be between 0 and {MAX_FEATURE_VIEWS}")
+        if min(self.asl_gamma_neg, self.asl_gamma_pos) < 0 or not 0 <= self.asl_clip < 1:
+            raise ConfigError("ASL gammas must be >= 0 and its clip in [0, 1)")
+        cached = self.strategy == "freeze" and not self.use_augmentation
+        if self.auto_tune and not cached:
+            raise ConfigError(
+                "Auto-tune works on cached embeddings: it needs the frozen backbone strategy "
+                "without image augmentation.",
+                "Choose 'freeze' (and no --augment), or turn auto-tune off.",
+            )
+
+    @property
+    def caches_features(self) -> bool:
+        """True when a frozen backbone's embeddings are computed once (no pixel augmentation)."""
+        return self.strategy != "no_freeze" and not self.use_augmentation
 
     @property
     def use_augmentation(self) -> bool:

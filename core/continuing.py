@@ -88,6 +88,10 @@ def head_in_data_order(
         )
     order = torch.tensor([model_labels.index(n) for n in data_labels])
     state = dict(state)
-    for key in ("head.1.weight", "head.1.bias"):
+    last = max(  # the head's output layer: its rows are the labels (linear or MLP head)
+        (key for key in state if key.startswith("head.") and key.endswith(".weight")),
+        key=lambda key: int(key.split(".")[1]),
+    )
+    for key in (last, last.replace(".weight", ".bias")):
         state[key] = state[key][order].clone()
     return state

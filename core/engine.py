@@ -7,6 +7,7 @@ augmentation has its embeddings computed once so later epochs only train the hea
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -32,15 +33,18 @@ from core.events import (
     TrainingFinished,
     TrainingStarted,
 )
+from core.feature_views import gather_views, sample_views, view_augment
 from core.image_cache import cached_embeddings, embedding_family, load_split_images
+from core.losses import make_criterion
 from core.metrics import compute_metrics, tune_thresholds
-from core.model import MultiLabelClassifier, create_model
+from core.model import MultiLabelClassifier, create_model, head_options
 from core.runtime import training_running, training_threads
 from core.transforms import augment, normalize
 
 EventSink = Callable[[Event], None]
 StopFlag = Callable[[], bool]
 TRAIN, VAL = 0, 1  # indices into the per-split lists (images, targets, features)
+VAL_FLIPPED = 2  # key of the flipped validation embeddings (test-time augmentation)
 
 
 @dataclass
@@ -148,6 +152,7 @@ class _Trainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.images: list[torch.Tensor] = []  # decoded uint8 images per split, once prepared
         self.features: dict[int, torch.Tensor] = {}  # split -> embeddings of a frozen backbone
+        self.view_choice: torch.Tensor | None = None  # per training image: this epoch's view
         self.step = 0
 
     # ----------------------------------------------------------------- set-up
@@ -159,12 +164,15 @@ class _Trainer:
                 len(labels),
                 pretrained=self.config.pretrained,
                 weights_file=self.config.weights_file,
-                dropout=self.config.dropout,
+                **head_options(self.config.to_dict()),
             )
         where = self.parent.origin["path"] or "The model to train on"
         state = head_in_data_order(self.parent.state, self.parent.meta.label_names, labels, where)
-        model = create_model(
-            self.config.backbone, len(labels), pretrained=False, dropout=self.config.dropout
+        model = create_model(  # the parent's head: its weights must fit
+            self.config.backbone,
+            len(labels),
+            pretrained=False,
+            **head_options(self.parent.meta.config),
         )
         model.load_state_dict(state)
         return model
@@ -186,7 +194,7 @@ class _Trainer:
         self.targets = [torch.from_numpy(np.asarray(s.labels, dtype=np.float32)) for s in splits]
         self.steps_per_epoch = math.ceil(len(self.data.train) / self.config.batch_size)
         self.total_steps = self.steps_per_epoch * self.config.epochs
-        self.criterion = nn.BCEWithLogitsLoss(pos_weight=self._pos_weight())
+        self.criterion = make_criterion(self.config, self._pos_weight())
         self.optimizer, self.scheduler = _make_optimizer(self.model, self.config, self.total_steps)
 
     def _pos_weight(self) -> torch.Tensor | None:
@@ -204,6 +212,8 @@ class _Trainer:
         stopped = False
         try:
             self._prepare()
+            if self.config.auto_tune:
+                self._auto_tune()
             self.emit(self._started_event())
             for epoch in range(1, self.config.epochs + 1):
                 self._run_epoch(epoch)
@@ -238,6 +248,10 @@ class _Trainer:
         self.model.set_backbone_trainable(not frozen)
         if frozen and not self.config.use_augmentation and TRAIN not in self.features:
             self._compute_features()
+        if frozen and TRAIN in self.features and self.features[TRAIN].dim() == 3:
+            self.view_choice = sample_views(
+                len(self.data.train), self.features[TRAIN].shape[0], self.generator
+            )
         train_loss = self._train_one_epoch(epoch, frozen)
         evaluation = self._evaluate(frozen)
         is_best = self._keep_if_best(evaluation, epoch)
@@ -269,16 +283,29 @@ class _Trainer:
             x = x.contiguous(memory_format=torch.channels_last)
         return x
 
-    def _forward(self, split: int, idx: torch.Tensor, frozen: bool, train: bool) -> torch.Tensor:
-        if frozen and split in self.features:
-            return self.model.head(self.features[split][idx].to(self.device))
+    def _forward(
+        self, split: int, idx: torch.Tensor, frozen: bool, train: bool, flip: bool = False
+    ) -> torch.Tensor:
+        key = VAL_FLIPPED if flip else split
+        if frozen and key in self.features:
+            return self.model.head(self._cached(key, idx).to(self.device))
         x = self._inputs(split, idx, train)
+        if flip:
+            x = x.flip(-1)
         with torch.autocast(self.device, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
             if frozen:
                 with torch.no_grad():
-                    feats = self.model.backbone(x)
+                    feats = self.model.embed(x)
                 return self.model.head(feats.float())
             return self.model(x).float()
+
+    def _cached(self, key: int, idx: torch.Tensor) -> torch.Tensor:
+        """Cached embeddings; training views (views, n, dims) give each image its chosen view."""
+        feats = self.features[key]
+        if feats.dim() == 3:
+            assert self.view_choice is not None
+            return gather_views(feats, self.view_choice, idx)
+        return feats[idx]
 
     def _train_one_epoch(self, epoch: int, frozen: bool) -> float:
         self.model.train()
@@ -328,6 +355,12 @@ class _Trainer:
         all_logits = torch.cat(logits).float()
         loss = self.criterion(all_logits, self.targets[VAL].to(all_logits.device)).item()
         probs = torch.sigmoid(all_logits).cpu().numpy()
+        if self.config.tta:  # the flip average, exactly as Predictor does it
+            flipped = [
+                self._forward(VAL, idx, frozen, train=False, flip=True)
+                for idx in self._batches(len(self.data.val), False)
+            ]
+            probs = (probs + torch.sigmoid(torch.cat(flipped).float()).cpu().numpy()) / 2
         metrics, per_label = compute_metrics(
             probs, self.targets[VAL].numpy(), self.data.label_names
         )
@@ -335,8 +368,12 @@ class _Trainer:
 
     @torch.inference_mode()
     def _compute_features(self) -> None:
-        """Embed every image once with the frozen backbone (the image cache keeps them for
-        the next run); the head then trains on these."""
+        """Embed every image once with the frozen backbone; the head then trains on these.
+
+        The plain embeddings go through the image cache (the next run reads them back).
+        With `feature_views` K, training images are also embedded in K augmented views;
+        with `tta` the validation images are embedded flipped too.
+        """
         self.model.eval()
         family = embedding_family(
             self.model.backbone,
@@ -345,22 +382,73 @@ class _Trainer:
             IMAGENET_STD,
             self.device,
             str(self.amp_dtype),
+            "multi-stage" if self.config.multi_stage else "pooled",
         )
+        extra = [(TRAIN, view, False) for view in range(1, 1 + self.config.feature_views)]
+        if self.config.tta:
+            extra.append((VAL, 0, True))
+        total = sum(len(self.images[split]) for split in (TRAIN, VAL))
+        total += sum(len(self.images[split]) for split, _, _ in extra)
+        done = 0
+
+        def progress(count: int, _total: int, before: int = 0) -> None:
+            self.emit(PreparingData("embed", before + count, total))
+
         for split in (TRAIN, VAL):
             self.features[split] = cached_embeddings(
                 self.images[split],
                 family,
-                lambda idx, s=split: self._embed(s, idx),
+                lambda idx, s=split: self._embed_batch(s, idx, 0, flip=False),
                 self.config.batch_size,
-                progress=lambda done, total: self.emit(PreparingData("embed", done, total)),
+                progress=lambda count, t, before=done: progress(count, t, before),
             ).to(self.device)
+            done += len(self.images[split])
+        views = [self.features[TRAIN]]
+        for split, view, flip in extra:
+            chunks = []
+            for idx in self._batches(len(self.images[split]), shuffle=False):
+                chunks.append(self._embed_batch(split, idx, view, flip).to(self.device))
+                done += len(idx)
+                self.emit(PreparingData("embed", done, total))
+            if flip:
+                self.features[VAL_FLIPPED] = torch.cat(chunks)
+            else:
+                views.append(torch.cat(chunks))
+        if len(views) > 1:
+            self.features[TRAIN] = torch.stack(views)
 
-    def _embed(self, split: int, idx: torch.Tensor) -> torch.Tensor:
+    def _embed_batch(self, split: int, idx: torch.Tensor, view: int, flip: bool) -> torch.Tensor:
         if self.stop():
             raise Stopped
         x = self._inputs(split, idx, train=False)
+        if view > 0:
+            x = view_augment(x, IMAGENET_MEAN, IMAGENET_STD, self.generator)
+        if flip:
+            x = x.flip(-1)
         with torch.autocast(self.device, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
-            return self.model.backbone(x).float()
+            return self.model.embed(x).float()
+
+    def _auto_tune(self) -> None:
+        """Sweep the head's lr / weight decay / epochs on the cached embeddings, then train
+        with the winner (it is recorded in the model file's config)."""
+        from core.autotune import tune_head
+
+        self._compute_features()
+        choice = tune_head(
+            self.features[TRAIN],
+            self.targets[TRAIN],
+            lambda: _fresh_head(self.model),
+            lambda: make_criterion(self.config, self._pos_weight()),
+            self.config,
+            on_progress=lambda done, total: self.emit(PreparingData("tune", done, total)),
+            should_stop=self.stop,
+        )
+        self.config = replace(
+            self.config, lr=choice.lr, weight_decay=choice.weight_decay, epochs=choice.epochs
+        )
+        self.steps_per_epoch = math.ceil(len(self.data.train) / self.config.batch_size)
+        self.total_steps = self.steps_per_epoch * self.config.epochs
+        self.optimizer, self.scheduler = _make_optimizer(self.model, self.config, self.total_steps)
 
     def _keep_if_best(self, evaluation: dict, epoch: int) -> bool:
         score = (evaluation["metrics"]["map"], -evaluation["loss"])
@@ -413,6 +501,15 @@ class _Trainer:
             "strategy": self.config.strategy,
             "init_from": self.parent.origin if self.parent is not None else None,
         }
+
+
+def _fresh_head(model: MultiLabelClassifier) -> nn.Module:
+    """An untrained copy of the model's head (for the tuner's trials)."""
+    head = copy.deepcopy(model.head)
+    for layer in head.modules():
+        if hasattr(layer, "reset_parameters"):
+            layer.reset_parameters()
+    return head
 
 
 def _amp_dtype(device: str) -> torch.dtype | None:

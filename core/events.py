@@ -26,7 +26,7 @@ class LabelMetrics:
 class PreparingData:
     """Images are being decoded into the in-memory cache (or embeddings computed)."""
 
-    stage: str  # "decode" | "embed"
+    stage: str  # "decode" | "embed" | "tune" (auto-tune trials, done / total)
     done: int
     total: int
 

@@ -28,18 +28,31 @@ class Predictor:
     """A trained model ready for inference: labels, tuned thresholds and batched prediction.
 
     Unreadable images never raise: each gets a `Prediction` with an error instead.
+    Test-time augmentation (the average of an image's and its mirror image's
+    probabilities) is used when the model file says so (`meta.config["tta"]`, set at
+    training so that validation, evaluation, prediction and serving agree); `tta`
+    overrides it.
     """
 
-    def __init__(self, model: MultiLabelClassifier, meta: ModelMeta, device: str = "auto") -> None:
+    def __init__(
+        self,
+        model: MultiLabelClassifier,
+        meta: ModelMeta,
+        device: str = "auto",
+        tta: bool | None = None,
+    ) -> None:
         self.device, _ = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.meta = meta
+        self.tta = bool(meta.config.get("tta", False)) if tta is None else tta
 
     @classmethod
-    def from_file(cls, path: str | Path, device: str = "auto") -> Predictor:
+    def from_file(
+        cls, path: str | Path, device: str = "auto", tta: bool | None = None
+    ) -> Predictor:
         """Load a .safetensors model file (raises ModelFileError with a clear message)."""
         model, meta = load_model(path)
-        return cls(model, meta, device)
+        return cls(model, meta, device, tta)
 
     @property
     def label_names(self) -> list[str]:
@@ -104,8 +117,11 @@ class Predictor:
     @torch.inference_mode()
     def _run_model(self, arrays: list[np.ndarray]) -> np.ndarray:
         batch = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).to(self.device)
-        logits = self.model(normalize(batch, self.meta.mean, self.meta.std))
-        return torch.sigmoid(logits.float()).cpu().numpy()
+        x = normalize(batch, self.meta.mean, self.meta.std)
+        probs = torch.sigmoid(self.model(x).float())
+        if self.tta:
+            probs = (probs + torch.sigmoid(self.model(x.flip(-1)).float())) / 2
+        return probs.cpu().numpy()
 
 
 def _describe(item: ImageSource) -> str:

@@ -58,21 +58,34 @@ Rng = np.random.Generator
 # ----------------------------------------------------------------------------- public API
 
 
-def ensure_sample_data(root: Path | None = None) -> Path:
+SAMPLE_VARIANTS = ("normal", "hard")
+
+
+def ensure_sample_data(root: Path | None = None, variant: str = "normal") -> Path:
     """Return the sample data folder (seed layout), generating it on first use.
 
+    `variant` is "normal" (the easy posters) or "hard" (core.sample_hard: the development
+    benchmark with clutter, label noise and a style shift between train and val).
     Generation goes to a temporary sibling folder that is renamed into place once
     complete, so an interrupted run never leaves a half-written data set behind.
     """
-    root = Path(root) if root is not None else cache_dir() / SAMPLE_DIR_NAME
+    if variant not in SAMPLE_VARIANTS:
+        raise ValueError(f"unknown sample variant {variant!r}; use one of {SAMPLE_VARIANTS}")
+    if variant == "hard":
+        from core.sample_hard import HARD_DIR_NAME, generate_hard_data
+
+        generate, default_name = generate_hard_data, HARD_DIR_NAME
+    else:
+        generate, default_name = generate_sample_data, SAMPLE_DIR_NAME
+    root = Path(root) if root is not None else cache_dir() / default_name
     if (root / COMPLETE_MARKER).is_file():
         return root
     root.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(root)
     temp = root.parent / f".{root.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
-        generate_sample_data(temp)
-        (temp / COMPLETE_MARKER).write_text("sample posters v1\n", encoding="utf-8")
+        generate(temp)
+        (temp / COMPLETE_MARKER).write_text(f"sample posters v1 {variant}\n", encoding="utf-8")
         if root.exists():
             shutil.rmtree(root)  # an incomplete copy from elsewhere: no marker
         os.replace(temp, root)

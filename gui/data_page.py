@@ -35,11 +35,16 @@ if TYPE_CHECKING:
 REPORT_BATCH = 200  # report lines added at a time, more as the list is scrolled to its end
 SOURCES = {
     "sample": "Sample posters",
+    "sample_hard": "Hard sample posters",
     "movie": "Movie posters",
     "folder": "Folder",
     "csv": "CSV file",
     "createml": "Create ML JSON",
 }
+
+
+_SAMPLES = {"sample": "normal", "sample_hard": "hard"}  # source kind -> generated variant
+_BUILT_IN = (*_SAMPLES, "movie")  # sources without a path
 
 
 def _load_task(kind: str, path: str, options: dict):
@@ -49,10 +54,10 @@ def _load_task(kind: str, path: str, options: dict):
         from core.datasets import load_dataset
 
         root: Path
-        if kind == "sample":
+        if kind in _SAMPLES:
             from core.sample_data import ensure_sample_data
 
-            root = ensure_sample_data()
+            root = ensure_sample_data(variant=_SAMPLES[kind])
         elif kind == "movie":
             from core.download import ensure_movie_posters
 
@@ -121,6 +126,12 @@ class DataPage(QWidget):
         card = CardWidget("Source")
         specs = [
             ("sample", "Sample posters", "Small synthetic poster set, generated locally (instant)"),
+            (
+                "sample_hard",
+                "Hard sample",
+                "A harder synthetic set for comparing recipes: 10 labels, small motifs, clutter, "
+                "label noise, and a style shift between training and validation",
+            ),
             ("movie", "Movie posters", "Download the real movie-posters data set (about 1 GB)"),
             ("folder", "Open folder…", "A folder of images: per-label sub-folders or a CSV inside"),
             ("csv", "Open CSV…", "A CSV listing image files and their labels"),
@@ -211,7 +222,7 @@ class DataPage(QWidget):
     # ------------------------------------------------------------------ loading
     def open_source(self, kind: str) -> None:
         self._mark_source(self._source[0])  # a click toggles; show the loaded source instead
-        if kind in ("sample", "movie"):
+        if kind in _BUILT_IN:
             self.load_source(kind)
         elif kind == "folder":
             folder = QFileDialog.getExistingDirectory(self, "Open image folder", self._last_dir())
@@ -269,7 +280,8 @@ class DataPage(QWidget):
     def restore_last_source(self) -> FunctionWorker | None:
         source = self.prefs.data_source()
         kind, path = source["kind"], source["path"]
-        if kind not in SOURCES or kind == "movie" or (kind != "sample" and not Path(path).exists()):
+        stale = kind not in _SAMPLES and not Path(path).exists()
+        if kind not in SOURCES or kind == "movie" or stale:
             kind, path = "sample", ""
         return self.load_source(kind, path, **(source["options"] if kind == "csv" else {}))
 
@@ -291,7 +303,7 @@ class DataPage(QWidget):
     def _on_loader_succeeded(self, dataset: Dataset) -> None:
         kind, path, options = self._source
         self.prefs.set_data_source(kind, path, options)
-        key = kind if kind in ("sample", "movie") else f"{kind}:{path}"
+        key = kind if kind in _BUILT_IN else f"{kind}:{path}"
         self.set_dataset(dataset, self.prefs.chosen_labels(key) or _default_labels(kind, dataset))
         self._dataset_key = key
         self.status_message.emit(

@@ -20,7 +20,22 @@ SETTINGS_FILE = "marquee.ini"
 _SOURCE_OPTIONS = ("label_column", "delimiter", "images_dir", "prefer_onehot")
 _LABELS_KEY = "data/chosen_labels"  # JSON: {data set key: [label, ...]}
 _MAX_REMEMBERED = 50  # data sets whose label choice is kept, the most recent ones
-_TRAIN_KEYS = ("backbone", "strategy", "epochs", "batch_size", "image_size", "lr", "balance")
+_TRAIN_KEYS = (
+    "backbone",
+    "strategy",
+    "epochs",
+    "batch_size",
+    "image_size",
+    "lr",
+    "balance",
+    "weight_decay",
+    "head",
+    "loss",
+    "feature_views",
+    "multi_stage",
+    "auto_tune",
+    "tta",
+)
 
 
 class Preferences:
@@ -106,6 +121,10 @@ class Preferences:
         except ConfigError:
             return defaults
         return config
+
+    def has_train_config(self) -> bool:
+        """True once the user has started a training (their settings are remembered)."""
+        return self._qs.contains("train/strategy")
 
     def set_train_config(self, config: TrainConfig) -> None:
         for key in _TRAIN_KEYS:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
@@ -10,12 +12,14 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QLabel,
+    QPushButton,
     QSpinBox,
     QWidget,
 )
 
 from core.backbones import list_backbones
 from core.config import TrainConfig
+from core.recipes import Recommendation
 from gui.theme import set_muted
 
 STRATEGIES = {
@@ -30,6 +34,8 @@ STRATEGIES = {
     ),
 }
 DEVICES = {"auto": "Automatic", "cpu": "CPU", "cuda": "NVIDIA GPU (CUDA)", "mps": "Apple GPU (MPS)"}
+HEADS = {"linear": "Linear", "mlp": "MLP (one hidden layer)"}
+LOSSES = {"bce": "Binary cross-entropy", "asl": "Asymmetric loss (ASL)"}
 
 
 class TrainFormWidget(QWidget):
@@ -37,6 +43,8 @@ class TrainFormWidget(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._base = TrainConfig()  # fields the form does not show travel through unchanged
+        self._recommendation: Recommendation | None = None
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
         form.setVerticalSpacing(9)
@@ -79,6 +87,17 @@ class TrainFormWidget(QWidget):
         self.detected.setToolTip("The device Automatic would use")
         self.detected.setWordWrap(True)
         set_muted(self.detected)
+        self._build_accuracy_options()
+        self.recommended = QLabel("")
+        self.recommended.setWordWrap(True)
+        self.recommended.setToolTip("The recipe measured best for this kind of device")
+        set_muted(self.recommended)
+        self.use_recommended = QPushButton("Use recommended")
+        self.use_recommended.setToolTip("Set the recipe's values (every one stays editable)")
+        self.use_recommended.setEnabled(False)
+        self.use_recommended.clicked.connect(self.apply_recommendation)
+        form.addRow("", self.recommended)
+        form.addRow("", self.use_recommended)
         form.addRow("Backbone", self.backbone)
         form.addRow("Strategy", self.strategy)
         form.addRow("Epochs", self.epochs)
@@ -86,8 +105,67 @@ class TrainFormWidget(QWidget):
         form.addRow("Image size", self.image_size)
         form.addRow("Learning rate", self.lr)
         form.addRow("", self.balance)
+        form.addRow("Head", self.head)
+        form.addRow("Loss", self.loss)
+        form.addRow("Feature views", self.feature_views)
+        form.addRow("", self.multi_stage)
+        form.addRow("", self.auto_tune)
+        form.addRow("", self.tta)
         form.addRow("Device", self.device)
         form.addRow("", self.detected)
+
+    def _build_accuracy_options(self) -> None:
+        self.head = QComboBox()
+        for key, title in HEADS.items():
+            self.head.addItem(title, key)
+        self.head.setToolTip("The classifier on top of the backbone's features")
+        self.loss = QComboBox()
+        for key, title in LOSSES.items():
+            self.loss.addItem(title, key)
+        self.loss.setToolTip(
+            "ASL down-weights easy negatives: helps when each image has few of many labels"
+        )
+        self.feature_views = self._spin(
+            0,
+            16,
+            1,
+            "Frozen backbone: embed this many augmented copies of each training image once; "
+            "every epoch trains on one of them (augmentation at little cost)",
+        )
+        self.multi_stage = QCheckBox("Two-stage features")
+        self.multi_stage.setToolTip(
+            "Also pool an earlier stage of the backbone (more detail for small objects)"
+        )
+        self.auto_tune = QCheckBox("Auto-tune")
+        self.auto_tune.setToolTip(
+            "Frozen backbone: try learning rates, weight decays and epoch counts on the cached "
+            "embeddings first (seconds), then train with the best"
+        )
+        self.tta = QCheckBox("Test-time augmentation (flip)")
+        self.tta.setToolTip(
+            "Average each image's prediction with its mirror image's; stored in the model, "
+            "so prediction and serving do the same"
+        )
+        self.strategy.currentIndexChanged.connect(self._on_strategy_changed)
+
+    def _on_strategy_changed(self) -> None:
+        frozen = self.strategy.currentData() == "freeze"
+        self.auto_tune.setEnabled(frozen)
+        if not frozen:
+            self.auto_tune.setChecked(False)
+
+    def set_recommendation(self, recommendation: Recommendation) -> None:
+        """Show which recipe suits this device and why; `apply_recommendation` uses it."""
+        self._recommendation = recommendation
+        self.recommended.setText(recommendation.reason)
+        self.use_recommended.setEnabled(True)
+
+    def apply_recommendation(self) -> None:
+        if self._recommendation is not None:
+            chosen = self._recommendation.config
+            self.set_config(
+                replace(chosen, backbone=self.backbone.currentData() or chosen.backbone)
+            )
 
     @staticmethod
     def _spin(low: int, high: int, step: int, tip: str) -> QSpinBox:
@@ -101,6 +179,7 @@ class TrainFormWidget(QWidget):
         self.detected.setText(f"Detected: {name}")
 
     def set_config(self, config: TrainConfig) -> None:
+        self._base = config
         self._select(self.backbone, config.backbone)
         self._select(self.strategy, config.strategy)
         self._select(self.device, config.device)
@@ -109,9 +188,17 @@ class TrainFormWidget(QWidget):
         self.image_size.setValue(config.image_size)
         self.lr.setValue(config.lr)
         self.balance.setChecked(config.balance)
+        self._select(self.head, config.head)
+        self._select(self.loss, config.loss)
+        self.feature_views.setValue(config.feature_views)
+        self.multi_stage.setChecked(config.multi_stage)
+        self.tta.setChecked(config.tta)
+        self._on_strategy_changed()
+        self.auto_tune.setChecked(config.auto_tune and self.auto_tune.isEnabled())
 
     def config(self) -> TrainConfig:
-        return TrainConfig(
+        return replace(
+            self._base,
             backbone=self.backbone.currentData(),
             strategy=self.strategy.currentData(),
             epochs=self.epochs.value(),
@@ -120,6 +207,12 @@ class TrainFormWidget(QWidget):
             lr=self.lr.value(),
             balance=self.balance.isChecked(),
             device=self.device.currentData(),
+            head=self.head.currentData(),
+            loss=self.loss.currentData(),
+            feature_views=self.feature_views.value(),
+            multi_stage=self.multi_stage.isChecked(),
+            auto_tune=self.auto_tune.isChecked(),
+            tta=self.tta.isChecked(),
         )
 
     @staticmethod

@@ -85,6 +85,7 @@ class TrainPage(QWidget):
         self._timer.timeout.connect(self._on_timer_timeout)
         self._build()
         self.form.set_config(prefs.train_config())
+        self._initial_config = self.form.config()  # untouched until the device is known
         self._update_buttons()
 
     def _build(self) -> None:
@@ -218,9 +219,19 @@ class TrainPage(QWidget):
             return resolve_device("auto")
 
         self._device_probe = FunctionWorker(probe, name="device-probe")
-        self._device_probe.succeeded.connect(lambda r: self.form.set_detected_device(r[1]))
+        self._device_probe.succeeded.connect(self._on_device_probe_succeeded)
         self._device_probe.failed.connect(lambda m, _d: self.form.set_detected_device(f"? ({m})"))
         self.workers.start(self._device_probe)
+
+    def _on_device_probe_succeeded(self, found: tuple[str, str]) -> None:
+        from core.recipes import recommend
+
+        device, name = found
+        self.form.set_detected_device(name)
+        self.form.set_recommendation(recommend(device))
+        untouched = self.form.config() == self._initial_config
+        if untouched and not self.prefs.has_train_config():  # first run: the recommended recipe
+            self.form.apply_recommendation()
 
     def start_training(self) -> FunctionWorker | None:
         if self.is_training():
@@ -308,6 +319,8 @@ class TrainPage(QWidget):
     def _on_preparing(self, event: PreparingData) -> None:
         if event.stage == "decode":
             what = "Decoding images into memory"
+        elif event.stage == "tune":
+            what = "Auto-tuning the head on the cached embeddings"
         else:  # a frozen backbone: embedded once, later epochs only train the head
             what = "Computing backbone embeddings (once; later epochs reuse them)"
         self.progress_detail.setText(f"{what}: {event.done} / {event.total}")

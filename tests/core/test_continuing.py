@@ -141,6 +141,8 @@ def test_cli_init_from(
     assert code == 0
     meta = read_meta(out)
     assert meta.image_size == 64 and meta.backbone == "efficientnet_lite0"  # from the model
+    # The CPU recipe's two-stage head would not fit the model's weights: its head is kept.
+    assert meta.config["multi_stage"] is False and meta.config["head"] == "linear"
     assert [s["epochs"] for s in document["lineage"]] == [2, 1]
     assert document["lineage"][-1]["init_from"]["path"] == str(model_path.resolve())
 

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from dataclasses import replace
+
+from core.config import TrainConfig
+from core.recipes import recommend
+from gui.train_form import TrainFormWidget
+
+
+def test_accuracy_options_round_trip(qtbot):
+    form = TrainFormWidget()
+    qtbot.addWidget(form)
+    chosen = TrainConfig(
+        head="mlp",
+        loss="asl",
+        feature_views=2,
+        multi_stage=True,
+        auto_tune=True,
+        tta=True,
+        weight_decay=0.03,
+    )
+    form.set_config(chosen)
+    assert form.config() == chosen  # fields the form does not show travel through too
+
+
+def test_auto_tune_only_with_a_frozen_backbone(qtbot):
+    form = TrainFormWidget()
+    qtbot.addWidget(form)
+    form.set_config(TrainConfig(auto_tune=True))
+    assert form.auto_tune.isEnabled() and form.auto_tune.isChecked()
+    form.strategy.setCurrentIndex(form.strategy.findData("no_freeze"))
+    assert not form.auto_tune.isEnabled() and not form.config().auto_tune
+
+
+def test_recommendation_is_shown_and_applied_on_request(qtbot):
+    form = TrainFormWidget()
+    qtbot.addWidget(form)
+    form.set_config(TrainConfig())
+    recommendation = recommend("cpu")
+    form.set_recommendation(recommendation)
+    assert form.recommended.text().startswith("Recommended for your CPU")
+    assert form.config() == TrainConfig()  # shown, not imposed
+    form.apply_recommendation()
+    assert form.config() == replace(recommendation.config, backbone="efficientnet_lite0")

@@ -1,8 +1,8 @@
 """Predicting and training on a busy computer: today's thread settings against core.runtime's.
 
 Old settings: torch's defaults (active OpenMP waiting, one thread per core; the CLI trains with
-os.cpu_count() threads). New: core.runtime.configure_threading() before torch loads (passive
-waiting) and thread counts from core.runtime (usable cores less the competing load). Each
+os.cpu_count() threads). New: core.runtime.configure_threading() before torch loads (spin
+briefly, then sleep) and thread counts from core.runtime (usable cores less the competing load). Each
 figure comes from a fresh subprocess, so the environment is in place before torch loads.
 
     python bench/bench_busy_cpu.py                 # idle, then under --load: the table
@@ -211,7 +211,7 @@ def stop(proc: subprocess.Popen | None) -> None:
 
 def survey(budget_s: float) -> None:
     print("Which competing loads make single-poster predict latency collapse (median ms, p95)")
-    print(f"{'load':<16} {'old: default wait':>20} {'new: passive':>20}  loadavg")
+    print(f"{'load':<16} {'old: default wait':>20} {'new: short wait':>20}  loadavg")
     for kind in (None, *LOADS):
         load = with_load(kind, 4 * budget_s + 120)
         try:

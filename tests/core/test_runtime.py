@@ -68,12 +68,12 @@ def run_child(entry: str, **env_overrides: str) -> dict:
 
 
 @pytest.mark.parametrize("entry", list(ENTRIES))
-def test_entry_point_sets_passive_wait_before_torch_loads(entry: str) -> None:
+def test_entry_point_sets_the_short_wait_before_torch_loads(entry: str) -> None:
     report = run_child(ENTRIES[entry])
     assert report["torch_loaded"], "the entry point should have loaded torch"
     assert report["torch_before_configure"] is False
     seen = report["at_torch_import"]
-    for name, value in runtime.PASSIVE_WAIT.items():
+    for name, value in runtime.SHORT_WAIT.items():
         assert seen[name] == value, (name, seen)
 
 
@@ -95,9 +95,9 @@ def test_configure_leaves_every_variable_alone_once_the_user_set_one(name: str) 
 
 def test_configure_sets_all_runtimes_variables_and_is_idempotent() -> None:
     env: dict[str, str] = {"PATH": "/bin"}
-    assert runtime.configure_threading(env) == runtime.PASSIVE_WAIT
+    assert runtime.configure_threading(env) == runtime.SHORT_WAIT
     assert runtime.configure_threading(env) == {}  # now "set" (by us): left alone
-    assert env == {"PATH": "/bin", **runtime.PASSIVE_WAIT}
+    assert env == {"PATH": "/bin", **runtime.SHORT_WAIT}
 
 
 def test_usable_cores_follow_affinity_and_the_users_omp_num_threads(

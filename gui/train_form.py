@@ -14,6 +14,8 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSpinBox,
+    QToolButton,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -105,14 +107,43 @@ class TrainFormWidget(QWidget):
         form.addRow("Image size", self.image_size)
         form.addRow("Learning rate", self.lr)
         form.addRow("", self.balance)
-        form.addRow("Head", self.head)
-        form.addRow("Loss", self.loss)
-        form.addRow("Feature views", self.feature_views)
-        form.addRow("", self.multi_stage)
-        form.addRow("", self.auto_tune)
-        form.addRow("", self.tta)
         form.addRow("Device", self.device)
         form.addRow("", self.detected)
+        form.addRow(self._build_advanced())
+
+    def _build_advanced(self) -> QWidget:
+        """The accuracy options, folded away: the recipe sets them; experts can change them."""
+        box = QWidget()
+        column = QVBoxLayout(box)
+        column.setContentsMargins(0, 0, 0, 0)
+        self.advanced_toggle = QToolButton()
+        self.advanced_toggle.setText("Advanced: head, loss, feature views, TTA")
+        self.advanced_toggle.setToolTip("Show the accuracy options the recipe chose")
+        self.advanced_toggle.setCheckable(True)
+        self.advanced_toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.advanced_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.advanced_toggle.setAutoRaise(True)
+        self.advanced = QWidget()
+        rows = QFormLayout(self.advanced)
+        rows.setContentsMargins(0, 0, 0, 0)
+        rows.setVerticalSpacing(9)
+        rows.setHorizontalSpacing(12)
+        rows.addRow("Head", self.head)
+        rows.addRow("Loss", self.loss)
+        rows.addRow("Feature views", self.feature_views)
+        rows.addRow("", self.multi_stage)
+        rows.addRow("", self.auto_tune)
+        rows.addRow("", self.tta)
+        self.advanced.hide()
+        self.advanced_toggle.toggled.connect(self._on_advanced_toggled)
+        column.addWidget(self.advanced_toggle)
+        column.addWidget(self.advanced)
+        return box
+
+    def _on_advanced_toggled(self, shown: bool) -> None:
+        self.advanced.setVisible(shown)
+        arrow = Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow
+        self.advanced_toggle.setArrowType(arrow)
 
     def _build_accuracy_options(self) -> None:
         self.head = QComboBox()

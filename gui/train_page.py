@@ -9,10 +9,12 @@ from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QFileDialog,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -114,6 +116,12 @@ class TrainPage(QWidget):
         left_box.setLayout(left)
         left_box.setFixedWidth(340)
         left.setContentsMargins(0, 0, 0, 0)
+        scroll = QScrollArea()  # a small window scrolls the settings instead of squashing them
+        scroll.setWidget(left_box)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFixedWidth(340 + 10 + scroll.verticalScrollBar().sizeHint().width())
 
         right = QVBoxLayout()
         right.setSpacing(14)
@@ -131,7 +139,7 @@ class TrainPage(QWidget):
 
         body = QHBoxLayout()
         body.setSpacing(16)
-        body.addWidget(left_box)
+        body.addWidget(scroll)
         body.addLayout(right, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 20)

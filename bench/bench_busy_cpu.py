@@ -1,9 +1,10 @@
 """Predicting and training on a busy computer: today's thread settings against core.runtime's.
 
-Old settings: torch's defaults (active OpenMP waiting, one thread per core; the CLI trains with
-os.cpu_count() threads). New: core.runtime.configure_threading() before torch loads (spin
-briefly, then sleep) and thread counts from core.runtime (usable cores less the competing load). Each
-figure comes from a fresh subprocess, so the environment is in place before torch loads.
+Old settings: torch's defaults (active OpenMP waiting, one thread per core; the CLI trains
+with os.cpu_count() threads). New: core.runtime.configure_threading() before torch loads
+(spin briefly, then sleep) and thread counts from core.runtime (usable cores less the
+competing load). Each figure comes from a fresh subprocess, so the environment is in place
+before torch loads.
 
     python bench/bench_busy_cpu.py                 # idle, then under --load: the table
     python bench/bench_busy_cpu.py --survey        # which competing loads cause the collapse

@@ -151,6 +151,10 @@ class PredictionSet:
     def done_count(self) -> int:
         return sum(self.is_done(row) for row in range(len(self.sources)))
 
+    def any_done(self) -> bool:
+        """Whether some input has a result or an error (stops at the first)."""
+        return any(self.is_done(row) for row in range(len(self.sources)))
+
     # ------------------------------------------------------------------ thresholds
     @property
     def thresholds(self) -> np.ndarray:
@@ -194,8 +198,9 @@ class PredictionSet:
             return self._probs >= self.thresholds  # NaN (no result) compares False
 
     def predicted_labels(self, row: int) -> list[str]:
-        hits = self.predicted()[row] if self.probabilities(row) is not None else []
-        return [name for name, hit in zip(self.label_names, hits, strict=False) if hit]
+        with np.errstate(invalid="ignore"):
+            hits = self._probs[row] >= self.thresholds  # the rule of predicted(), one row
+        return [name for name, hit in zip(self.label_names, hits, strict=True) if hit]
 
     def all_predicted_labels(self) -> list[list[str]]:
         matrix = self.predicted()

@@ -43,6 +43,7 @@ class _Scores:
     targets: np.ndarray
     sources: list[str]
     thumbnails: dict[str, QImage]  # the images in the galleries at the first thresholds
+    aps: list[float | None]  # average precision per label
 
 
 def _evaluate_task(predictor: Any, paths: list[Path], targets: np.ndarray, thresholds):
@@ -60,7 +61,7 @@ def _evaluate_task(predictor: Any, paths: list[Path], targets: np.ndarray, thres
         reports = label_reports(probs, truth, predictor.label_names, thresholds, sources, TOP_K)
         shown = {e.source for r in reports for e in (*r.false_positives, *r.false_negatives)}
         thumbs = {source: load_thumbnail(Path(source), THUMB) for source in sorted(shown)}
-        return _Scores(probs, truth, sources, thumbs)
+        return _Scores(probs, truth, sources, thumbs, [r.ap for r in reports])
 
     return task
 
@@ -162,8 +163,7 @@ class EvaluationDialog(QDialog):
         self._thumbnails.update(scores.thumbnails)
         self.status.setText(f"{len(scores.sources)} images. Click a curve to move a threshold.")
         self.labels.clear()
-        for index, name in enumerate(self.label_names):
-            ap = self._report(index).ap
+        for name, ap in zip(self.label_names, scores.aps, strict=True):
             self.labels.addItem(f"{name}  ·  AP {ap:.2f}" if ap is not None else f"{name}  ·  n/a")
         self.apply_button.setEnabled(True)
         self.labels.setCurrentRow(0)

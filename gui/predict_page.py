@@ -219,7 +219,7 @@ class PredictPage(QWidget):
             self.export_csv(Path(path))
 
     def can_export(self) -> bool:
-        return self.predictions.done_count() > 0
+        return self.predictions.any_done()
 
     def load_model(self, path: Path | None, result: Any = None) -> FunctionWorker:
         """Load a model file (or wrap a fresh TrainResult); every card is predicted again."""
@@ -261,7 +261,7 @@ class PredictPage(QWidget):
             self._model_request,
             list(self._unexpanded),
             self.predictor,
-            self.predictions.sources if self._model_request else self.predictions.pending(),
+            list(self.predictions.sources) if self._model_request else self.predictions.pending(),
             self.predictions.generation,
         )
         worker = self.tasks.start(

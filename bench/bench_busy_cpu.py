@@ -1,8 +1,8 @@
-"""Predicting and training on a busy computer: today's thread settings against core.runtime's.
+"""Predicting and training on a busy computer: today's thread settings against core.base.runtime's.
 
 Old settings: torch's defaults (active OpenMP waiting, one thread per core; the CLI trains
-with os.cpu_count() threads). New: core.runtime.configure_threading() before torch loads
-(spin briefly, then sleep) and thread counts from core.runtime (usable cores less the
+with os.cpu_count() threads). New: core.base.runtime.configure_threading() before torch loads
+(spin briefly, then sleep) and thread counts from core.base.runtime (usable cores less the
 competing load). Each figure comes from a fresh subprocess, so the environment is in place
 before torch loads.
 
@@ -10,7 +10,7 @@ before torch loads.
     python bench/bench_busy_cpu.py --survey        # which competing loads cause the collapse
 
 Measured: one poster's predict latency at 224 px (median, p95 of up to 20 calls),
-frozen-backbone embedding throughput (img/s) and `no_freeze` training steps/s (core.engine.fit).
+frozen-backbone embedding throughput (img/s) and `no_freeze` training steps/s (training.fit).
 Every measurement and every load stops by itself after a few seconds. No timing asserts.
 """
 
@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.runtime import WAIT_VARIABLES, configure_threading  # noqa: E402  (torch-free)
+from core.base.runtime import WAIT_VARIABLES, configure_threading  # noqa: E402  (torch-free)
 
 BACKBONE, SIZE, LABELS = "efficientnet_lite0", 224, 25
 LOADS = {
@@ -83,7 +83,7 @@ def child(measure: str, settings: str, budget_s: float) -> dict:
         configure_threading()
     import torch
 
-    from core import runtime
+    from core.base import runtime
 
     torch.manual_seed(0)
     if measure == "train":
@@ -98,7 +98,7 @@ def child(measure: str, settings: str, budget_s: float) -> dict:
 
 
 def sample_paths(n: int) -> list[Path]:
-    from core.sample_data import ensure_sample_data
+    from core.data.samples import ensure_sample_data
 
     return sorted(ensure_sample_data().rglob("*.jpg"))[:n]
 
@@ -106,10 +106,10 @@ def sample_paths(n: int) -> list[Path]:
 def measure_predict(budget_s: float) -> dict:
     import numpy as np
 
-    from core.backbones import IMAGENET_MEAN, IMAGENET_STD
-    from core.checkpoint import ModelMeta
-    from core.model import create_model
-    from core.predictor import Predictor
+    from core.inference.predictor import Predictor
+    from core.model.backbones import IMAGENET_MEAN, IMAGENET_STD
+    from core.model.classifier import create_model
+    from core.modelfile.checkpoint import ModelMeta
 
     names = [f"label{i}" for i in range(LABELS)]
     meta = ModelMeta(BACKBONE, SIZE, names, [0.5] * LABELS, IMAGENET_MEAN, IMAGENET_STD)
@@ -129,9 +129,10 @@ def measure_predict(budget_s: float) -> dict:
 def measure_embed(budget_s: float, batch: int = 16) -> dict:
     import torch
 
-    from core.backbones import IMAGENET_MEAN, IMAGENET_STD
-    from core.model import create_model
-    from core.transforms import decode_images, normalize
+    from core.data.decode import decode_images
+    from core.model.backbones import IMAGENET_MEAN, IMAGENET_STD
+    from core.model.classifier import create_model
+    from core.model.preprocess import normalize
 
     backbone = create_model(BACKBONE, LABELS, pretrained=False).backbone.eval()
     images = normalize(decode_images(sample_paths(batch), SIZE), IMAGENET_MEAN, IMAGENET_STD)
@@ -147,11 +148,11 @@ def measure_embed(budget_s: float, batch: int = 16) -> dict:
 def measure_training(threads: int, budget_s: float, batch: int = 8, steps: int = 8) -> dict:
     import numpy as np
 
-    from core import engine
-    from core.config import TrainConfig
-    from core.datasets import Dataset, ValidationReport, load_dataset
-    from core.events import StepEnded
-    from core.sample_data import ensure_sample_data
+    from core.base.config import TrainConfig
+    from core.data.datasets import Dataset, ValidationReport, load_dataset
+    from core.data.samples import ensure_sample_data
+    from core.training import loop as engine
+    from core.training.events import StepEnded
 
     data = load_dataset(ensure_sample_data())
     train = data.train.subset(np.arange(steps * batch) % len(data.train))

@@ -1,4 +1,4 @@
-"""Latency of a Grad-CAM explanation (core.explain) on CPU: the first map for a new image.
+"""Latency of a Grad-CAM explanation (core.inference.explain) on CPU: the first map for a new image.
 
 Builds EfficientNet-Lite0 (bundled ImageNet weights) with a 25-label head at 224 px, writes
 `--images` different 600 x 900 JPEG posters, and times `Explainer.explain(path, label)` for
@@ -27,10 +27,10 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.backbones import IMAGENET_MEAN, IMAGENET_STD, get_backbone_info
-from core.checkpoint import ModelMeta
-from core.explain import Explainer, overlay
-from core.model import create_model
+from core.inference.explain import Explainer, overlay
+from core.model.backbones import IMAGENET_MEAN, IMAGENET_STD, get_backbone_info
+from core.model.classifier import create_model
+from core.modelfile.checkpoint import ModelMeta
 
 
 def posters(folder: Path, n: int) -> list[Path]:

@@ -1,6 +1,6 @@
 """Accuracy recipes compared in one run: validation mAP, micro-F1 and cost (issue 11).
 
-For the hard sample set and the normal one, trains each recipe with core.engine.fit and
+For the hard sample set and the normal one, trains each recipe with core.training.loop.fit and
 reports validation mAP, micro-F1 at the tuned per-label thresholds (as the model file
 stores them), wall seconds and CPU seconds of this process. Each recipe starts with an
 empty decoded-image cache, so every time is the whole run a user waits for (decode,
@@ -26,12 +26,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.config import TrainConfig
-from core.datasets import Dataset, load_dataset
-from core.engine import fit
-from core.recipes import recipe_config
-from core.sample_data import ensure_sample_data
-from core.transforms import decoded_cache
+from core.base.config import TrainConfig
+from core.data.datasets import Dataset, load_dataset
+from core.data.decode import decoded_cache
+from core.data.samples import ensure_sample_data
+from core.training.loop import fit
+from core.training.recipes import recipe_config
 
 BASE = TrainConfig()  # today's default: frozen lite0, linear head, BCE, 5 epochs, 224 px
 

@@ -33,8 +33,8 @@ def parse_args() -> argparse.Namespace:
 def tiny_dataset(n_train: int):
     import numpy as np
 
-    from core.datasets import Dataset, LabeledImages, load_dataset
-    from core.sample_data import ensure_sample_data
+    from core.data.datasets import Dataset, LabeledImages, load_dataset
+    from core.data.samples import ensure_sample_data
 
     full = load_dataset(ensure_sample_data())
 
@@ -56,7 +56,7 @@ def main() -> None:
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from core.config import TrainConfig
+    from core.base.config import TrainConfig
     from gui.main_window import MainWindow
     from gui.theme import apply_theme
 

@@ -33,10 +33,10 @@ _CHILD = """
 import json, resource, sys, time
 import numpy as np
 from pathlib import Path
-from core.config import TrainConfig
-from core.datasets import Dataset, LabeledImages, ValidationReport
-from core.engine import fit
-from core.events import StepEnded
+from core.base.config import TrainConfig
+from core.data.datasets import Dataset, LabeledImages, ValidationReport
+from core.training.loop import fit
+from core.training.events import StepEnded
 data = Path(sys.argv[1]); n = int(sys.argv[2])
 labels = np.load(data / "labels.npy")[:n]
 paths = [data / f"{{i:06d}}.jpg" for i in range(n)]
@@ -98,9 +98,9 @@ def run_fit(data: Path, n: int, home: Path, cache: bool = True) -> dict:
 def run_ddp(data: Path, n: int, procs: int, work: Path) -> float:
     """Wall seconds of a whole torchrun job (cold cache), 1 epoch on n images."""
     sys.path.insert(0, str(ROOT))
-    from core.config import TrainConfig
-    from core.datasets import Dataset, LabeledImages, ValidationReport
-    from core.distributed import export_job
+    from core.base.config import TrainConfig
+    from core.data.datasets import Dataset, LabeledImages, ValidationReport
+    from core.training.job import export_job
 
     labels = np.load(data / "labels.npy")[:n]
     paths = [data / f"{i:06d}.jpg" for i in range(n)]

@@ -37,7 +37,7 @@ CLIENTS = 16  # closed-loop clients when finding the saturation throughput (same
 
 # ------------------------------------------------------------------ model and images
 def bench_model() -> Path:
-    from core.paths import cache_dir
+    from core.base.paths import cache_dir
 
     path = cache_dir() / "bench-serve-lite0-224.safetensors"
     if path.is_file():
@@ -46,11 +46,11 @@ def bench_model() -> Path:
 
     import numpy as np
 
-    from core.checkpoint import save_model
-    from core.config import TrainConfig
-    from core.datasets import load_dataset
-    from core.engine import fit
-    from core.sample_data import ensure_sample_data
+    from core.base.config import TrainConfig
+    from core.data.datasets import load_dataset
+    from core.data.samples import ensure_sample_data
+    from core.modelfile.checkpoint import save_model
+    from core.training.loop import fit
 
     data = load_dataset(ensure_sample_data())
     data = dataclasses.replace(
@@ -63,8 +63,8 @@ def bench_model() -> Path:
 
 
 def poster_paths(n: int) -> list[Path]:
-    from core.datasets import load_dataset
-    from core.sample_data import ensure_sample_data
+    from core.data.datasets import load_dataset
+    from core.data.samples import ensure_sample_data
 
     return list(load_dataset(ensure_sample_data()).val.paths[:n])
 

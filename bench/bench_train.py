@@ -1,7 +1,7 @@
-"""Training throughput of core.engine against plain PyTorch, and what the embedding cache saves.
+"""Training throughput of core.training against plain PyTorch, and what the embedding cache saves.
 
-(a) `no_freeze` training steps: core.engine.fit (epochs 1, no augmentation) against a minimal
-    PyTorch loop over the same model (core.model.create_model) and the same pre-decoded
+(a) `no_freeze` training steps: core.training.loop.fit (epochs 1, no augmentation) against a minimal
+    PyTorch loop over the same model (core.model.classifier.create_model) and the same pre-decoded
     tensors (normalize, AdamW, BCEWithLogits). Both time steps 2..N from the end of step 1
     (decoding and the first, warm-up step excluded), so the figure is the train-step phase.
 (b) `freeze` for --epochs epochs on the whole data set, wall seconds of fit() with images
@@ -31,14 +31,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core import engine
-from core.backbones import IMAGENET_MEAN, IMAGENET_STD
-from core.config import TrainConfig
-from core.datasets import Dataset, LabeledImages, ValidationReport, load_dataset
-from core.device import resolve_device
-from core.events import Event, StepEnded
-from core.model import create_model
-from core.transforms import decode_images, decoded_cache, normalize
+from core.base.config import TrainConfig
+from core.base.device import resolve_device
+from core.data.datasets import Dataset, LabeledImages, ValidationReport, load_dataset
+from core.data.decode import decode_images, decoded_cache
+from core.model.backbones import IMAGENET_MEAN, IMAGENET_STD
+from core.model.classifier import create_model
+from core.model.preprocess import normalize
+from core.training import loop as engine
+from core.training.events import Event, StepEnded
 
 
 def repeat_to(split: LabeledImages, n: int) -> LabeledImages:
@@ -165,7 +166,7 @@ def main() -> None:
         parser.error("--steps must be at least 3")
 
     if args.data is None:
-        from core.sample_data import ensure_sample_data
+        from core.data.samples import ensure_sample_data
 
         args.data = ensure_sample_data()
     data = load_dataset(args.data)
@@ -189,7 +190,7 @@ def main() -> None:
         print(f"(a) no_freeze training, steps 2..{args.steps} timed (decode excluded), best of")
         print(f"    {args.repeats} interleaved runs; img/s by wall clock and by process CPU time")
         print(f"    {'':<30} {'wall img/s':>11} {'CPU img/s':>11}")
-        print(f"    {'core.engine.fit':<30} {ours[0]:>11.2f} {ours[1]:>11.2f}")
+        print(f"    {'core.training.loop.fit':<30} {ours[0]:>11.2f} {ours[1]:>11.2f}")
         print(f"    {'plain PyTorch loop':<30} {plain[0]:>11.2f} {plain[1]:>11.2f}")
         ratio = [ours[i] / plain[i] for i in (0, 1)]
         print(f"    {'ratio engine / plain':<30} {ratio[0]:>11.2f} {ratio[1]:>11.2f}", end="")

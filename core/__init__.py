@@ -1,7 +1,7 @@
 """Marquee's UI-free library: data sets, models, training, metrics, model files, CLI.
 
 Nothing in this package imports Qt. Heavy modules (torch, timm) are imported only by
-the modules that need them, so `core.config`, `core.events` and `core.datasets` stay
+the modules that need them, so `core.base`, `core.training.events` and `core.data.datasets` stay
 cheap to import from the GUI's start-up path.
 """
 

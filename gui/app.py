@@ -6,7 +6,7 @@ import multiprocessing
 import os
 import sys
 
-from core.runtime import configure_threading
+from core.base.runtime import configure_threading
 from gui.qt_libs import missing_for_x11
 
 CLI_FLAGS = frozenset({"--help", "-h", "--version"})
@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     multiprocessing.freeze_support()  # first: PyInstaller child processes stop here
     configure_threading()  # before anything imports torch: OpenMP reads it once, at load
     args = sys.argv[1:] if argv is None else list(argv)
-    from core import cli  # light (argparse); no Qt and no torch is imported on this path
+    from core.cli import main as cli  # light (argparse); no Qt and no torch on this path
 
     if args and (args[0] in cli.SUBCOMMANDS or args[0] in CLI_FLAGS):
         return cli.main(args)

@@ -110,7 +110,7 @@ class CsvImportDialog(QDialog):
         return box
 
     def options(self) -> dict[str, str | bool | None]:
-        """Keyword arguments for core.datasets.load_dataset."""
+        """Keyword arguments for core.data.datasets.load_dataset."""
         delimited = self.delimited_radio.isChecked()
         column = self.column_combo.currentText() if delimited else None
         text = self.delimiter_combo.currentText()
@@ -133,7 +133,7 @@ class CsvImportDialog(QDialog):
         path = self.csv_path
 
         def task(_state: TaskState):
-            from core.datasets import preview_csv
+            from core.data.datasets import preview_csv
 
             return preview_csv(
                 path,

@@ -30,7 +30,7 @@ from gui.widgets.thumbnail_grid import GridItem, ThumbnailGridWidget
 from gui.workers import FunctionWorker, TaskState, ThumbnailWorker, WorkerSet
 
 if TYPE_CHECKING:
-    from core.datasets import Dataset
+    from core.data.datasets import Dataset
 
 REPORT_BATCH = 200  # report lines added at a time, more as the list is scrolled to its end
 SOURCES = {
@@ -51,15 +51,15 @@ def _load_task(kind: str, path: str, options: dict):
     """The worker's job for one source (runs off the UI thread; imports happen there)."""
 
     def task(state: TaskState) -> Dataset:
-        from core.datasets import load_dataset
+        from core.data.datasets import load_dataset
 
         root: Path
         if kind in _SAMPLES:
-            from core.sample_data import ensure_sample_data
+            from core.data.samples import ensure_sample_data
 
             root = ensure_sample_data(variant=_SAMPLES[kind])
         elif kind == "movie":
-            from core.download import ensure_movie_posters
+            from core.data.movie_posters import ensure_movie_posters
 
             root = ensure_movie_posters(
                 progress=lambda d, t=None: state.progress(d, t, "download"),
@@ -82,7 +82,7 @@ def _load_task(kind: str, path: str, options: dict):
 def _default_labels(kind: str, dataset: Dataset) -> list[str]:
     """The movie posters start on the seed's five genres; other data sets on every label."""
     if kind == "movie":
-        from core.download import MOVIE_POSTER_LABELS
+        from core.data.movie_posters import MOVIE_POSTER_LABELS
 
         return [name for name in MOVIE_POSTER_LABELS if name in dataset.label_names]
     return list(dataset.label_names)
@@ -340,7 +340,7 @@ class DataPage(QWidget):
         self._apply_choice(names)
 
     def _apply_choice(self, names: list[str]) -> None:
-        from core.datasets import select_labels
+        from core.data.datasets import select_labels
 
         if self.full is None:
             return

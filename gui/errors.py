@@ -13,7 +13,7 @@ from types import TracebackType
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from core.paths import log_dir
+from core.base.paths import log_dir
 
 LOG_FILE = "marquee.log"
 log = logging.getLogger("marquee")

@@ -1,7 +1,7 @@
 """Evaluation you can look at: a PR curve per label, confusion counts and an error gallery.
 
 The validation images are predicted once in a worker; everything after that (moving a
-label's threshold by clicking its curve) is recomputed by core.metrics.label_reports on
+label's threshold by clicking its curve) is recomputed by core.training.metrics.label_reports on
 one label, which takes milliseconds. "Use these thresholds" hands them back to the caller.
 """
 
@@ -48,7 +48,7 @@ class _Scores:
 
 def _evaluate_task(predictor: Any, paths: list[Path], targets: np.ndarray, thresholds):
     def task(state: TaskState) -> _Scores:
-        from core.metrics import label_reports
+        from core.training.metrics import label_reports
 
         results = predictor.predict(
             paths, should_stop=state.should_stop, progress=lambda d, t: state.progress(d, t)
@@ -83,7 +83,7 @@ class EvaluationDialog(QDialog):
         self.label_names = list(predictor.label_names)
         self.thresholds = np.asarray(predictor.thresholds, dtype=float).copy()
         self.scores: _Scores | None = None
-        self.report: Any = None  # core.metrics.LabelReport of the selected label
+        self.report: Any = None  # core.training.metrics.LabelReport of the selected label
         self.workers = WorkerSet()
         self.tasks = TaskSlot(self.workers, self)
         self._thumbnails: dict[str, QImage] = {}
@@ -169,7 +169,7 @@ class EvaluationDialog(QDialog):
         self.labels.setCurrentRow(0)
 
     def _report(self, index: int) -> Any:
-        from core.metrics import label_reports
+        from core.training.metrics import label_reports
 
         scores = self.scores
         assert scores is not None

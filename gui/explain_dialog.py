@@ -1,7 +1,7 @@
 """Why did the model say "Romance"? A poster with one label's Grad-CAM heat map over it.
 
 Opened by clicking a genre's bar on a prediction card. The maps are computed in a worker
-(core.explain), one label at a time and cached; the opacity slider only repaints.
+(core.inference.explain), one label at a time and cached; the opacity slider only repaints.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class _ExplainerHolder:
         self.lock = threading.Lock()
 
     def get(self) -> Any:
-        from core.explain import Explainer
+        from core.inference.explain import Explainer
 
         if self._explainer is None:
             if self._model_path is not None and self._model_path.is_file():
@@ -69,7 +69,7 @@ class _ExplainerHolder:
 
 def _explain_task(holder: _ExplainerHolder, image: Path, index: int):
     def task(state: TaskState) -> _Map:
-        from core.explain import colorize, open_image
+        from core.inference.explain import colorize, open_image
 
         with holder.lock:  # a replaced task may still be running: never two at once
             state.check_stop()

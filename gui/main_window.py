@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from core import __version__
-from core.paths import log_dir
+from core.base.paths import log_dir
 from gui.data_page import DataPage
 from gui.errors import show_error
 from gui.predict_page import PredictPage
@@ -289,7 +289,7 @@ class MainWindow(QMainWindow):
         """Empty the on-disk image cache in a worker; the status bar says how much it freed."""
 
         def task(_state: TaskState) -> int:
-            from core.image_cache import clear_cache
+            from core.data.cache import clear_cache
 
             return clear_cache()
 

@@ -1,6 +1,6 @@
 """Predict page: a model, a big drop zone, one card per image, a live threshold, CSV export.
 
-The page's state is one `PredictionSet` (core.predictions); the cards and the table only
+The page's state is one `PredictionSet` (core.inference.predictions); the cards and the table only
 render it. All background work (loading a model, finding images, predicting) goes through
 the page's one `TaskSlot`, so a newer task always replaces an older one and nothing from
 the older one reaches the page.
@@ -28,8 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.errors import MarqueeError
-from core.predictions import PredictionSet
+from core.base.errors import MarqueeError
+from core.inference.predictions import PredictionSet
 from gui.errors import show_error
 from gui.explain_dialog import ExplanationDialog
 from gui.predict_tasks import (
@@ -54,7 +54,7 @@ IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp)"
 
 
 def is_image_or_folder(path: Path) -> bool:
-    from core.datasets import IMAGE_SUFFIXES  # lazy: core.datasets pulls in pandas
+    from core.data.datasets import IMAGE_SUFFIXES  # lazy: core.data.datasets pulls in pandas
 
     return path.is_dir() or (path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES)
 
@@ -434,7 +434,7 @@ class PredictPage(QWidget):
         path, values = self.model_path, [float(v) for v in self.predictions.thresholds]
 
         def task(_state: TaskState) -> Any:
-            from core.checkpoint import write_thresholds
+            from core.modelfile.checkpoint import write_thresholds
 
             return write_thresholds(path, values)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.predictions import Prediction
+from core.inference.predictions import Prediction
 from gui.workers import Task, TaskState
 
 PREDICT_BATCH = 16  # cards fill in steps of this many images
@@ -54,7 +54,7 @@ def predict_page_task(
     def task(state: TaskState) -> None:
         nonlocal predictor, pending, generation
         if request is not None:
-            from core.predictor import Predictor
+            from core.inference.predictor import Predictor
 
             if request.result is not None:
                 predictor = Predictor(request.result.model, request.result.meta)
@@ -64,7 +64,7 @@ def predict_page_task(
             generation += 1  # the page's set_model() does the same on the UI thread
         todo = list(pending)
         if inputs:
-            from core.predictor import expand_inputs
+            from core.inference.predictor import expand_inputs
 
             images, skipped = expand_inputs(inputs)
             state.partial(Expanded(images, skipped))
@@ -72,7 +72,7 @@ def predict_page_task(
             todo += [str(p) for p in images if str(p) not in known]
         state.check_stop()
         if predictor is not None and todo:
-            from core.runtime import prediction_threads, use_torch_threads
+            from core.base.runtime import prediction_threads, use_torch_threads
 
             # Per thread: one while a training runs in this process, so the two do not fight.
             use_torch_threads(prediction_threads())

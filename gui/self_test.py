@@ -1,7 +1,7 @@
 """`marquee --self-test`: an end-to-end smoke test of a dev install or a frozen bundle.
 
 It opens the real main window offscreen, generates the sample posters, trains briefly through
-`core.engine.fit`, saves the model, loads it back with `Predictor.from_file` and predicts one
+`core.training.loop.fit`, saves the model, loads it back with `Predictor.from_file` and predicts one
 poster, then prints ONE JSON line (`"ok": true` and timings, exit 0; or `"ok": false` with the
 error, exit 1). Every file goes under MARQUEE_HOME when set, else a temporary folder, so a
 user's settings, caches and runs are never touched.
@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication
 
-    from core.datasets import Dataset
-    from core.engine import TrainResult
+    from core.data.datasets import Dataset
+    from core.training.loop import TrainResult
     from gui.main_window import MainWindow
 
 SELF_TEST_FLAG = "--self-test"
@@ -161,8 +161,6 @@ def _import_stack() -> None:
     import torchvision  # noqa: F401
     from PySide6 import QtWidgets  # noqa: F401
 
-    import core.engine
-    import core.predictor  # noqa: F401
     import gui.main_window  # noqa: F401
 
 
@@ -207,8 +205,8 @@ def _close_window(app: QApplication, window: MainWindow) -> None:
 
 def _sample_data(options: Options) -> Dataset:
     """The sample posters, generated on first use (so this always runs in a fresh home)."""
-    from core.datasets import load_dataset
-    from core.sample_data import ensure_sample_data
+    from core.data.datasets import load_dataset
+    from core.data.samples import ensure_sample_data
 
     data = load_dataset(ensure_sample_data())
     return _limited(data, options.train_limit, options.val_limit)
@@ -216,7 +214,7 @@ def _sample_data(options: Options) -> Dataset:
 
 def _train(options: Options, data: Dataset, app: QApplication, window: MainWindow) -> TrainResult:
     """Train through the Train page, as a user would: its task slot, worker and events."""
-    from core.config import TrainConfig
+    from core.base.config import TrainConfig
 
     config = TrainConfig(
         backbone="efficientnet_lite0",
@@ -254,8 +252,8 @@ def _limited(data: Dataset, train: int | None, val: int | None) -> Dataset:
 
 def _predict(result: TrainResult, data: Dataset) -> dict[str, Any]:
     """Save, reload through the model file, and predict the first validation poster."""
-    from core.checkpoint import save_model
-    from core.predictor import Predictor
+    from core.inference.predictor import Predictor
+    from core.modelfile.checkpoint import save_model
 
     poster = data.val.paths[0]
     with tempfile.TemporaryDirectory(prefix="marquee-model-", ignore_cleanup_errors=True) as tmp:
@@ -287,7 +285,7 @@ def _serve_round_trip(result: TrainResult, poster: Path) -> dict[str, Any]:
 
     import uvicorn
 
-    from core.checkpoint import save_model
+    from core.modelfile.checkpoint import save_model
     from core.serving.app import create_app
     from core.serving.limits import ServeOptions
     from core.serving.runtime import load_runtime

@@ -1,4 +1,4 @@
-"""Persisted preferences in an INI file under core.paths.config_dir().
+"""Persisted preferences in an INI file under core.base.paths.config_dir().
 
 Keeping the file under config_dir() (not Qt's default location) means MARQUEE_HOME
 isolates preferences too, which the tests rely on.
@@ -11,9 +11,9 @@ from typing import Any
 
 from PySide6.QtCore import QSettings
 
-from core.config import TrainConfig
-from core.errors import ConfigError
-from core.paths import config_dir
+from core.base.config import TrainConfig
+from core.base.errors import ConfigError
+from core.base.paths import config_dir
 
 SETTINGS_FILE = "marquee.ini"
 # How a data source was read (CsvImportDialog.options()); remembered with the source.

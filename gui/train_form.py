@@ -1,4 +1,4 @@
-"""The hyperparameter form of the Train page, mapped to and from core.config.TrainConfig."""
+"""The hyperparameter form of the Train page, mapped to and from core.base.config.TrainConfig."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.backbones import list_backbones
-from core.config import TrainConfig
-from core.recipes import Recommendation
+from core.base.config import TrainConfig
+from core.model.backbones import list_backbones
+from core.training.recipes import Recommendation
 from gui.theme import set_muted
 
 STRATEGIES = {

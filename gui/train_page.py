@@ -20,16 +20,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.config import TrainConfig
-from core.errors import ConfigError
-from core.events import (
+from core.base.config import TrainConfig
+from core.base.errors import ConfigError
+from core.base.paths import runs_dir
+from core.training.events import (
     EpochEnded,
     PreparingData,
     StepEnded,
     TrainingFinished,
     TrainingStarted,
 )
-from core.paths import runs_dir
 from gui.errors import show_error
 from gui.evaluation_dialog import EvaluationDialog
 from gui.settings import Preferences
@@ -50,7 +50,7 @@ from gui.workers import (
 )
 
 if TYPE_CHECKING:
-    from core.datasets import Dataset
+    from core.data.datasets import Dataset
 
 REFRESH_MS = 100  # plots and progress text redraw at most 10x per second
 
@@ -222,7 +222,7 @@ class TrainPage(QWidget):
             return
 
         def probe(_state: TaskState) -> tuple[str, str]:
-            from core.device import resolve_device
+            from core.base.device import resolve_device
 
             return resolve_device("auto")
 
@@ -232,7 +232,7 @@ class TrainPage(QWidget):
         self.workers.start(self._device_probe)
 
     def _on_device_probe_succeeded(self, found: tuple[str, str]) -> None:
-        from core.recipes import recommend
+        from core.training.recipes import recommend
 
         device, name = found
         self.form.set_detected_device(name)
@@ -436,7 +436,7 @@ class TrainPage(QWidget):
         result = self.result
 
         def task(_state: TaskState) -> Path:
-            from core.checkpoint import save_model
+            from core.modelfile.checkpoint import save_model
 
             return save_model(path, result.model, result.meta)
 
@@ -449,7 +449,7 @@ class TrainPage(QWidget):
         """The last model on the validation images: PR curves, counts, error gallery."""
         if self.result is None or self.dataset is None:
             return None
-        from core.predictor import Predictor  # torch is loaded: a model was just trained
+        from core.inference.predictor import Predictor  # torch is loaded: a model was just trained
 
         val = self.dataset.val
         dialog = EvaluationDialog(
@@ -470,7 +470,7 @@ class TrainPage(QWidget):
             return None
 
         def task(_state: TaskState) -> Path:
-            from core.checkpoint import write_thresholds
+            from core.modelfile.checkpoint import write_thresholds
 
             write_thresholds(path, thresholds)
             return path
@@ -486,13 +486,13 @@ class TrainPage(QWidget):
             self.export_job(Path(folder))
 
     def export_job(self, folder: Path) -> FunctionWorker | None:
-        """Write a torchrun job (core.distributed.export_job) for the form's settings."""
+        """Write a torchrun job (core.training.job.export_job) for the form's settings."""
         if self.dataset is None:
             return None
         config, dataset = self.form.config(), self.dataset
 
         def task(_state: TaskState) -> Path:
-            from core.distributed import export_job
+            from core.training.job import export_job
 
             return export_job(folder, config, dataset)
 

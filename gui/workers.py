@@ -1,7 +1,7 @@
 """QThread workers: Qt-free core calls take progress / should_stop callbacks; these
 threads turn the callbacks into signals and cancel through requestInterruption().
 
-Heavy modules (torch via core.engine / core.predictor / core.checkpoint) are imported
+Heavy modules (torch, via core.training / inference / modelfile) are imported
 inside run(), so nothing heavy is imported on the UI thread at start-up.
 """
 
@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QSize, Qt, QThread, QTimer, Signal
 from PySide6.QtGui import QImage, QImageReader
 
-from core.config import TrainConfig
-from core.errors import Cancelled, MarqueeError
+from core.base.config import TrainConfig
+from core.base.errors import Cancelled, MarqueeError
 
 if TYPE_CHECKING:
-    from core.datasets import Dataset
+    from core.data.datasets import Dataset
 
 log = logging.getLogger(__name__)
 
@@ -122,20 +122,20 @@ class FunctionWorker(QThread):
 class TrainingOutcome:
     """A finished (or stopped) run, where it was saved, and why saving failed if it did."""
 
-    result: Any  # core.engine.TrainResult
+    result: Any  # core.training.loop.TrainResult
     run_dir: Path | None
     save_error: str = ""
 
 
 def training_task(config: TrainConfig, data: Dataset, save_run: bool = True) -> Task:
-    """core.engine.fit as a task: every engine event goes out through state.partial.
+    """core.training.loop.fit as a task: every engine event goes out through state.partial.
 
     Stopping returns the best model so far (or raises Cancelled before the first step). A
     finished run is auto-saved here too, so writing ~20 MB never blocks the UI.
     """
 
     def task(state: TaskState) -> TrainingOutcome:
-        from core import engine
+        from core.training import loop as engine
 
         result = engine.fit(config, data, on_event=state.partial, should_stop=state.should_stop)
         return _saved(result) if save_run else TrainingOutcome(result, None)
@@ -144,10 +144,10 @@ def training_task(config: TrainConfig, data: Dataset, save_run: bool = True) -> 
 
 
 def train_more_task(previous: Any, data: Dataset, epochs: int, source: Path | None) -> Task:
-    """core.engine.train_more as a task: `epochs` more epochs from a finished run."""
+    """core.training.loop.train_more as a task: `epochs` more epochs from a finished run."""
 
     def task(state: TaskState) -> TrainingOutcome:
-        from core import engine
+        from core.training import loop as engine
 
         result = engine.train_more(
             previous,
@@ -165,7 +165,7 @@ def train_more_task(previous: Any, data: Dataset, epochs: int, source: Path | No
 def _saved(result: Any) -> TrainingOutcome:
     """Keep the run in the runs folder; a failure to save is reported, the model kept."""
     try:
-        from core.runs import save_run
+        from core.training.runs import save_run
 
         return TrainingOutcome(result, save_run(result))
     except Exception as exc:

@@ -92,7 +92,7 @@ SERVE_HIDDEN_IMPORTS = [
     "python_multipart",
     "core.serving.app",
     "core.serving.server",
-    "core.export",
+    "core.inference.onnx_export",
 ]
 
 # Python packages present in the dev venv (or optional imports of our dependencies) that the

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from core.sample_data import GENRES
+from core.data.samples import GENRES
 from gui import self_test
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -27,7 +27,7 @@ os.environ["MARQUEE_HOME"] = tempfile.mkdtemp(prefix="marquee-shots-")
 from PySide6.QtCore import QEventLoop  # noqa: E402
 from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
-from core.config import TrainConfig  # noqa: E402
+from core.base.config import TrainConfig  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
 from gui.theme import apply_theme  # noqa: E402
 

@@ -1,7 +1,7 @@
 """The FastAPI application: `create_app(runtime, options)`.
 
 Requests are decoded and validated in a thread pool, then queued for the one inference
-thread (`Batcher`). Thresholds and predicted labels come from `core.predictions`, as in the
+thread (`Batcher`). Thresholds and predicted labels come from `PredictionSet`, as in the
 CLI and the desktop app. Every error is `{"error": {"code", "message"}}`.
 """
 
@@ -20,7 +20,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from core import __version__
-from core.predictions import Prediction, PredictionSet, parse_label_thresholds
+from core.inference.predictions import Prediction, PredictionSet, parse_label_thresholds
 from core.serving.batcher import Batcher, BatcherStopped, BatchResult, DeadlineExceeded, QueueFull
 from core.serving.errors import ApiError, error_response, install_error_handlers
 from core.serving.images import decode_upload

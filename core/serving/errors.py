@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from core.errors import ImageDecodeError, MarqueeError, shorten
+from core.base.errors import ImageDecodeError, MarqueeError, shorten
 
 log = logging.getLogger("marquee.serve")
 

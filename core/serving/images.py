@@ -15,8 +15,8 @@ import warnings
 import numpy as np
 from PIL import Image
 
+from core.data.decode import load_rgb
 from core.serving.errors import ApiError
-from core.transforms import load_rgb
 
 _ALLOWED = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 _OTHER_FORMATS = {

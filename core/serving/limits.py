@@ -25,7 +25,7 @@ class ServeOptions:
     token: str | None = None  # bearer token; None: no auth
 
     def validated(self) -> ServeOptions:
-        from core.errors import UsageError
+        from core.base.errors import UsageError
 
         checks = {
             "--max-batch": self.max_batch >= 1,

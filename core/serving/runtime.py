@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from core.errors import ConfigError
+from core.base.errors import ConfigError
 
 RUNTIMES = ("torch", "onnx")
 
@@ -23,11 +23,11 @@ RUNTIMES = ("torch", "onnx")
 class ModelRuntime:
     """A loaded model: its metadata and a `run(arrays) -> probabilities` function."""
 
-    meta: Any  # core.checkpoint.ModelMeta
+    meta: Any  # core.modelfile.checkpoint.ModelMeta
     name: str
     device: str
     device_name: str
-    predictor: Any  # core.predictor.Predictor (labels, tuned thresholds, new_set)
+    predictor: Any  # core.inference.predictor.Predictor (labels, tuned thresholds, new_set)
     _session: Any = None
 
     def run(self, arrays: Sequence[np.ndarray]) -> np.ndarray:
@@ -48,7 +48,7 @@ class ModelRuntime:
 
 def load_runtime(model_path: str | Path, device: str = "auto", runtime: str = "torch"):
     """Load the model file for serving; `runtime="onnx"` exports it to ONNX first (CPU)."""
-    from core.predictor import Predictor
+    from core.inference.predictor import Predictor
 
     if runtime not in RUNTIMES:
         raise ConfigError(f"Unknown runtime '{runtime}'.", "Use torch or onnx.")
@@ -57,7 +57,7 @@ def load_runtime(model_path: str | Path, device: str = "auto", runtime: str = "t
             "--runtime onnx runs on the CPU.", "Use --device cpu, or --runtime torch."
         )
     predictor = Predictor.from_file(model_path, device="cpu" if runtime == "onnx" else device)
-    from core.device import resolve_device
+    from core.base.device import resolve_device
 
     dev, dev_name = resolve_device(predictor.device)
     session = _onnx_session(model_path) if runtime == "onnx" else None
@@ -69,7 +69,7 @@ def _onnx_session(model_path: str | Path) -> Any:
 
     import onnxruntime as ort
 
-    from core.export import export_onnx
+    from core.inference.onnx_export import export_onnx
 
     with tempfile.TemporaryDirectory(prefix="marquee-onnx-") as tmp:
         onnx_file = export_onnx(model_path, Path(tmp) / "model.onnx")

@@ -20,7 +20,7 @@ from typing import Any, TextIO
 
 import uvicorn
 
-from core.errors import UsageError
+from core.base.errors import UsageError
 
 log = logging.getLogger("marquee.serve")
 
@@ -73,7 +73,7 @@ def log_config() -> dict[str, Any]:
     if sys.stderr is not None:
         handler: dict[str, Any] = {"class": "logging.StreamHandler", "stream": "ext://sys.stderr"}
     else:
-        from core.paths import log_dir
+        from core.base.paths import log_dir
 
         handler = {"class": "logging.FileHandler", "filename": str(log_dir() / "serve.log")}
     handler["formatter"] = "plain"

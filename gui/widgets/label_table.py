@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
-from core.events import LabelMetrics
+from core.training.events import LabelMetrics
 
 COLUMNS = ("Label", "AP", "Precision", "Recall", "F1", "Support", "Threshold")
 

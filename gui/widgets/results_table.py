@@ -14,7 +14,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
-from core.predictions import PredictionSet
+from core.inference.predictions import PredictionSet
 
 Index = QModelIndex | QPersistentModelIndex
 NO_LABEL = "—"

@@ -73,7 +73,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def dataset(data_dir: Path):
-    from core.datasets import load_dataset
+    from core.data.datasets import load_dataset
 
     return load_dataset(data_dir)
 
@@ -81,15 +81,15 @@ def dataset(data_dir: Path):
 @dataclass
 class TrainedModel:
     path: Path
-    result: object  # core.engine.TrainResult
+    result: object  # core.training.loop.TrainResult
 
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory: pytest.TempPathFactory, dataset) -> TrainedModel:
     """One tiny model, trained once (frozen Lite0, 64 px, 2 epochs) and saved."""
-    from core.checkpoint import save_model
-    from core.config import TrainConfig
-    from core.engine import fit
+    from core.base.config import TrainConfig
+    from core.modelfile.checkpoint import save_model
+    from core.training.loop import fit
 
     config = TrainConfig(epochs=2, image_size=64, batch_size=8, strategy="freeze", lr=1e-2)
     result = fit(config, dataset)

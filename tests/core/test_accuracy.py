@@ -13,17 +13,17 @@ import torch
 from PIL import Image
 from torch import nn
 
-from core import engine
-from core.autotune import tune_head
-from core.checkpoint import load_model, save_model
-from core.config import TrainConfig
-from core.datasets import Dataset
-from core.errors import ConfigError
-from core.feature_views import gather_views, sample_views, view_augment
-from core.losses import AsymmetricLoss, make_criterion
-from core.predictor import Predictor
-from core.recipes import recipe_config, recommend
-from core.sample_hard import CONCEPTS, generate_hard_data
+from core.base.config import TrainConfig
+from core.base.errors import ConfigError
+from core.data.datasets import Dataset
+from core.data.samples_hard import CONCEPTS, generate_hard_data
+from core.inference.predictor import Predictor
+from core.modelfile.checkpoint import load_model, save_model
+from core.training import loop as engine
+from core.training.autotune import tune_head
+from core.training.feature_views import gather_views, sample_views, view_augment
+from core.training.losses import AsymmetricLoss, make_criterion
+from core.training.recipes import recipe_config, recommend
 
 BATCH = 8
 
@@ -103,11 +103,17 @@ def test_feature_views_embed_k_plus_one_views_once_and_resample_each_epoch(
         return chosen[-1]
 
     monkeypatch.setattr(engine, "sample_views", spy)
-    trainer = engine._Trainer(
-        tiny_config(feature_views=2, epochs=3), dataset, lambda e: None, lambda: False
-    )
-    trainer.run()
-    assert trainer.features[engine.TRAIN].shape[:2] == (3, len(dataset.train))
+    embedded: list[torch.Tensor] = []
+    real_embed = engine.embed_splits
+
+    def keep_features(model, train, val, setup, progress=None) -> None:
+        real_embed(model, train, val, setup, progress)
+        embedded.append(train.features)
+
+    monkeypatch.setattr(engine, "embed_splits", keep_features)
+    engine.fit(tiny_config(feature_views=2, epochs=3), dataset)
+    (features,) = embedded  # embedded once, before the first epoch
+    assert features.shape[:2] == (3, len(dataset.train))
     assert len(chosen) == 3  # one draw of views per epoch
     assert all(len(c) == len(dataset.train) and c.max() <= 2 for c in chosen)
 
@@ -217,8 +223,8 @@ def test_hard_sample_set_is_deterministic_with_many_labels(tmp_path: Path) -> No
 
 # ----------------------------------------------------------------------------- CLI
 def test_cli_sample_takes_an_optional_variant_and_recipes_resolve() -> None:
-    from core.cli import build_parser
-    from core.commands import _train_config
+    from core.cli.main import build_parser
+    from core.cli.train_command import _train_config
 
     parser = build_parser()
     assert parser.parse_args(["train", "--sample"]).sample == "normal"

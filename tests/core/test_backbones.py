@@ -1,4 +1,4 @@
-"""core.backbones: the registry, the bundled Lite0 weights, offline failures, local weights."""
+"""core.model.backbones: registry, the bundled Lite0 weights, offline failures, local weights."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
-from core import backbones
-from core.backbones import (
+from core.model import backbones
+from core.model.backbones import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     BackboneUnavailable,
@@ -21,7 +21,7 @@ from core.backbones import (
     hub_reachable,
     list_backbones,
 )
-from core.transforms import normalize
+from core.model.preprocess import normalize
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""core.checkpoint: the .safetensors model file, its validation, and refusing pickles."""
+"""core.modelfile.checkpoint: the .safetensors model file, its validation, and refusing pickles."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from core.checkpoint import (
+from core.base.errors import OutputError
+from core.modelfile.checkpoint import (
     FORMAT_VERSION,
     METADATA_KEY,
     ModelFileError,
@@ -19,8 +20,7 @@ from core.checkpoint import (
     read_meta,
     save_model,
 )
-from core.errors import OutputError
-from core.runs import save_run
+from core.training.runs import save_run
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""core.checkpoint: editing thresholds in place (metadata only) and the weights' digest."""
+"""core.modelfile.checkpoint: editing thresholds in place (metadata only), the digest."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from core.checkpoint import (
+from core.base.errors import UsageError
+from core.modelfile.checkpoint import (
     METADATA_KEY,
     load_model,
     read_meta,
@@ -22,7 +23,6 @@ from core.checkpoint import (
     weights_digest,
     write_thresholds,
 )
-from core.errors import UsageError
 
 
 @pytest.fixture

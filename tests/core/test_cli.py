@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from core import commands
-from core.cli import main
+from core.cli import dispatch
+from core.cli.main import main
 
 LABELS = ["Action", "Romance", "Crime"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -236,7 +236,7 @@ def test_unexpected_errors_exit_1_without_a_traceback(
         raise RuntimeError("boom")
 
     monkeypatch.delenv("MARQUEE_DEBUG", raising=False)
-    monkeypatch.setattr(commands, "run_info", broken)
+    monkeypatch.setitem(dispatch.HANDLERS, "info", broken)
     code, _, err = run_cli(capsys, "info", model_path)
     assert code == 1
     assert "marquee: unexpected error: RuntimeError: boom" in err
@@ -284,7 +284,7 @@ def test_damaged_rows_and_images_are_named_in_warnings_and_training_goes_on(
 # ------------------------------------------------------------------ layering
 def test_core_never_imports_qt() -> None:
     code = (
-        "import core.cli, core.commands, core.engine, core.predictor, sys; "
+        "import core.cli.dispatch, core.training.loop, core.inference.predictor, sys; "
         "print(sorted(m for m in sys.modules if m.startswith(('PySide6', 'gui', 'pyqtgraph'))))"
     )
     done = subprocess.run(
@@ -320,13 +320,13 @@ def test_predict_with_an_unknown_label_threshold_is_exit_2(
 def test_a_cancelled_command_exits_130(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from core import commands
-    from core.errors import Cancelled
+    from core.base.errors import Cancelled
+    from core.cli import dispatch
 
     def cancelled(_args):
         raise Cancelled("Download cancelled.")
 
-    monkeypatch.setattr(commands, "run_backbones", cancelled)
+    monkeypatch.setitem(dispatch.HANDLERS, "backbones", cancelled)
     code, _, err = run_cli(capsys, "backbones")
     assert code == 130 and err.strip() == "marquee: cancelled"
 
@@ -334,13 +334,13 @@ def test_a_cancelled_command_exits_130(
 def test_a_bug_exits_1_with_a_pointer_to_the_log(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, marquee_home: Path
 ) -> None:
-    from core import commands
+    from core.cli import dispatch
 
     def broken(_args):
         raise ZeroDivisionError("division by zero")
 
     monkeypatch.delenv("MARQUEE_DEBUG", raising=False)
-    monkeypatch.setattr(commands, "run_backbones", broken)
+    monkeypatch.setitem(dispatch.HANDLERS, "backbones", broken)
     code, _, err = run_cli(capsys, "backbones")
     assert code == 1
     first, second = err.strip().splitlines()
@@ -352,13 +352,13 @@ def test_a_bug_exits_1_with_a_pointer_to_the_log(
 def test_a_user_error_is_exit_2_even_when_it_is_not_a_value_error(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from core import commands
-    from core.errors import BackboneUnavailable
+    from core.base.errors import BackboneUnavailable
+    from core.cli import dispatch
 
     def offline(_args):
         raise BackboneUnavailable("resnet18 needs a download.", "Use --weights FILE.")
 
-    monkeypatch.setattr(commands, "run_backbones", offline)
+    monkeypatch.setitem(dispatch.HANDLERS, "backbones", offline)
     code, _, err = run_cli(capsys, "backbones")
     assert code == 2
     assert assert_one_error_line(err).endswith("resnet18 needs a download. Use --weights FILE.")

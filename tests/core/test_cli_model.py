@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.checkpoint import read_meta, weights_digest
-from core.cli import SUBCOMMANDS, main
+from core.cli.main import SUBCOMMANDS, main
+from core.modelfile.checkpoint import read_meta, weights_digest
 
 LABELS = ["Action", "Romance", "Crime"]
 

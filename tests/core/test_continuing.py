@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from core import engine
-from core.checkpoint import read_meta, save_model, short_digest
-from core.config import TrainConfig
-from core.datasets import Dataset, LabeledImages
-from core.errors import ConfigError, DataError
-from core.events import Event, TrainingStarted
+from core.base.config import TrainConfig
+from core.base.errors import ConfigError, DataError
+from core.data.datasets import Dataset, LabeledImages
+from core.modelfile.checkpoint import read_meta, save_model, short_digest
+from core.training import loop as engine
+from core.training.events import Event, TrainingStarted
 
 TINY_LR = 1e-7  # the head barely moves: what comes out shows what went in
 
@@ -117,7 +117,7 @@ def test_lineage_survives_the_model_file(trained, dataset, tmp_path: Path) -> No
 def test_cli_init_from(
     capsys: pytest.CaptureFixture[str], data_dir: Path, model_path: Path, tmp_path: Path
 ) -> None:
-    from core.cli import main
+    from core.cli.main import main
 
     out = tmp_path / "more.safetensors"
     code = main(
@@ -152,7 +152,7 @@ def test_cli_init_from_with_other_labels_is_one_line(
 ) -> None:
     from PIL import Image
 
-    from core.cli import main
+    from core.cli.main import main
 
     rng = np.random.default_rng(0)
     for label in ("Western", "Noir"):

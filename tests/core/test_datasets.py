@@ -1,4 +1,4 @@
-"""core.datasets: every layout, auto-detection, the validation report and the split."""
+"""core.data.datasets: every layout, auto-detection, the validation report and the split."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.datasets import (
+from core.data.datasets import (
     Cancelled,
     DataError,
     detect_format,
@@ -532,7 +532,7 @@ def test_preview_reports_row_problems_without_images(tmp_path):
 
 def test_importing_datasets_loads_neither_torch_nor_qt():
     code = (
-        "import sys, core.datasets; "
+        "import sys, core.data.datasets; "
         "print(sorted(m for m in ('torch', 'PySide6') if m in sys.modules))"
     )
     root = Path(__file__).resolve().parents[2]

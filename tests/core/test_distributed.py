@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.config import TrainConfig
-from core.distributed import export_job, load_job, shard_indices
-from core.errors import OutputError
+from core.base.config import TrainConfig
+from core.base.errors import OutputError
+from core.training.distributed import shard_indices
+from core.training.job import export_job, load_job
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = TrainConfig(epochs=2, image_size=64, batch_size=16, num_threads=1)
@@ -24,8 +25,8 @@ CONFIG = TrainConfig(epochs=2, image_size=64, batch_size=16, num_threads=1)
 @pytest.fixture
 def posters():
     """A small subset of the sample posters (96 train, 40 val)."""
-    from core.datasets import load_dataset
-    from core.sample_data import ensure_sample_data
+    from core.data.datasets import load_dataset
+    from core.data.samples import ensure_sample_data
 
     full = load_dataset(ensure_sample_data())
     return replace(full, train=full.train.subset(np.arange(96)), val=full.val.subset(np.arange(40)))
@@ -65,7 +66,7 @@ def test_export_writes_a_self_contained_job(tmp_path, posters) -> None:
 
 
 def test_the_cli_exports_a_job_instead_of_training(tmp_path, capsys) -> None:
-    from core.cli import main
+    from core.cli.main import main
 
     code = main(["train", "--sample", "--epochs", "1", "--export-job", str(tmp_path / "j")])
     assert code == 0
@@ -78,35 +79,38 @@ def test_the_cli_exports_a_job_instead_of_training(tmp_path, capsys) -> None:
 def _stop_worker(rank: int, world: int, store_file: str, results) -> None:
     import torch.distributed as dist
 
-    from core.distributed_engine import _DistributedTrainer
+    from core.training.distributed import DistributedContext
 
-    dist.init_process_group("gloo", init_method=f"file://{store_file}", rank=rank, world_size=2)
-    trainer = object.__new__(_DistributedTrainer)  # only the stop flag's state
-    trainer.rank, trainer.world, trainer.device, trainer._stepping = rank, world, "cpu", True
-    seen = []
-    for stop_on_rank0 in (False, True, False):
-        trainer._local_stop = lambda s=stop_on_rank0: s  # rank 1's own flag never counts
-        seen.append(trainer._synced_stop())
-    trainer._stepping = False  # while preparing, each rank keeps its own answer
-    trainer._local_stop = lambda: True
-    seen.append(trainer._synced_stop())
+    store = dist.FileStore(store_file, world)
+    dist.init_process_group("gloo", store=dist.PrefixStore("pg", store), rank=rank, world_size=2)
+    # In the training steps: rank 0's flags decide; every rank agrees at the same step.
+    flags = iter(["", "stop"] if rank == 0 else ["", ""])
+    steps = DistributedContext(rank, world, lambda: next(flags), dist.PrefixStore("a", store))
+    seen = [steps.agree_to_stop(), steps.agree_to_stop(), steps.stop_reason]
+    # In a phase without collectives (decoding): rank 0 cancels, rank 1 finds it in the store.
+    own = "cancel" if rank == 0 else ""
+    decoding = DistributedContext(rank, world, lambda: own, dist.PrefixStore("b", store))
+    if rank == 0:
+        decoding.stop_requested()
+    dist.barrier()
+    seen += [decoding.stop_requested(), decoding.stop_reason]
     results[rank] = seen
     dist.destroy_process_group()
 
 
-def test_a_stop_on_rank_0_reaches_every_rank(tmp_path) -> None:
+def test_a_stop_on_rank_0_reaches_every_rank_in_every_phase(tmp_path) -> None:
     import torch.multiprocessing as mp
 
     results = mp.Manager().dict()
     mp.spawn(_stop_worker, args=(2, str(tmp_path / "store"), results), nprocs=2)
-    assert results[0] == [False, True, False, True]
-    assert results[1] == [False, True, False, False]
+    assert results[0] == [False, True, "stop", True, "cancel"]
+    assert results[1] == [False, True, "stop", True, "cancel"]
 
 
 @pytest.mark.slow
 def test_torchrun_with_two_gloo_processes(tmp_path, posters, marquee_home) -> None:
-    from core.engine import fit
-    from core.predictor import Predictor
+    from core.inference.predictor import Predictor
+    from core.training.loop import fit
 
     job = export_job(tmp_path / "job", CONFIG, posters)
     torchrun = Path(sys.executable).with_name("torchrun")

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from core import download
-from core.download import Cancelled, DownloadError, ensure_movie_posters
+from core.data import movie_posters as download
+from core.data.movie_posters import Cancelled, DownloadError, ensure_movie_posters
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""core.engine.fit: events, strategies, the embedding cache, stopping, repeatability."""
+"""core.training.loop.fit: events, strategies, the embedding cache, stopping, repeatability."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from dataclasses import replace
 import pytest
 import torch
 
-from core import engine
-from core.config import TrainConfig
-from core.datasets import Dataset
-from core.errors import BackboneUnavailable, Cancelled, ConfigError
-from core.events import (
+from core.base.config import TrainConfig
+from core.base.errors import BackboneUnavailable, Cancelled, ConfigError
+from core.data.datasets import Dataset
+from core.model.classifier import MultiLabelClassifier
+from core.training import continuing
+from core.training import loop as engine
+from core.training.events import (
     EpochEnded,
     Event,
     PreparingData,
@@ -21,7 +23,7 @@ from core.events import (
     TrainingFinished,
     TrainingStarted,
 )
-from core.model import MultiLabelClassifier
+from core.training.steps import make_optimizer
 
 BATCH = 8
 
@@ -39,7 +41,7 @@ def of_type(events: list[Event], kind: type) -> list:
 def backbone_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Counts backbone forward passes (batch sizes) of models that fit() builds."""
     calls: list[int] = []
-    real_create = engine.create_model
+    real_create = continuing.create_model
 
     def counting_create(*args, **kwargs):
         model = real_create(*args, **kwargs)
@@ -48,7 +50,7 @@ def backbone_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         )
         return model
 
-    monkeypatch.setattr(engine, "create_model", counting_create)
+    monkeypatch.setattr(continuing, "create_model", counting_create)
     return calls
 
 
@@ -126,7 +128,7 @@ def test_freeze_unfreeze_trains_the_backbone_from_the_unfreeze_epoch(
 ) -> None:
     models: list[torch.nn.Module] = []
     snapshots: dict[int, dict[str, torch.Tensor]] = {}
-    real_create = engine.create_model
+    real_create = continuing.create_model
 
     def backbone_params() -> dict[str, torch.Tensor]:
         return {k: v.detach().clone() for k, v in models[0].backbone.named_parameters()}
@@ -141,7 +143,7 @@ def test_freeze_unfreeze_trains_the_backbone_from_the_unfreeze_epoch(
         if isinstance(event, EpochEnded):
             snapshots[event.epoch] = backbone_params()
 
-    monkeypatch.setattr(engine, "create_model", capturing_create)
+    monkeypatch.setattr(continuing, "create_model", capturing_create)
     events: list[Event] = []
     config = tiny_config(strategy="freeze_unfreeze", unfreeze_epoch=2, epochs=2, augment=False)
     engine.fit(config, dataset, on_event)
@@ -188,7 +190,7 @@ def test_stopping_ends_early_and_still_returns_a_model(
 
 
 def test_stopping_while_decoding_raises_cancelled(dataset: Dataset) -> None:
-    from core.transforms import decoded_cache
+    from core.data.decode import decoded_cache
 
     decoded_cache.clear()  # force a decode, where the first stop check happens
     events: list[Event] = []
@@ -204,7 +206,7 @@ def test_stopping_while_embedding_raises_cancelled(dataset: Dataset) -> None:
     def stop_once_embedding() -> bool:
         return any(isinstance(e, PreparingData) and e.stage == "embed" for e in seen)
 
-    with pytest.raises(Cancelled, match="first step"):
+    with pytest.raises(Cancelled, match="while embedding"):
         engine.fit(tiny_config(augment=False), dataset, seen.append, stop_once_embedding)
     assert not of_type(seen, StepEnded)
 
@@ -234,7 +236,7 @@ def test_balance_weights_rare_labels(dataset: Dataset, monkeypatch: pytest.Monke
         weights.append(pos_weight)
         return real_loss(*args, pos_weight=pos_weight, **kwargs)
 
-    monkeypatch.setattr(engine.nn, "BCEWithLogitsLoss", recording_loss)
+    monkeypatch.setattr(torch.nn, "BCEWithLogitsLoss", recording_loss)
     result = engine.fit(tiny_config(balance=True, epochs=1), dataset)
     assert len(weights) == 1 and weights[0] is not None
     positives = torch.from_numpy(dataset.train.labels).sum(0)
@@ -272,7 +274,7 @@ def test_every_short_schedule_steps_cleanly(schedule: str) -> None:
     model = MultiLabelClassifier(TinyBackbone(4, 4), num_labels=2)
     for total_steps in range(1, 41):
         config = tiny_config(schedule=schedule)
-        optimizer, scheduler = engine._make_optimizer(model, config, total_steps)
+        optimizer, scheduler = make_optimizer(model, config, total_steps)
         for _ in range(total_steps):
             optimizer.step()
             scheduler.step()

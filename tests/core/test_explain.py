@@ -1,4 +1,4 @@
-"""core.explain: Grad-CAM maps point at the motif that carries the label; overlays; backbones."""
+"""core.inference.explain: Grad-CAM maps point at the label's motif; overlays; backbones."""
 
 from __future__ import annotations
 
@@ -9,10 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from core.backbones import list_backbones
-from core.checkpoint import ModelMeta
-from core.errors import BackboneUnavailable, ImageDecodeError, UsageError
-from core.explain import (
+from core.base.errors import BackboneUnavailable, ImageDecodeError, UsageError
+from core.inference.explain import (
     COLORMAP,
     TARGET_LAYERS,
     Explainer,
@@ -20,7 +18,9 @@ from core.explain import (
     overlay,
     target_layer_name,
 )
-from core.model import create_model
+from core.model.backbones import list_backbones
+from core.model.classifier import create_model
+from core.modelfile.checkpoint import ModelMeta
 
 PX = 224  # lite0's last stage is 7 x 7 here: fine enough to tell quadrants apart
 LABELS = ("Action", "Romance", "Crime", "Drama")
@@ -60,7 +60,7 @@ def quadrant_mass(heatmap: np.ndarray, label: str) -> float:
 
 
 def write_split(folder: Path, n: int, seed: int):
-    from core.datasets import LabeledImages
+    from core.data.datasets import LabeledImages
 
     folder.mkdir(parents=True)
     rng = np.random.default_rng(seed)
@@ -77,9 +77,9 @@ def write_split(folder: Path, n: int, seed: int):
 @pytest.fixture(scope="module")
 def quadrant_explainer(tmp_path_factory: pytest.TempPathFactory) -> Explainer:
     """A frozen pretrained Lite0 with a head trained to find each label's quadrant motif."""
-    from core.config import TrainConfig
-    from core.datasets import Dataset, ValidationReport
-    from core.engine import fit
+    from core.base.config import TrainConfig
+    from core.data.datasets import Dataset, ValidationReport
+    from core.training.loop import fit
 
     root = tmp_path_factory.mktemp("quadrants")
     data = Dataset(

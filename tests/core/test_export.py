@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from core.checkpoint import load_model
-from core.errors import ModelFileError, UsageError
-from core.export import export_onnx, read_onnx_metadata
+from core.base.errors import ModelFileError, UsageError
+from core.inference.onnx_export import export_onnx, read_onnx_metadata
+from core.modelfile.checkpoint import load_model
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_onnx_runtime_serving_matches_torch_serving(model_path) -> None:
 
 
 def test_export_cli_and_errors(model_path, tmp_path, capsys) -> None:
-    from core.cli import main
+    from core.cli.main import main
 
     out = tmp_path / "cli.onnx"
     assert main(["export", str(model_path), "--format", "onnx", "--out", str(out)]) == 0

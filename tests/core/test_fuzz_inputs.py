@@ -26,9 +26,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import download
-from core.checkpoint import METADATA_KEY, read_meta
-from core.cli import main
+from core.cli.main import main
+from core.data import movie_posters as download
+from core.modelfile.checkpoint import METADATA_KEY, read_meta
 
 MAX_LINE = 800  # a hostile input must never become a wall of text
 
@@ -313,8 +313,8 @@ def test_data_file_fuzz(capsys: pytest.CaptureFixture[str], tmp_path: Path, case
 def test_label_names_are_checked_before_any_image_is_decoded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from core import datasets
-    from core.datasets import DataError, load_dataset
+    from core.data import datasets
+    from core.data.datasets import DataError, load_dataset
 
     def no_decoding(*args: object, **kwargs: object) -> dict:
         raise AssertionError("images were decoded before the label names were checked")
@@ -329,7 +329,7 @@ def test_label_names_are_checked_before_any_image_is_decoded(
 
 
 def test_long_ids_are_reported_per_row_and_the_rest_still_loads(tmp_path: Path) -> None:
-    from core.datasets import load_dataset
+    from core.data.datasets import load_dataset
 
     tiny_image(tmp_path / "a.png")
     tiny_image(tmp_path / "b.png", (30, 200, 30))
@@ -570,8 +570,8 @@ def test_every_skipped_image_gets_exactly_one_warning_line(
 def test_saving_a_model_over_a_folder_is_an_output_error_without_leftovers(
     trained, tmp_path: Path
 ) -> None:
-    from core.checkpoint import save_model
-    from core.errors import OutputError
+    from core.base.errors import OutputError
+    from core.modelfile.checkpoint import save_model
 
     (tmp_path / "m.safetensors").mkdir()
     with pytest.raises(OutputError, match=r"m\.safetensors"):

@@ -1,4 +1,4 @@
-"""core.image_cache: hits, invalidation, torn writes, two processes at once, eviction."""
+"""core.data.cache: hits, invalidation, torn writes, two processes at once, eviction."""
 
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ import pytest
 import torch
 from PIL import Image
 
-from core import image_cache
-from core.image_cache import ImageCache, cached_embeddings
-from core.transforms import load_rgb
+from core.data import cache as image_cache
+from core.data.cache import ImageCache
+from core.data.cached import cached_embeddings
+from core.data.decode import load_rgb
 
 ROOT = Path(__file__).resolve().parents[2]
 SIZE = 32
@@ -140,7 +141,7 @@ def _child(code: str, home: Path, **env: str) -> subprocess.Popen:
 _SLOW_WRITER = """
     import time
     from pathlib import Path
-    from core import image_cache
+    from core.data import cache as image_cache
     real = image_cache.load_rgb
     def slow(path, size):
         time.sleep(0.05)
@@ -222,7 +223,7 @@ def test_embeddings_are_computed_once(tmp_path) -> None:
 
 
 def test_the_cli_reports_and_clears_the_cache(tmp_path, capsys) -> None:
-    from core.cli import main
+    from core.cli.main import main
 
     read_all(write_images(tmp_path / "a", 4))
     assert main(["cache", "info", "--json"]) == 0

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from seed_layout import GENRES, SEED_FIVE, make_seed_folder
 
-from core.checkpoint import read_meta
-from core.cli import main
-from core.datasets import DataError, load_dataset, select_labels
+from core.cli.main import main
+from core.data.datasets import DataError, load_dataset, select_labels
+from core.modelfile.checkpoint import read_meta
 
 TRAIN = ("--epochs", 1, "--image-size", 32, "--batch-size", 8, "--strategy", "freeze", "--quiet")
 
@@ -97,7 +97,7 @@ def test_movie_posters_default_to_the_seeds_five_through_evaluate(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("core.download.ensure_movie_posters", lambda **_: seed_dir)
+    monkeypatch.setattr("core.data.movie_posters.ensure_movie_posters", lambda **_: seed_dir)
     model = tmp_path / "five.safetensors"
     code, out, err = run_cli(capsys, "train", "--movie-posters", *TRAIN, "--out", model)
     assert code == 0, err
@@ -143,7 +143,7 @@ def test_labels_all_takes_every_column_even_for_the_movie_posters(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("core.download.ensure_movie_posters", lambda **_: seed_dir)
+    monkeypatch.setattr("core.data.movie_posters.ensure_movie_posters", lambda **_: seed_dir)
     model = tmp_path / "all.safetensors"
     code, out, err = run_cli(
         capsys, "train", "--movie-posters", "--labels", "all", *TRAIN, "--out", model, "--json"
@@ -159,7 +159,7 @@ def test_a_typo_in_labels_is_one_error_line_before_any_training(
     def no_training(*_a, **_k):
         raise AssertionError("training started")
 
-    monkeypatch.setattr("core.engine.fit", no_training)
+    monkeypatch.setattr("core.training.loop.fit", no_training)
     code, _, err = run_cli(capsys, "train", "--data", seed_dir, "--labels", "Action,Thriler")
     assert code == 2
     (line,) = err.strip().splitlines()

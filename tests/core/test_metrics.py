@@ -1,4 +1,4 @@
-"""core.metrics: hand-checked F1 and AP, labels without positives, threshold tuning."""
+"""core.training.metrics: hand-checked F1 and AP, labels without positives, threshold tuning."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from core.metrics import average_precision, compute_metrics, tune_thresholds
+from core.training.metrics import average_precision, compute_metrics, tune_thresholds
 
 NAMES = ["a", "b"]
 

@@ -1,4 +1,4 @@
-"""core.metrics: PR curves, confusion counts and most confident errors per label."""
+"""core.training.metrics: PR curves, confusion counts and most confident errors per label."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.metrics import (
+from core.training.metrics import (
     average_precision,
     label_reports,
     precision_recall_curve,
@@ -108,7 +108,7 @@ def test_mismatched_inputs_are_refused() -> None:
 def test_evaluate_json_has_curves_confusion_and_errors(
     capsys: pytest.CaptureFixture[str], model_path: Path, data_dir: Path
 ) -> None:
-    from core.cli import main
+    from core.cli.main import main
 
     assert main(["evaluate", str(model_path), "--data", str(data_dir), "--json"]) == 0
     document = json.loads(capsys.readouterr().out)

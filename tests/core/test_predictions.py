@@ -1,4 +1,4 @@
-"""core.predictions.PredictionSet: the one place thresholds turn probabilities into labels."""
+"""PredictionSet: the one place thresholds turn probabilities into labels."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.errors import OutputError, UsageError
-from core.predictions import Prediction, PredictionSet, parse_label_thresholds
+from core.base.errors import OutputError, UsageError
+from core.inference.predictions import Prediction, PredictionSet, parse_label_thresholds
 
 LABELS = ["Action", "Romance", "Crime"]
 TUNED = [0.3, 0.6, 0.9]

@@ -1,4 +1,4 @@
-"""core.predictor: predicting paths, PIL images and folders; unreadable files; thresholds."""
+"""core.inference.predictor: paths, PIL images and folders; unreadable files; thresholds."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.datasets import Dataset
-from core.predictor import Prediction, Predictor, expand_inputs
+from core.data.datasets import Dataset
+from core.inference.predictor import Prediction, Predictor, expand_inputs
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +100,7 @@ def test_partial_results_arrive_per_batch(predictor: Predictor, dataset: Dataset
 
 
 def test_a_batch_size_below_one_is_a_usage_error(predictor: Predictor, dataset: Dataset) -> None:
-    from core.errors import UsageError
+    from core.base.errors import UsageError
 
     with pytest.raises(UsageError, match="batch size"):
         predictor.predict(dataset.val.paths[:2], batch_size=0)

@@ -1,4 +1,4 @@
-"""core.runtime: the OpenMP wait policy is set before torch loads, in every entry point,
+"""core.base.runtime: the OpenMP wait policy is set before torch loads, in every entry point,
 without overriding the user's own choice; thread budgets never drop below one."""
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from core import runtime
+from core.base import runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 
 # The child records the wait variables at the moment anything first imports torch, through
-# an import hook, so the proof does not rely on core.runtime's own bookkeeping.
+# an import hook, so the proof does not rely on core.base.runtime's own bookkeeping.
 CHILD = """
 import json, os, sys
 WATCH = {watch!r}
@@ -30,7 +30,7 @@ class Spy:
 
 sys.meta_path.insert(0, Spy())
 {entry}
-from core.runtime import torch_imported_before_configure
+from core.base.runtime import torch_imported_before_configure
 report = {{"at_torch_import": seen, "torch_loaded": "torch" in sys.modules,
           "torch_before_configure": torch_imported_before_configure()}}
 print("SPY " + json.dumps(report), file=sys.stderr)
@@ -46,7 +46,7 @@ ENTRIES = {
         "except SystemExit:\n    pass"
     ),
     # core's own CLI, used without the GUI package
-    "core.cli.main": "from core.cli import main; main(['backbones', '--json'])",
+    "core.cli.main.main": "from core.cli.main import main; main(['backbones', '--json'])",
 }
 
 

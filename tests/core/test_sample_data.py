@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from core import sample_data
-from core.sample_data import COMPLETE_MARKER, GENRES, ensure_sample_data, generate_sample_data
+from core.data import samples as sample_data
+from core.data.samples import COMPLETE_MARKER, GENRES, ensure_sample_data, generate_sample_data
 
 
 def _read_rows(split_dir: Path) -> list[dict[str, str]]:

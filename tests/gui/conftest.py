@@ -9,19 +9,19 @@ import pytest
 from gui_helpers import TINY
 from PySide6.QtWidgets import QApplication
 
-from core.datasets import Dataset, LabeledImages
+from core.data.datasets import Dataset, LabeledImages
 
 
 @pytest.fixture(scope="session")
 def sample_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from core.sample_data import ensure_sample_data
+    from core.data.samples import ensure_sample_data
 
     return ensure_sample_data(tmp_path_factory.mktemp("sample") / "posters")
 
 
 @pytest.fixture(scope="session")
 def sample_dataset(sample_root: Path) -> Dataset:
-    from core.datasets import load_dataset
+    from core.data.datasets import load_dataset
 
     return load_dataset(sample_root)
 
@@ -47,8 +47,8 @@ def tiny_dataset(sample_dataset: Dataset) -> Dataset:
 @pytest.fixture(scope="session")
 def model_file(tiny_dataset: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real model trained once (through core, no Qt) for the Predict page tests."""
-    from core.checkpoint import save_model
-    from core.engine import fit
+    from core.modelfile.checkpoint import save_model
+    from core.training.loop import fit
 
     result = fit(TINY, tiny_dataset)
     return save_model(

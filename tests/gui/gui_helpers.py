@@ -9,7 +9,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
-from core.config import TrainConfig
+from core.base.config import TrainConfig
 
 TINY = TrainConfig(epochs=2, batch_size=8, image_size=64, strategy="freeze", num_threads=1)
 

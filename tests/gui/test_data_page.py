@@ -67,12 +67,12 @@ def test_a_restored_csv_source_keeps_its_images_folder_and_one_hot_choice(
 
 
 def test_an_offline_movie_posters_download_is_one_plain_message(window, qtbot, monkeypatch):
-    import core.download
+    import core.data.movie_posters
 
-    real = core.download.ensure_movie_posters
+    real = core.data.movie_posters.ensure_movie_posters
     unreachable = "http://127.0.0.1:1/movie_posters.zip"  # nothing listens on port 1
     monkeypatch.setattr(
-        core.download, "ensure_movie_posters", lambda **kw: real(url=unreachable, **kw)
+        core.data.movie_posters, "ensure_movie_posters", lambda **kw: real(url=unreachable, **kw)
     )
     shown = []
     monkeypatch.setattr("gui.data_page.show_error", lambda *a, **k: shown.append(a[1:]))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QMessageBox
 
-from core.paths import log_dir
+from core.base.paths import log_dir
 from gui.errors import LOG_FILE, ErrorHandler, setup_logging, show_error
 
 

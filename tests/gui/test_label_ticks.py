@@ -9,7 +9,7 @@ import pytest
 from gui_helpers import TINY
 from seed_layout import SEED_FIVE, make_seed_folder
 
-from core.checkpoint import read_meta
+from core.modelfile.checkpoint import read_meta
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def seed_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def posters(window, qtbot, seed_dir, monkeypatch):
     """The Data page with the (synthetic) movie posters loaded; returns the page."""
-    monkeypatch.setattr("core.download.ensure_movie_posters", lambda **_: seed_dir)
+    monkeypatch.setattr("core.data.movie_posters.ensure_movie_posters", lambda **_: seed_dir)
     page = window.data_page
     with qtbot.waitSignal(page.dataset_loaded, timeout=60_000):
         page.load_source("movie")

@@ -120,7 +120,7 @@ def _shifted_model(model_file, out):
     """Model B: model A's weights with a shifted head and other label names."""
     import torch
 
-    from core.checkpoint import load_model, save_model
+    from core.modelfile.checkpoint import load_model, save_model
 
     model, meta = load_model(model_file)
     with torch.no_grad():
@@ -136,7 +136,7 @@ def test_loading_a_model_mid_run_never_shows_the_old_models_results(
 
     import numpy as np
 
-    from core.predictor import Predictor
+    from core.inference.predictor import Predictor
 
     paths = list(sample_dataset.val.paths[:48])
     old = predict_page.predictor
@@ -252,7 +252,7 @@ def test_saved_thresholds_land_in_the_model_file_and_leave_the_weights(
 ):
     import shutil
 
-    from core.checkpoint import read_meta, weights_digest
+    from core.modelfile.checkpoint import read_meta, weights_digest
 
     model = shutil.copy(model_file, tmp_path / "editable.safetensors")
     before = weights_digest(model)

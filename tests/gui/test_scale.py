@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.datasets import Dataset, LabeledImages, ValidationReport
+from core.data.datasets import Dataset, LabeledImages, ValidationReport
 from gui.data_page import REPORT_BATCH
 from gui.widgets.thumbnail_grid import FETCH_BATCH
 
@@ -50,7 +50,7 @@ def test_a_20000_image_data_set_is_shown_lazily(window, qtbot, tmp_path):
 
 
 def test_clear_image_cache_from_the_menu(window, qtbot, sample_root):
-    from core.image_cache import ImageCache
+    from core.data.cache import ImageCache
 
     cache = ImageCache()
     cache.images(sorted((sample_root / "train").glob("*.jpg"))[:5], 32)

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from core.config import TrainConfig
-from core.recipes import recommend
+from core.base.config import TrainConfig
+from core.training.recipes import recommend
 from gui.train_form import TrainFormWidget
 
 

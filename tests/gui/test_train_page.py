@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 from gui_helpers import TINY
 
-from core.events import EpochEnded, StepEnded, TrainingStarted
+from core.training.events import EpochEnded, StepEnded, TrainingStarted
 
 pytestmark = pytest.mark.slow
 
@@ -70,7 +70,7 @@ def test_open_in_predict_loads_the_model(window, qtbot, tiny_dataset):
 
 
 def test_closing_during_training_asks_then_stops_cleanly(window, qtbot, tiny_dataset, events):
-    from core.paths import runs_dir
+    from core.base.paths import runs_dir
 
     page = window.train_page
     window.data_page.set_dataset(tiny_dataset)
@@ -89,7 +89,7 @@ def test_closing_during_training_asks_then_stops_cleanly(window, qtbot, tiny_dat
 def test_stop_before_the_first_step_is_a_cancellation_not_a_failure(
     window, qtbot, tiny_dataset, monkeypatch, events
 ):
-    from core.transforms import decoded_cache
+    from core.data.decode import decoded_cache
 
     errors = []
     monkeypatch.setattr("gui.train_page.show_error", lambda *a, **k: errors.append(a[1]))
@@ -135,7 +135,7 @@ def test_train_more_continues_the_plots_and_records_the_lineage(window, qtbot, t
 
 
 def test_evaluation_shows_curves_counts_and_errors_and_sets_thresholds(window, qtbot, tiny_dataset):
-    from core.checkpoint import read_meta
+    from core.modelfile.checkpoint import read_meta
 
     page = _trained(window, qtbot, tiny_dataset)
     dialog = page.open_evaluation()

@@ -1,0 +1,1 @@
+"""The `marquee` command line: argparse front end, subcommands, progress, the torchrun entry."""

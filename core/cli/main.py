@@ -1,0 +1,329 @@
+"""The `marquee` command line: train, predict, evaluate, backbones, info, serve, export.
+
+Exit codes: 0 success, 2 bad input or usage (one clear line on stderr), 1 unexpected error.
+The GUI's entry point hands subcommands here without importing Qt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from core import __version__
+from core.base.config import DEVICES, HEADS, LOSSES, STRATEGIES, TrainConfig
+from core.base.errors import Cancelled, MarqueeError, OutputError, UsageError, shorten
+from core.base.runtime import configure_threading
+from core.cli.console import EXIT_CANCELLED, EXIT_UNEXPECTED, EXIT_USER_ERROR
+
+SUBCOMMANDS = (
+    "train",
+    "predict",
+    "evaluate",
+    "backbones",
+    "info",
+    "explain",
+    "thresholds",
+    "cache",
+    "serve",
+    "export",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="marquee",
+        description="Multi-label image classification: train on your images, predict labels.",
+        epilog="Run 'marquee' with no command to open the desktop app.",
+    )
+    parser.add_argument("--version", action="version", version=f"marquee {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_train(sub.add_parser("train", help="train a classifier"))
+    _add_predict(sub.add_parser("predict", help="predict labels for images or folders"))
+    _add_evaluate(sub.add_parser("evaluate", help="score a model on a labelled data set"))
+    backbones = sub.add_parser("backbones", help="list backbones and whether they work offline")
+    backbones.add_argument("--json", action="store_true", help="print JSON")
+    info = sub.add_parser("info", help="show a model file's labels, backbone and metrics")
+    info.add_argument("model", type=Path, metavar="MODEL")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    _add_explain(sub.add_parser("explain", help="write Grad-CAM heat map overlays for an image"))
+    _add_thresholds(sub.add_parser("thresholds", help="show or edit a model's thresholds"))
+    cache = sub.add_parser("cache", help="show or clear the decoded-image cache")
+    cache.add_argument("action", choices=("info", "clear"), help="info: size and place; clear")
+    cache.add_argument("--json", action="store_true", help="print JSON")
+    _add_serve(sub.add_parser("serve", help="serve a model over HTTP (REST, Prometheus)"))
+    export = sub.add_parser("export", help="export a model (ONNX)")
+    export.add_argument("model", type=Path, metavar="MODEL")
+    export.add_argument("--format", default="onnx", choices=("onnx",))
+    export.add_argument("--out", type=Path, metavar="FILE", help="default: MODEL with .onnx")
+    return parser
+
+
+def _add_data_options(p: argparse.ArgumentParser, required: bool = False) -> None:
+    source = p.add_mutually_exclusive_group(required=required)
+    source.add_argument("--data", type=Path, metavar="PATH", help="folder, CSV or Create ML JSON")
+    source.add_argument(
+        "--sample",
+        nargs="?",
+        const="normal",
+        choices=("normal", "hard"),
+        help="the bundled sample posters; 'hard': the harder development set (default: normal)",
+    )
+    source.add_argument(
+        "--movie-posters", action="store_true", help="download the real movie posters data set"
+    )
+    p.add_argument("--format", default="auto", help="folders|csv|createml|labelfolders")
+    p.add_argument("--label-column", help="CSV column holding delimited labels")
+    p.add_argument("--delimiter", help="delimiter of that column (default: detected)")
+    p.add_argument("--images-dir", type=Path, help="image folder for a CSV (default: detected)")
+    p.add_argument(
+        "--labels",
+        metavar="A,B,...",
+        help="labels to use, comma-separated, in this order, or 'all' (default: every label; "
+        "the seed's five genres with --movie-posters; the model's labels for evaluate)",
+    )
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", choices=DEVICES)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+
+def _add_train(p: argparse.ArgumentParser) -> None:
+    d = TrainConfig()
+    _add_data_options(p)
+    p.add_argument(
+        "--recipe",
+        default="auto",
+        choices=("auto", "cpu", "gpu", "baseline"),
+        help="starting settings: auto picks gpu on CUDA/MPS, else cpu; baseline is the plain "
+        "linear probe; every option below overrides the recipe",
+    )
+    p.add_argument(
+        "--backbone", help=f"see 'marquee backbones' (default: {d.backbone}, or --init-from's)"
+    )
+    p.add_argument(
+        "--init-from",
+        type=Path,
+        metavar="MODEL",
+        help="fine-tune this saved model (same labels) instead of starting from ImageNet",
+    )
+    p.add_argument("--no-pretrained", action="store_true", help="random initial weights")
+    p.add_argument("--weights", type=Path, help="local backbone state dict (.pth/.safetensors)")
+    p.add_argument("--strategy", choices=STRATEGIES, help="default: the recipe's")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--image-size", type=int, help="default: the recipe's, or --init-from's")
+    p.add_argument("--lr", type=float, help="head learning rate")
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--balance", action="store_true", help="weight positives by label rarity")
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--loss", choices=LOSSES, help="bce, or asl (asymmetric loss)")
+    p.add_argument("--head", choices=HEADS, help="linear or mlp")
+    p.add_argument(
+        "--multi-stage",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="concatenate pooled features of the last two stages",
+    )
+    p.add_argument(
+        "--feature-views",
+        type=int,
+        metavar="K",
+        help="frozen backbone: embed K augmented views of each training image once",
+    )
+    p.add_argument(
+        "--auto-tune",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="sweep head lr / weight decay / epochs on the cached embeddings first",
+    )
+    p.add_argument(
+        "--tta",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="flip test-time augmentation (stored in the model file)",
+    )
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--out", type=Path, metavar="MODEL", help="where to write the .safetensors")
+    p.add_argument(
+        "--export-job",
+        type=Path,
+        metavar="DIR",
+        help="write a torchrun cluster job (config, data manifest, README) instead of training",
+    )
+    _add_common(p)
+
+
+def _add_predict(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", type=Path, metavar="MODEL")
+    p.add_argument("inputs", nargs="+", type=Path, metavar="IMAGE_OR_FOLDER")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--threshold", type=float, help="one threshold for every label")
+    which.add_argument("--tuned", action="store_true", help="per-label tuned thresholds")
+    which.add_argument(
+        "--thresholds",
+        metavar="LABEL=T,...",
+        help="per-label thresholds, e.g. Action=0.4,Crime=0.6 (other labels: tuned)",
+    )
+    p.add_argument("--csv", type=Path, metavar="FILE", help="also write results to a CSV")
+    p.add_argument("--batch-size", type=int, default=32)
+    _add_tta_override(p)
+    _add_common(p)
+
+
+def _add_tta_override(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--tta",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="flip test-time augmentation (default: as the model file says)",
+    )
+
+
+def _add_evaluate(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", type=Path, metavar="MODEL")
+    _add_data_options(p, required=True)
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--threshold", type=float, help="default: the model's tuned thresholds")
+    which.add_argument(
+        "--thresholds",
+        metavar="LABEL=T,...",
+        help="per-label thresholds, e.g. Action=0.4,Crime=0.6 (other labels: tuned)",
+    )
+    p.add_argument("--batch-size", type=int, default=32)
+    _add_tta_override(p)
+    _add_common(p)
+
+
+def _add_explain(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", type=Path, metavar="MODEL")
+    p.add_argument("image", type=Path, metavar="IMAGE")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument(
+        "--label", metavar="NAME", help="the label to explain (default: the top one)"
+    )
+    which.add_argument(
+        "--all", action="store_true", help="every label: one OUT-<label>.png per label"
+    )
+    p.add_argument("--out", type=Path, required=True, metavar="PNG", help="overlay file to write")
+    p.add_argument("--alpha", type=float, default=0.5, help="heat map opacity, 0..1 (0.5)")
+    p.add_argument("--device", default="cpu", choices=DEVICES)
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+
+def _add_thresholds(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", type=Path, metavar="MODEL")
+    p.add_argument(
+        "--set",
+        nargs="+",
+        metavar="LABEL=T",
+        help="new thresholds, e.g. --set Action=0.4 Crime=0.6 (rewrites only the metadata)",
+    )
+    p.add_argument("--reset", action="store_true", help="put the tuned thresholds back")
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+
+def _add_serve(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", type=Path, metavar="MODEL")
+    p.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    p.add_argument("--device", default="auto", choices=DEVICES)
+    p.add_argument("--runtime", default="torch", choices=("torch", "onnx"), help="onnx: CPU")
+    p.add_argument("--max-batch", type=int, metavar="N", help="images per model call")
+    p.add_argument("--max-wait-ms", type=float, metavar="MS", help="wait for a fuller batch")
+    p.add_argument("--max-body-mb", type=float, default=10.0, metavar="MB", help="default 10")
+    auth = p.add_mutually_exclusive_group()
+    auth.add_argument("--token", metavar="T", help="require 'Authorization: Bearer T'")
+    auth.add_argument(
+        "--no-auth", action="store_true", help="allow a non-loopback --host without a token"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    configure_threading()  # before torch loads (a no-op when gui.app.main already ran it)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        _check_arguments(args)
+        from core.cli.dispatch import HANDLERS  # the heavy imports (torch) start here
+
+        return HANDLERS[args.command](args)
+    except (Cancelled, KeyboardInterrupt):
+        print("marquee: cancelled", file=sys.stderr)
+        return EXIT_CANCELLED
+    except MarqueeError as exc:
+        print(f"marquee: error: {_one_line(str(exc))}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except Exception as exc:  # a bug: say so, and where the details are
+        log_file = _log_unexpected(exc)
+        summary = f"{type(exc).__name__}: {_one_line(str(exc))}"
+        print(f"marquee: unexpected error: {summary}", file=sys.stderr)
+        if "MARQUEE_DEBUG" in os.environ:
+            traceback.print_exc()
+        else:
+            print(f"(details in {log_file}; set MARQUEE_DEBUG=1 to print them)", file=sys.stderr)
+        return EXIT_UNEXPECTED
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    """Refuse option values that cannot work before any data is read or model trained."""
+    batch_size = getattr(args, "batch_size", None)
+    if args.command in ("predict", "evaluate") and batch_size is not None and batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, got {batch_size}.")
+    out = getattr(args, "out", None)
+    if out is not None:
+        if args.command == "train" and out.suffix.lower() != ".safetensors":
+            raise UsageError(
+                f"--out must name a .safetensors file, got {shorten(str(out), 200)}; Marquee "
+                "saves models only in that format (e.g. --out model.safetensors)."
+            )
+        _check_output_file(out, "--out", parents_made=True)
+    if getattr(args, "csv", None) is not None:
+        _check_output_file(args.csv, "--csv", parents_made=False)
+
+
+_NAME_MAX, _PATH_MAX = 255 - 20, 4000  # bytes; room for a temporary file's prefix and suffix
+
+
+def _check_output_file(path: Path, option: str, *, parents_made: bool) -> None:
+    """An OutputError naming `path` if a file cannot be written there."""
+    shown = shorten(str(path), 200)
+    encoded = os.fsencode(path.absolute())
+    if len(encoded) > _PATH_MAX or any(len(p) > _NAME_MAX for p in encoded.split(b"/")):
+        raise OutputError(f"{option} {shown}: the file name or path is too long.")
+    try:
+        if path.is_dir():
+            raise OutputError(f"{option} {shown} is a folder; give a file name in it.")
+        folder = path.parent
+        if not parents_made and not folder.is_dir():
+            raise OutputError(
+                f"{option} {shown}: the folder {shorten(str(folder), 200)} does not exist."
+            )
+    except OSError as exc:
+        raise OutputError(f"{option} {shown}: {exc.strerror or exc}.") from exc
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _log_unexpected(exc: BaseException) -> Path | str:
+    """Append the traceback to the CLI's log file; returns where it went."""
+    try:
+        from core.base.paths import log_dir
+
+        path = log_dir() / "marquee-cli.log"
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(f"--- {' '.join(sys.argv)}\n")
+            handle.write("".join(traceback.format_exception(exc)))
+        return path
+    except OSError:
+        return "the terminal only (the log folder is not writable)"

@@ -1,0 +1,1 @@
+"""Image collections in: readers, validation, samples, downloads and the on-disk image cache."""

@@ -1,0 +1,166 @@
+"""The bundled sample data set: deterministic synthetic movie posters.
+
+Each genre has its own palette and motifs (Action: fiery bursts and streaks; Romance: pink
+hearts and soft circles; Crime: dark scenes, police tape and silhouettes; Thriller: cold
+blues, eyes, spirals, shards and a vignette; Adventure: mountains, sun and a green horizon).
+A poster takes its background from one of its 1-3 genres and motifs from all of them, plus
+a title bar, neutral distractor shapes and noise, so the task is learnable by a frozen
+ImageNet backbone yet not trivial. The layout matches the real movie-posters data set:
+`<root>/{train,val}/metadata.csv` and `<root>/{train,val}/<Id>.jpg`.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from core.base.paths import cache_dir
+from core.data import poster_art as art
+from core.data.poster_art import Draw, Rng
+
+GENRES = ("Action", "Romance", "Crime", "Thriller", "Adventure")
+SAMPLE_DIR_NAME = "sample-posters-v1"
+COMPLETE_MARKER = ".complete"
+
+_SPLIT_CODES = {"train": 1, "val": 2}
+_STALE_TEMP_SECONDS = 3600
+
+# How likely two genres share a poster (symmetric weights, used to pick the 2nd/3rd genre).
+_AFFINITY = np.array(
+    [
+        # Action Romance Crime Thriller Adventure
+        [0.0, 0.6, 1.2, 1.2, 4.0],  # Action
+        [0.6, 0.0, 0.4, 0.5, 1.0],  # Romance
+        [1.2, 0.4, 0.0, 4.0, 0.4],  # Crime
+        [1.2, 0.5, 4.0, 0.0, 0.7],  # Thriller
+        [4.0, 1.0, 0.4, 0.7, 0.0],  # Adventure
+    ]
+)
+# Romance pairs least, so it leads a little more often to keep its share healthy.
+_FIRST_GENRE_P = np.array([0.18, 0.28, 0.18, 0.18, 0.18])
+_N_GENRES_P = np.array([0.4, 0.42, 0.18])  # posters with 1, 2, 3 genres
+
+
+# ----------------------------------------------------------------------------- public API
+
+
+SAMPLE_VARIANTS = ("normal", "hard")
+
+
+def ensure_sample_data(root: Path | None = None, variant: str = "normal") -> Path:
+    """Return the sample data folder (seed layout), generating it on first use.
+
+    `variant` is "normal" (the easy posters) or "hard" (core.data.samples_hard: the development
+    benchmark with clutter, label noise and a style shift between train and val).
+    Generation goes to a temporary sibling folder that is renamed into place once
+    complete, so an interrupted run never leaves a half-written data set behind.
+    """
+    if variant not in SAMPLE_VARIANTS:
+        raise ValueError(f"unknown sample variant {variant!r}; use one of {SAMPLE_VARIANTS}")
+    if variant == "hard":
+        from core.data.samples_hard import HARD_DIR_NAME, generate_hard_data
+
+        generate, default_name = generate_hard_data, HARD_DIR_NAME
+    else:
+        generate, default_name = generate_sample_data, SAMPLE_DIR_NAME
+    root = Path(root) if root is not None else cache_dir() / default_name
+    if (root / COMPLETE_MARKER).is_file():
+        return root
+    root.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(root)
+    temp = root.parent / f".{root.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        generate(temp)
+        (temp / COMPLETE_MARKER).write_text(f"sample posters v1 {variant}\n", encoding="utf-8")
+        if root.exists():
+            shutil.rmtree(root)  # an incomplete copy from elsewhere: no marker
+        os.replace(temp, root)
+    except OSError:
+        # Another process may have finished first; its copy is as good as ours.
+        if not (root / COMPLETE_MARKER).is_file():
+            raise
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+    return root
+
+
+def generate_sample_data(
+    root: Path, n_train: int = 400, n_val: int = 120, seed: int = 1234
+) -> Path:
+    """Write `n_train` + `n_val` posters and their metadata.csv files under `root`."""
+    root = Path(root)
+    for split, count in (("train", n_train), ("val", n_val)):
+        split_dir = root / split
+        split_dir.mkdir(parents=True, exist_ok=True)
+        rows = []
+        for index in range(count):
+            rng = np.random.default_rng([seed, _SPLIT_CODES[split], index])
+            labels = sample_labels(rng)
+            poster_id = f"sample_{index + 1:04d}"
+            render_poster(labels, rng).save(
+                split_dir / f"{poster_id}.jpg", quality=art.JPEG_QUALITY
+            )
+            rows.append((poster_id, labels))
+        _write_metadata(split_dir / "metadata.csv", rows)
+    return root
+
+
+def sample_labels(rng: Rng) -> tuple[str, ...]:
+    """Draw 1-3 genres with realistic co-occurrence, in GENRES order."""
+    count = int(rng.choice(3, p=_N_GENRES_P)) + 1
+    chosen = [int(rng.choice(len(GENRES), p=_FIRST_GENRE_P))]
+    while len(chosen) < count:
+        weights = _AFFINITY[chosen].sum(axis=0)
+        weights[chosen] = 0.0
+        chosen.append(int(rng.choice(len(GENRES), p=weights / weights.sum())))
+    return tuple(GENRES[i] for i in sorted(chosen))
+
+
+def render_poster(labels: Sequence[str], rng: Rng) -> Image.Image:
+    """Draw one RGB poster for the given genres."""
+    background = labels[int(rng.integers(len(labels)))]
+    pixels = art.BACKGROUNDS[background](rng)
+    image = Image.fromarray(pixels)
+    draw = ImageDraw.Draw(image)
+    painters: list[Callable[[Draw, Rng], None]] = []
+    for genre in labels:
+        motifs = art.MOTIFS[genre]
+        for _ in range(1 + int(rng.random() < 0.6)):
+            painters.append(motifs[int(rng.integers(len(motifs)))])
+    painters += [art.distractor] * int(rng.integers(2, 5))
+    for i in rng.permutation(len(painters)):
+        painters[i](draw, rng)
+    art.title_bar(draw, rng)
+    vignette = "Thriller" in labels or rng.random() < 0.15
+    return Image.fromarray(art.finish(np.asarray(image), rng, vignette))
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _write_metadata(path: Path, rows: list[tuple[str, tuple[str, ...]]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["Id", "Genre", *GENRES])
+        for poster_id, labels in rows:
+            flags = [int(g in labels) for g in GENRES]
+            writer.writerow([poster_id, str(list(labels)), *flags])
+
+
+def _remove_stale_temps(root: Path) -> None:
+    # Temp folders of interrupted runs; recent ones may belong to a live process.
+    now = time.time()
+    for temp in root.parent.glob(f".{root.name}.tmp-*"):
+        try:
+            if now - temp.stat().st_mtime > _STALE_TEMP_SECONDS:
+                shutil.rmtree(temp, ignore_errors=True)
+        except OSError:
+            pass

@@ -1,0 +1,1 @@
+"""The network: backbones, heads and the multi-label classifier built from them."""

@@ -1,0 +1,1 @@
+"""The model file: safetensors weights plus a checked metadata header, read and written safely."""

@@ -1,0 +1,1 @@
+"""The training loop: public steps, recipes, losses, auto-tune, and the distributed context."""

@@ -1,0 +1,115 @@
+"""The embed phase: a frozen backbone's features for every image, computed once.
+
+The plain embeddings of both splits go through the image cache (the next run reads them
+back); with `feature_views` K the training images are also embedded in K augmented views,
+and with `tta` the validation images are embedded mirrored too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from core.data.cached import cached_embeddings, embedding_family
+from core.model.backbones import IMAGENET_MEAN, IMAGENET_STD
+from core.model.classifier import MultiLabelClassifier
+from core.training.feature_views import view_augment
+from core.training.steps import Setup, SplitData, model_inputs
+
+Progress = Callable[[int, int], None]  # done, total
+
+
+@torch.inference_mode()
+def embed_splits(
+    model: MultiLabelClassifier,
+    train: SplitData,
+    val: SplitData,
+    setup: Setup,
+    progress: Progress | None = None,
+) -> None:
+    """Fill `train.features` (views x N x D with feature views) and `val.features` (and
+    `val.flipped` with TTA). Raises `Cancelled` between batches when a stop is asked for."""
+    model.eval()
+    family = _family(model, setup)
+    views = setup.config.feature_views
+    total = len(train) * (1 + views) + len(val) * (2 if setup.config.tta else 1)
+    counter = _Counter(progress, total)
+    for split in (train, val):
+        if len(split) == 0:  # a rank without validation images under torchrun
+            continue
+        split.features = cached_embeddings(
+            split.images,
+            family,
+            lambda idx, s=split: _embed_batch(model, s, idx, setup, view=0, flip=False),
+            setup.config.batch_size,
+            progress=lambda count, _total: counter.show(count),
+        ).to(setup.device)
+        counter.next_pass(len(split))
+    extra = [_embed_all(model, train, setup, view, False, counter) for view in range(1, 1 + views)]
+    if setup.config.tta and len(val):
+        val.flipped = _embed_all(model, val, setup, 0, True, counter)
+    if extra:
+        train.features = torch.stack([train.features, *extra])
+
+
+class _Counter:
+    """Progress over several passes: done counts every image embedded so far."""
+
+    def __init__(self, callback: Progress | None, total: int) -> None:
+        self.callback, self.total, self.before = callback, total, 0
+
+    def show(self, count: int) -> None:
+        if self.callback is not None:
+            self.callback(self.before + count, self.total)
+
+    def next_pass(self, count: int) -> None:
+        self.before += count
+
+
+def _family(model: MultiLabelClassifier, setup: Setup) -> str:
+    kind = "multi-stage" if setup.config.multi_stage else "pooled"
+    return embedding_family(
+        model.backbone,
+        setup.config.image_size,
+        IMAGENET_MEAN,
+        IMAGENET_STD,
+        setup.device,
+        str(setup.amp_dtype),
+        kind,
+    )
+
+
+def _embed_all(
+    model: MultiLabelClassifier,
+    split: SplitData,
+    setup: Setup,
+    view: int,
+    flip: bool,
+    counter: _Counter,
+) -> torch.Tensor:
+    chunks, count = [], 0
+    for idx in setup.batches(len(split), shuffle=False):
+        chunks.append(_embed_batch(model, split, idx, setup, view, flip).to(setup.device))
+        count += len(idx)
+        counter.show(count)
+    counter.next_pass(count)
+    return torch.cat(chunks)
+
+
+def _embed_batch(
+    model: MultiLabelClassifier,
+    split: SplitData,
+    idx: torch.Tensor,
+    setup: Setup,
+    view: int,
+    flip: bool,
+) -> torch.Tensor:
+    setup.context.check_stop("embedding images")
+    x = model_inputs(split, idx, setup, train=False)
+    if view > 0:
+        x = view_augment(x, IMAGENET_MEAN, IMAGENET_STD, setup.generator)
+    if flip:
+        x = x.flip(-1)
+    with setup.autocast():
+        return model.embed(x).float()

@@ -26,6 +26,7 @@ from torch import nn
 from core.base.device import resolve_device
 from core.base.errors import BackboneUnavailable, ImageDecodeError, UsageError
 from core.data.decode import ImageSource, load_rgb
+from core.inference.graph import graph_for
 from core.model.classifier import MultiLabelClassifier
 from core.model.preprocess import normalize
 from core.modelfile.checkpoint import ModelMeta, load_model
@@ -85,6 +86,7 @@ class Explainer:
         self.device, _ = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.meta = meta
+        self.graph = graph_for(self.model, meta).to(self.device)  # the displayed probability
         name = target_layer_name(meta.backbone)
         self.layer = model.backbone.get_submodule(name)
 
@@ -141,10 +143,12 @@ class Explainer:
     ) -> list[Explanation]:
         picture = open_image(image)
         width, height = size or picture.size
-        array = load_rgb(picture, self.meta.image_size)
-        batch = torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).to(self.device)
+        array = load_rgb(image, self.meta.image_size)  # decoded as the pipeline decodes it
+        pixels = torch.from_numpy(array).unsqueeze(0).to(self.device)
+        with torch.inference_mode():  # the pipeline's probabilities (TTA included), as on cards
+            probs = self.graph(pixels)[0].cpu().numpy()
+        batch = pixels.permute(0, 3, 1, 2)
         activations, logits = self._forward(normalize(batch, self.meta.mean, self.meta.std))
-        probs = torch.sigmoid(logits.detach()).squeeze(0).cpu().numpy()
         indices = choose(probs)
         explanations = []
         for n, index in enumerate(indices):

@@ -1,14 +1,17 @@
 """Export a Marquee model to ONNX: `export_onnx(model_file, out)`.
 
-The ONNX graph takes normalised float32 images (N x 3 x S x S, the batch size is dynamic)
-and returns probabilities (N x labels, sigmoid included). Everything a client needs to use
-it without Marquee is in the file's `metadata_props`: the label names, the tuned thresholds,
-the image size and the normalisation (mean/std applied to pixels scaled to [0, 1]).
+The file holds the inference graph (core.inference.graph): input `images`, uint8 RGB
+N x S x S x 3 (NHWC, each image resized to S x S with bilinear filtering); output
+`probabilities`, float32 N x labels. Normalisation, the flip test-time augmentation (when
+the model uses it) and the sigmoid are inside the graph, so a client that feeds decoded
+pixels gets Marquee's probabilities. Everything else a client needs is in the file's
+`metadata_props`: labels, tuned thresholds, image size, normalisation, the input contract.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +19,23 @@ import torch
 
 from core.base.errors import OutputError, UsageError
 from core.base.files import replacing
+from core.inference.graph import INPUT_NAME, OUTPUT_NAME, InferenceGraph, graph_for
+from core.modelfile.checkpoint import ModelMeta, load_model
 
-INPUT_NAME = "images"
-OUTPUT_NAME = "probabilities"
 OPSET = 18
 
 
-def onnx_metadata(meta: Any) -> dict[str, str]:
+def input_contract(meta: ModelMeta, tta: bool) -> str:
+    """The input the graph expects, in words (also in the README)."""
+    size = meta.image_size
+    return (
+        f"{INPUT_NAME}: uint8 N x {size} x {size} x 3 (NHWC), RGB, each image resized to "
+        f"{size} x {size} with bilinear filtering; the graph normalises"
+        f"{', averages the mirror image' if tta else ''} and applies the sigmoid"
+    )
+
+
+def onnx_metadata(meta: ModelMeta, tta: bool) -> dict[str, str]:
     """The metadata_props written into the ONNX file (all values are strings)."""
     return {
         "marquee.labels": json.dumps(list(meta.label_names)),
@@ -30,12 +43,10 @@ def onnx_metadata(meta: Any) -> dict[str, str]:
         "marquee.image_size": str(meta.image_size),
         "marquee.mean": json.dumps(list(meta.mean)),
         "marquee.std": json.dumps(list(meta.std)),
+        "marquee.tta": json.dumps(tta),
         "marquee.backbone": meta.backbone,
-        "marquee.input": (
-            f"{INPUT_NAME}: float32 N x 3 x {meta.image_size} x {meta.image_size}, RGB, "
-            "pixels / 255 then (x - mean) / std per channel"
-        ),
-        "marquee.output": f"{OUTPUT_NAME}: float32 N x labels, sigmoid probabilities",
+        "marquee.input": input_contract(meta, tta),
+        "marquee.output": f"{OUTPUT_NAME}: float32 N x labels, probabilities",
         "marquee.meta": meta.to_json(),
     }
 
@@ -45,8 +56,6 @@ def export_onnx(model_file: str | Path, out: str | Path | None = None) -> Path:
 
     Raises ModelFileError for a bad model file, OutputError when `out` cannot be written.
     """
-    from core.modelfile.checkpoint import load_model
-
     model_file = Path(model_file)
     out = Path(out) if out is not None else model_file.with_suffix(".onnx")
     if out.suffix.lower() != ".onnx":
@@ -54,19 +63,21 @@ def export_onnx(model_file: str | Path, out: str | Path | None = None) -> Path:
     if out.is_dir():
         raise OutputError(f"{out} is a folder; give a file name to write to.")
     model, meta = load_model(model_file)
-    wrapped = _WithSigmoid(model).eval()
-    size = meta.image_size
-    example = torch.randn(2, 3, size, size)
     with replacing(out, "the ONNX file", suffix=".onnx") as tmp:
-        _export(wrapped, example, str(tmp))
-        _add_metadata(str(tmp), onnx_metadata(meta))
+        export_graph(graph_for(model, meta), meta, tmp)
     return out
 
 
-def _export(model: Any, example: Any, path: str) -> None:
-    """The TorchScript-based exporter: self-contained (one file) and fast for a CNN."""
-    import warnings
+def export_graph(graph: InferenceGraph, meta: ModelMeta, path: Path) -> None:
+    """Write `graph` to `path` as ONNX with Marquee's metadata."""
+    size = meta.image_size
+    example = torch.zeros(2, size, size, 3, dtype=torch.uint8)
+    _export(graph.eval(), example, str(path))
+    _add_metadata(str(path), onnx_metadata(meta, graph.tta))
 
+
+def _export(model: torch.nn.Module, example: torch.Tensor, path: str) -> None:
+    """The TorchScript-based exporter: self-contained (one file) and fast for a CNN."""
     with warnings.catch_warnings(), torch.inference_mode():
         warnings.simplefilter("ignore")  # deprecation notes about the legacy exporter
         torch.onnx.export(
@@ -93,7 +104,7 @@ def _add_metadata(path: str, props: dict[str, str]) -> None:
 
 
 def read_onnx_metadata(path: str | Path) -> dict[str, Any]:
-    """The Marquee metadata of an exported file: labels, thresholds, image_size, mean, std."""
+    """The Marquee metadata of an exported file: labels, thresholds, image_size, mean, std, tta."""
     import onnx
 
     proto = onnx.load(str(path), load_external_data=False)
@@ -104,16 +115,6 @@ def read_onnx_metadata(path: str | Path) -> dict[str, Any]:
         "image_size": int(props["marquee.image_size"]),
         "mean": json.loads(props["marquee.mean"]),
         "std": json.loads(props["marquee.std"]),
+        "tta": json.loads(props.get("marquee.tta", "false")),
         "backbone": props["marquee.backbone"],
     }
-
-
-class _WithSigmoid(torch.nn.Module):
-    """Wraps the classifier so the graph's output is probabilities, not logits."""
-
-    def __init__(self, inner: torch.nn.Module) -> None:
-        super().__init__()
-        self.inner = inner
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.inner(images))

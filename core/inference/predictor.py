@@ -10,16 +10,14 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 
-from core.base.device import resolve_device
 from core.base.errors import ImageDecodeError, UsageError, shorten
 from core.data.datasets import IMAGE_SUFFIXES
-from core.data.decode import ImageSource, load_rgb
+from core.data.decode import ImageSource
+from core.inference.pipeline import InferencePipeline
 from core.inference.predictions import Prediction, PredictionSet
 from core.model.classifier import MultiLabelClassifier
-from core.model.preprocess import normalize
 from core.modelfile.checkpoint import ModelMeta, load_model
 
 __all__ = ["Prediction", "PredictionSet", "Predictor", "expand_inputs"]
@@ -28,11 +26,11 @@ __all__ = ["Prediction", "PredictionSet", "Predictor", "expand_inputs"]
 class Predictor:
     """A trained model ready for inference: labels, tuned thresholds and batched prediction.
 
-    Unreadable images never raise: each gets a `Prediction` with an error instead.
-    Test-time augmentation (the average of an image's and its mirror image's
-    probabilities) is used when the model file says so (`meta.config["tta"]`, set at
-    training so that validation, evaluation, prediction and serving agree); `tta`
-    overrides it.
+    Every probability comes from the model file's `InferencePipeline` (decode, resize,
+    normalise, model, TTA, sigmoid), on torch or ONNX Runtime. Unreadable images never
+    raise: each gets a `Prediction` with an error instead. Test-time augmentation (the
+    average of an image's and its mirror image's probabilities) is used when the model
+    file says so (`meta.config["tta"]`); `tta` overrides it.
     """
 
     def __init__(
@@ -41,19 +39,30 @@ class Predictor:
         meta: ModelMeta,
         device: str = "auto",
         tta: bool | None = None,
+        runtime: str = "torch",
     ) -> None:
-        self.device, _ = resolve_device(device)
-        self.model = model.to(self.device).eval()
+        self.pipeline = InferencePipeline(model, meta, device, tta, runtime)
         self.meta = meta
-        self.tta = bool(meta.config.get("tta", False)) if tta is None else tta
 
     @classmethod
     def from_file(
-        cls, path: str | Path, device: str = "auto", tta: bool | None = None
+        cls, path: str | Path, device: str = "auto", tta: bool | None = None, runtime: str = "torch"
     ) -> Predictor:
         """Load a .safetensors model file (raises ModelFileError with a clear message)."""
         model, meta = load_model(path)
-        return cls(model, meta, device, tta)
+        return cls(model, meta, device, tta, runtime)
+
+    @property
+    def device(self) -> str:
+        return self.pipeline.device
+
+    @property
+    def tta(self) -> bool:
+        return self.pipeline.tta
+
+    @property
+    def model(self) -> MultiLabelClassifier:
+        return self.pipeline.model
 
     @property
     def label_names(self) -> list[str]:
@@ -98,31 +107,22 @@ class Predictor:
 
     def predict_arrays(self, arrays: Sequence[np.ndarray]) -> np.ndarray:
         """Probabilities (N x labels) for decoded size x size RGB uint8 arrays (HWC)."""
-        return self._run_model(list(arrays))
+        return self.pipeline.run(arrays)
 
     def _predict_batch(self, items: Sequence[ImageSource]) -> list[Prediction]:
         arrays: dict[int, np.ndarray] = {}
         errors: dict[int, str] = {}
         for i, item in enumerate(items):
             try:
-                arrays[i] = load_rgb(item, self.meta.image_size)
+                arrays[i] = self.pipeline.decode(item)
             except ImageDecodeError as exc:
                 errors[i] = str(exc)
-        probs = self._run_model(list(arrays.values())) if arrays else np.zeros((0, 0))
+        probs = self.pipeline.run(list(arrays.values())) if arrays else np.zeros((0, 0))
         row = dict(zip(arrays, range(len(arrays)), strict=True))
         return [
             Prediction(_describe(item), probs[row[i]] if i in row else None, errors.get(i))
             for i, item in enumerate(items)
         ]
-
-    @torch.inference_mode()
-    def _run_model(self, arrays: list[np.ndarray]) -> np.ndarray:
-        batch = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).to(self.device)
-        x = normalize(batch, self.meta.mean, self.meta.std)
-        probs = torch.sigmoid(self.model(x).float())
-        if self.tta:
-            probs = (probs + torch.sigmoid(self.model(x.flip(-1)).float())) / 2
-        return probs.cpu().numpy()
 
 
 def _describe(item: ImageSource) -> str:

@@ -18,17 +18,20 @@ def onnx_file(model_path, tmp_path_factory):
     return export_onnx(model_path, tmp_path_factory.mktemp("onnx") / "tiny.onnx")
 
 
-def test_onnx_matches_torch_on_a_batch(model_path, onnx_file) -> None:
+def test_onnx_takes_decoded_pixels_and_matches_torch_on_a_batch(model_path, onnx_file) -> None:
     import onnxruntime as ort
 
     model, meta = load_model(model_path)
-    x = torch.randn(
-        6, 3, meta.image_size, meta.image_size, generator=torch.Generator().manual_seed(0)
-    )
+    size = meta.image_size
+    pixels = np.random.default_rng(0).integers(0, 256, (6, size, size, 3), dtype=np.uint8)
+    x = torch.from_numpy(pixels).permute(0, 3, 1, 2).float() / 255
+    mean, std = torch.tensor(meta.mean).view(1, 3, 1, 1), torch.tensor(meta.std).view(1, 3, 1, 1)
     with torch.inference_mode():
-        expected = torch.sigmoid(model(x)).numpy()
+        expected = torch.sigmoid(model((x - mean) / std)).numpy()
     session = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
-    [got] = session.run(None, {"images": x.numpy()})
+    (given,) = session.get_inputs()
+    assert given.type == "tensor(uint8)" and given.shape[1:] == [size, size, 3]
+    [got] = session.run(None, {"images": pixels})
     assert got.shape == (6, len(meta.label_names))
     assert np.abs(got - expected).max() < 1e-4
 

@@ -105,10 +105,10 @@ def _context(rank: int, world: int, stop: StopRequest, cuda: bool, seed: int) ->
         return TrainingContext(stop)
     from core.training.distributed import init_context
 
-    return init_context(rank, world, stop, cuda, _store(rank, world), seed)
+    return init_context(rank, world, stop, cuda, job_store(rank, world), seed)
 
 
-def _store(rank: int, world: int) -> Any:
+def job_store(rank: int, world: int) -> Any:
     """The job's key-value store: torchrun's agent store where it offers one (it outlives
     every worker), else one hosted by rank 0; prefixed per restart of the job."""
     import torch.distributed as dist

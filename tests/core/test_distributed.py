@@ -108,11 +108,16 @@ def test_a_stop_on_rank_0_reaches_every_rank_in_every_phase(tmp_path) -> None:
 
 
 @pytest.mark.slow
-def test_torchrun_with_two_gloo_processes(tmp_path, posters, marquee_home) -> None:
+def test_the_readmes_torchrun_line_trains_the_default_recipe(
+    tmp_path, posters, marquee_home
+) -> None:
     from core.inference.predictor import Predictor
     from core.training.loop import fit
+    from core.training.recipes import recipe_config
 
-    job = export_job(tmp_path / "job", CONFIG, posters)
+    default = recipe_config("cpu", epochs=2, image_size=64, batch_size=16, num_threads=1)
+    assert default.tta and default.multi_stage  # the recipe that used to crash under DDP
+    job = export_job(tmp_path / "job", default, posters)
     torchrun = Path(sys.executable).with_name("torchrun")
     command = (
         [str(torchrun)] if torchrun.exists() else [sys.executable, "-m", "torch.distributed.run"]
@@ -136,5 +141,5 @@ def test_torchrun_with_two_gloo_processes(tmp_path, posters, marquee_home) -> No
     assert prediction.ok and prediction.probabilities.shape == (len(posters.label_names),)
 
     ddp_map = json.loads((run / "metrics.json").read_text())["final"]["map"]
-    single = fit(replace(CONFIG, num_threads=2), posters)  # same global batch, one process
+    single = fit(replace(default, num_threads=2), posters)  # same global batch, one process
     assert abs(ddp_map - single.meta.metrics["map"]) < 0.1, (ddp_map, single.meta.metrics)

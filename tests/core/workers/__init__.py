@@ -1,0 +1,1 @@
+"""Programs the core tests start in other processes (torchrun workers)."""

@@ -326,7 +326,7 @@ class TrainPage(QWidget):
 
     def _on_preparing(self, event: PreparingData) -> None:
         if event.stage == "decode":
-            what = "Decoding images into memory"
+            what = "Decoding images into the image cache"
         elif event.stage == "tune":
             what = "Auto-tuning the head on the cached embeddings"
         else:  # a frozen backbone: embedded once, later epochs only train the head

@@ -25,3 +25,10 @@ def resolve_device(name: str = "auto") -> tuple[str, str]:
     if name not in ("auto", "cpu"):
         raise ConfigError(f"Unknown device '{name}'.", "Use auto, cpu, cuda or mps.")
     return "cpu", f"CPU ({os.cpu_count()} cores)"
+
+
+def amp_dtype(device: str) -> torch.dtype | None:
+    """Mixed precision for training: bf16 where CUDA has it, else fp16; none off CUDA."""
+    if device != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16

@@ -73,11 +73,14 @@ def _train_config(args: argparse.Namespace) -> tuple[TrainConfig, str]:
 def run_train(args: argparse.Namespace) -> int:
     from core.model.backbones import get_backbone_info
     from core.training.loop import fit
-    from core.training.recipes import describe
+    from core.training.recipes import describe, describe_settings, follows_recipe
 
     config, recipe = _train_config(args)
     get_backbone_info(config.backbone)  # fail on a typo before loading any data
-    say(args, describe(recipe, config) + " (options on the command line override it)")
+    if follows_recipe(recipe, config):
+        say(args, describe(recipe, config) + " (options on the command line override it)")
+    else:
+        say(args, describe_settings(config))
     dataset = load_data(args, label_choice(args))
     if args.export_job:
         return _export_job(args, config, dataset)

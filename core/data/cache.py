@@ -34,7 +34,7 @@ import numpy as np
 
 from core.base.errors import Cancelled, ImageDecodeError
 from core.base.paths import cache_dir
-from core.data.cache_shards import CachedImages, CachedRecords, _crc_file, _open_shard, _ShardWriter
+from core.data.cache_shards import CachedRecords, _crc_file, _open_shard, _ShardWriter
 from core.data.decode import Progress, load_rgb
 
 SHARD_BYTES = 64 * 1024 * 1024  # target size of one shard file
@@ -125,7 +125,7 @@ class ImageCache:
         size: int,
         progress: Progress | None = None,
         should_stop: Callable[[], bool] | None = None,
-    ) -> CachedImages:
+    ) -> CachedRecords:
         """The images decoded at `size` (decoding only what the cache lacks), as a reader."""
         family = f"rgb{size}"
         paths = [os.path.abspath(p) for p in paths]

@@ -108,10 +108,6 @@ class CachedRecords:
         return torch.cat(parts) if parts else torch.empty((0, *self.shape))
 
 
-# The engine indexes images[split][idx]; CachedImages is the image flavour of the reader.
-CachedImages = CachedRecords
-
-
 def _crc_file(path: Path) -> int:
     crc = 0
     with path.open("rb") as handle:

@@ -8,6 +8,7 @@ numbers stay honest.
 
 from __future__ import annotations
 
+import copy
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -64,34 +65,51 @@ def tune_head(
     for done, (lr, wd, n_epochs) in enumerate(grid, start=1):
         if should_stop is not None and should_stop():
             raise Cancelled("Stopped while auto-tuning.")
-        scores = []
-        for fold in range(folds):
-            torch.manual_seed(config.seed + fold)
-            train_idx = (fold_of != fold).nonzero().squeeze(1)
-            held_idx = (fold_of == fold).nonzero().squeeze(1)
-            head = make_head()
-            _train_head(
-                head,
-                make_criterion(),
-                features,
-                targets,
-                train_idx,
-                lr,
-                wd,
-                n_epochs,
-                config.batch_size,
-                generator,
-            )
-            scores.append(_score(head, features, targets, held_idx))
-        trials.append(
-            {"lr": lr, "weight_decay": wd, "epochs": n_epochs, "score": float(np.mean(scores))}
-        )
+        trial = _Trial(features, targets, make_head, make_criterion, config, generator)
+        score = trial.cross_validated(fold_of, folds, lr, wd, n_epochs)
+        trials.append({"lr": lr, "weight_decay": wd, "epochs": n_epochs, "score": score})
         if on_progress is not None:
             on_progress(done, len(grid))
     best = max(trials, key=lambda t: (round(t["score"], 4), -t["epochs"]))
     return TuneChoice(
         best["lr"], best["weight_decay"], best["epochs"], best["score"], tuple(trials)
     )
+
+
+@dataclass
+class _Trial:
+    """One setting of the sweep, trained and scored on each fold."""
+
+    features: torch.Tensor
+    targets: torch.Tensor
+    make_head: Callable[[], nn.Module]
+    make_criterion: Callable[[], nn.Module]
+    config: TrainConfig
+    generator: torch.Generator
+
+    def cross_validated(
+        self, fold_of: torch.Tensor, folds: int, lr: float, wd: float, epochs: int
+    ) -> float:
+        scores = []
+        for fold in range(folds):
+            torch.manual_seed(self.config.seed + fold)
+            train_idx = (fold_of != fold).nonzero().squeeze(1)
+            held_idx = (fold_of == fold).nonzero().squeeze(1)
+            head = self.make_head()
+            _train_head(
+                head,
+                self.make_criterion(),
+                self.features,
+                self.targets,
+                train_idx,
+                lr,
+                wd,
+                epochs,
+                self.config.batch_size,
+                self.generator,
+            )
+            scores.append(_score(head, self.features, self.targets, held_idx))
+        return float(np.mean(scores))
 
 
 def _train_head(
@@ -138,3 +156,12 @@ def _score(
     probs = torch.sigmoid(head(clean[idx])).numpy()
     aps = [a for a in average_precision(probs, targets[idx].numpy()) if a is not None]
     return float(np.mean(aps)) if aps else 0.0
+
+
+def fresh_head(head: nn.Module) -> nn.Module:
+    """An untrained copy of a head (for the tuner's trials)."""
+    fresh = copy.deepcopy(head)
+    for layer in fresh.modules():
+        if hasattr(layer, "reset_parameters"):
+            layer.reset_parameters()
+    return fresh

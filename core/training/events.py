@@ -24,7 +24,8 @@ class LabelMetrics:
 
 @dataclass(frozen=True)
 class PreparingData:
-    """Images are being decoded into the in-memory cache (or embeddings computed)."""
+    """Data is being prepared: images decoded into the on-disk image cache, embeddings
+    computed, or auto-tune trials run (`stage`)."""
 
     stage: str  # "decode" | "embed" | "tune" (auto-tune trials, done / total)
     done: int

@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import torch
 
 from core.base.config import TrainConfig
-from core.base.device import resolve_device
+from core.base.device import amp_dtype, resolve_device
 from core.base.errors import Cancelled, DataError
-from core.base.runtime import training_running, training_threads
+from core.base.runtime import torch_threads, training_running, training_threads
 from core.data.cached import load_split_images
 from core.data.datasets import Dataset, LabeledImages
 from core.model.backbones import IMAGENET_MEAN, IMAGENET_STD
@@ -41,7 +40,7 @@ from core.training.events import (
     TrainingStarted,
 )
 from core.training.feature_views import sample_views
-from core.training.losses import make_criterion
+from core.training.losses import make_criterion, pos_weight
 from core.training.metrics import compute_metrics, tune_thresholds
 from core.training.steps import Evaluation, Setup, SplitData, evaluate, make_optimizer
 from core.training.steps import train_one_epoch as run_epoch
@@ -156,17 +155,6 @@ def default_training_threads() -> int:
     return training_threads(keep_ui_core=True)
 
 
-@contextmanager
-def torch_threads(count: int) -> Iterator[None]:
-    """Use `count` intra-op threads inside the block; restore the caller's setting after."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def _ignore(event: Event) -> None:
     pass
 
@@ -200,10 +188,10 @@ def _setup(
     total_steps: int,
 ) -> Setup:
     optimizer, scheduler = make_optimizer(model, config, total_steps)
-    criterion = make_criterion(config, _pos_weight(config, train_labels, device))
+    criterion = make_criterion(config, pos_weight(config, train_labels, device))
     generator = torch.Generator().manual_seed(config.seed)
     return Setup(
-        config, context, device, generator, criterion, optimizer, scheduler, _amp_dtype(device)
+        config, context, device, generator, criterion, optimizer, scheduler, amp_dtype(device)
     )
 
 
@@ -238,7 +226,7 @@ def _embed(run: _Run) -> None:
 def _auto_tune(run: _Run) -> None:
     """Phase auto-tune: sweep the head's lr / weight decay / epochs on the main process's
     embeddings; every process trains with its choice (recorded in the model file)."""
-    from core.training.autotune import tune_head
+    from core.training.autotune import fresh_head, tune_head
 
     assert run.train is not None and run.train.features is not None
     choice = None
@@ -246,7 +234,7 @@ def _auto_tune(run: _Run) -> None:
         choice = tune_head(
             run.train.features,
             run.train.targets,
-            lambda: fresh_head(run.model),
+            lambda: fresh_head(run.model.head),
             lambda: make_criterion(run.config, _pos_weight_of(run)),
             run.config,
             on_progress=lambda done, total: run.emit(PreparingData("tune", done, total)),
@@ -395,31 +383,6 @@ def _is_frozen(config: TrainConfig, epoch: int) -> bool:
     return first is None or epoch < first
 
 
-def _pos_weight(config: TrainConfig, labels: np.ndarray, device: str) -> torch.Tensor | None:
-    if not config.balance:
-        return None
-    targets = torch.as_tensor(np.asarray(labels, dtype=np.float32))
-    positives = targets.sum(0).clamp(min=1)
-    return ((len(targets) - positives) / positives).clamp(max=100).to(device)
-
-
 def _pos_weight_of(run: _Run) -> torch.Tensor | None:
     assert run.train is not None
-    return _pos_weight(run.config, run.train.targets.numpy(), run.setup.device)
-
-
-def fresh_head(model: MultiLabelClassifier) -> torch.nn.Module:
-    """An untrained copy of the model's head (for the tuner's trials)."""
-    import copy
-
-    head = copy.deepcopy(model.head)
-    for layer in head.modules():
-        if hasattr(layer, "reset_parameters"):
-            layer.reset_parameters()
-    return head
-
-
-def _amp_dtype(device: str) -> torch.dtype | None:
-    if device != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return pos_weight(run.config, run.train.targets.numpy(), run.setup.device)

@@ -8,6 +8,7 @@ mislabelled ones) contribute nothing. With both gammas 0 and clip 0 it is exactl
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -52,3 +53,12 @@ def make_criterion(config: TrainConfig, pos_weight: torch.Tensor | None = None) 
             config.asl_gamma_neg, config.asl_gamma_pos, config.asl_clip, pos_weight=pos_weight
         )
     return nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+
+
+def pos_weight(config: TrainConfig, labels: np.ndarray, device: str) -> torch.Tensor | None:
+    """BCE's pos_weight from label frequencies when `config.balance` (capped at 100)."""
+    if not config.balance:
+        return None
+    targets = torch.as_tensor(np.asarray(labels, dtype=np.float32))
+    positives = targets.sum(0).clamp(min=1)
+    return ((len(targets) - positives) / positives).clamp(max=100).to(device)

@@ -15,7 +15,6 @@ from core.base.config import TrainConfig
 from core.base.errors import ConfigError
 
 RECIPE_NAMES = ("auto", "cpu", "gpu", "baseline")
-_TUNED = frozenset({"lr", "weight_decay", "epochs"})  # what auto-tune chooses
 
 _RECIPES: dict[str, dict] = {
     "baseline": {},
@@ -62,14 +61,17 @@ def recipe_config(name: str, **overrides: object) -> TrainConfig:
     unknown = set(overrides) - known
     if unknown:
         raise ConfigError(f"unknown training setting(s): {', '.join(sorted(unknown))}")
-    config = TrainConfig(**{**_RECIPES[name], **overrides})
-    if "auto_tune" not in overrides:
-        # The recipe's tuner needs cached embeddings, and it must not undo the head settings
-        # the user chose: either choice turns it off.
-        cached = config.strategy == "freeze" and config.caches_features
-        if not cached or _TUNED.intersection(overrides):
-            config.auto_tune = False
-    return config
+    return TrainConfig(**{**_RECIPES[name], **overrides})
+
+
+def follows_recipe(name: str, config: TrainConfig) -> bool:
+    """Whether `config` still trains the way the recipe's description says (the same
+    strategy and augmentation); head, loss and epochs may differ."""
+    if name not in _RECIPES:
+        return False
+    recipe = recipe_config(name)
+    same_strategy = config.strategy == recipe.strategy
+    return same_strategy and config.use_augmentation == recipe.use_augmentation
 
 
 def recommend(device: str, **overrides: object) -> Recommendation:
@@ -80,6 +82,7 @@ def recommend(device: str, **overrides: object) -> Recommendation:
 
 
 def describe(name: str, config: TrainConfig) -> str:
+    """One sentence on what the recipe does (see `follows_recipe` for when it applies)."""
     if name == "gpu":
         return _WHY["gpu"].format(epochs=config.epochs)
     if name == "cpu":
@@ -96,3 +99,18 @@ def describe(name: str, config: TrainConfig) -> str:
             parts.append("flip test-time augmentation")
         return _WHY["cpu"].format(details=", ".join(parts))
     return _WHY["baseline"]
+
+
+def describe_settings(config: TrainConfig) -> str:
+    """The settings in words, for a run that does not follow its recipe."""
+    backbone = {
+        "freeze": "frozen backbone",
+        "freeze_unfreeze": "frozen, then fine-tuned backbone",
+        "no_freeze": "fine-tuned backbone",
+    }[config.strategy]
+    parts = [backbone, f"{config.head} head", f"{config.loss} loss"]
+    if config.use_augmentation:
+        parts.append("augmentation")
+    if config.tta:
+        parts.append("flip test-time augmentation")
+    return f"Training with your settings: {', '.join(parts)}."

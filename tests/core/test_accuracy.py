@@ -241,3 +241,13 @@ def test_cli_sample_takes_an_optional_variant_and_recipes_resolve() -> None:
     args = parser.parse_args(["train", "--recipe", "baseline", "--tta", "--feature-views", "1"])
     config, recipe = _train_config(args)
     assert recipe == "baseline" and config.tta and config.feature_views == 1
+
+
+def test_a_run_that_leaves_its_recipe_is_not_described_as_the_recommendation() -> None:
+    from core.training.recipes import describe_settings, follows_recipe
+
+    assert follows_recipe("cpu", recipe_config("cpu", epochs=3, head="mlp"))
+    custom = recipe_config("cpu", strategy="no_freeze")
+    assert not follows_recipe("cpu", custom)
+    text = describe_settings(custom)
+    assert "fine-tuned backbone" in text and "Recommended" not in text

@@ -45,33 +45,7 @@ class CsvImportDialog(QDialog):
         self.refresh(auto=True)
 
     def _build(self) -> None:
-        self.onehot_radio = QRadioButton("One 0/1 column per label")
-        self.onehot_radio.setToolTip("Columns such as Action, Comedy… holding 0 or 1")
-        self.delimited_radio = QRadioButton("One column listing the labels")
-        self.delimited_radio.setToolTip("A column such as 'genres' holding e.g. Action|Comedy")
-        group = QButtonGroup(self)
-        group.addButton(self.onehot_radio)
-        group.addButton(self.delimited_radio)
-        self.column_combo = QComboBox()
-        self.column_combo.setToolTip("The column that holds the labels")
-        self.delimiter_combo = QComboBox()
-        self.delimiter_combo.setEditable(True)
-        self.delimiter_combo.addItems(DELIMITERS)
-        self.delimiter_combo.setToolTip("The character between labels in one cell")
-        self.images_edit = QLineEdit()
-        self.images_edit.setPlaceholderText("Next to the CSV, or an images/ folder beside it")
-        self.images_edit.setToolTip("Where the image files are, if not next to the CSV")
-        browse = QPushButton("Browse…")
-        browse.setToolTip("Choose the images folder")
-        browse.clicked.connect(self._on_browse_clicked)
-        for signal in (
-            self.onehot_radio.toggled,
-            self.column_combo.currentIndexChanged,
-            self.delimiter_combo.currentTextChanged,
-        ):
-            signal.connect(lambda *_: self.refresh())
-        self.onehot_radio.toggled.connect(lambda *_: self._on_mode_changed())
-
+        browse = self._build_controls()
         form = QFormLayout()
         form.addRow("Labels are in", self._column(self.onehot_radio, self.delimited_radio))
         form.addRow("Label column", self.column_combo)
@@ -101,6 +75,36 @@ class CsvImportDialog(QDialog):
         layout.addWidget(self.summary)
         layout.addWidget(self.table, 1)
         layout.addWidget(buttons)
+
+    def _build_controls(self) -> QPushButton:
+        """The label layout, column, delimiter and images folder; returns the Browse button."""
+        self.onehot_radio = QRadioButton("One 0/1 column per label")
+        self.onehot_radio.setToolTip("Columns such as Action, Comedy… holding 0 or 1")
+        self.delimited_radio = QRadioButton("One column listing the labels")
+        self.delimited_radio.setToolTip("A column such as 'genres' holding e.g. Action|Comedy")
+        group = QButtonGroup(self)
+        group.addButton(self.onehot_radio)
+        group.addButton(self.delimited_radio)
+        self.column_combo = QComboBox()
+        self.column_combo.setToolTip("The column that holds the labels")
+        self.delimiter_combo = QComboBox()
+        self.delimiter_combo.setEditable(True)
+        self.delimiter_combo.addItems(DELIMITERS)
+        self.delimiter_combo.setToolTip("The character between labels in one cell")
+        self.images_edit = QLineEdit()
+        self.images_edit.setPlaceholderText("Next to the CSV, or an images/ folder beside it")
+        self.images_edit.setToolTip("Where the image files are, if not next to the CSV")
+        browse = QPushButton("Browse…")
+        browse.setToolTip("Choose the images folder")
+        browse.clicked.connect(self._on_browse_clicked)
+        for signal in (
+            self.onehot_radio.toggled,
+            self.column_combo.currentIndexChanged,
+            self.delimiter_combo.currentTextChanged,
+        ):
+            signal.connect(lambda *_: self.refresh())
+        self.onehot_radio.toggled.connect(lambda *_: self._on_mode_changed())
+        return browse
 
     @staticmethod
     def _column(*widgets: QWidget) -> QVBoxLayout:

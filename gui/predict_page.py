@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
@@ -39,6 +38,7 @@ from gui.predict_tasks import (
     ModelRequest,
     predict_page_task,
 )
+from gui.predict_thresholds import ThresholdControls
 from gui.settings import Preferences
 from gui.tasks import TaskSlot
 from gui.theme import set_muted
@@ -48,7 +48,7 @@ from gui.widgets.drop_area import DropAreaWidget
 from gui.widgets.prediction_card import PredictionCardWidget
 from gui.widgets.results_table import ResultsTable
 from gui.widgets.threshold_panel import ThresholdPanelWidget
-from gui.workers import FunctionWorker, TaskState, ThumbnailWorker, WorkerSet
+from gui.workers import FunctionWorker, ThumbnailWorker, WorkerSet
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp)"
 
@@ -59,7 +59,7 @@ def is_image_or_folder(path: Path) -> bool:
     return path.is_dir() or (path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES)
 
 
-class PredictPage(QWidget):
+class PredictPage(ThresholdControls, QWidget):
     status_message = Signal(str)
     model_loaded = Signal(object)
     actions_changed = Signal()  # what can be exported / cleared changed
@@ -369,85 +369,6 @@ class PredictPage(QWidget):
         self.export_button.setEnabled(self.can_export())
         self.clear_button.setEnabled(bool(self.cards))
         self.actions_changed.emit()
-
-    # ------------------------------------------------------------------ thresholds
-    def label_names(self) -> list[str]:
-        return list(self.predictions.label_names)
-
-    def thresholds(self) -> np.ndarray:
-        return self.predictions.thresholds
-
-    def _on_spin_value_changed(self, value: float) -> None:
-        self.slider.blockSignals(True)
-        self.slider.setValue(round(value * 100))
-        self.slider.blockSignals(False)
-        self._apply_threshold_controls()
-
-    def _on_tuned_toggled(self, on: bool) -> None:
-        self.slider.setEnabled(not on)
-        self.spin.setEnabled(not on)
-        self._apply_threshold_controls()
-
-    def _apply_threshold_controls(self) -> None:
-        if self.tuned.isChecked():
-            self.predictions.use_tuned()
-        else:
-            self.predictions.use_global(self.spin.value())
-        self._thresholds_changed()
-
-    def _on_panel_threshold_changed(self, name: str, value: float) -> None:
-        self.predictions.use_custom({name: value})  # the other labels keep their values
-        for widget in (self.tuned, self.slider, self.spin):
-            widget.blockSignals(True)
-        self.tuned.setChecked(False)
-        self.slider.setEnabled(True)
-        self.spin.setEnabled(True)
-        for widget in (self.tuned, self.slider, self.spin):
-            widget.blockSignals(False)
-        self._thresholds_changed()
-
-    def _on_panel_reset_requested(self) -> None:
-        if self.tuned.isChecked():
-            self._apply_threshold_controls()
-        else:
-            self.tuned.setChecked(True)
-
-    def _thresholds_changed(self) -> None:
-        """Every view follows the set's thresholds: panel, mode note, cards and table."""
-        self.threshold_panel.show_thresholds(self.predictions.thresholds)
-        self.mode_label.setText(
-            {"global": "", "tuned": "tuned per label", "custom": "custom per label"}[
-                self.predictions.mode
-            ]
-        )
-        self.threshold_panel.save_button.setEnabled(
-            self.model_path is not None and self.predictions.mode == "custom"
-        )
-        self._show_rows(range(len(self.predictions)))
-
-    # ------------------------------------------------------------------ export
-    def save_thresholds(self) -> FunctionWorker | None:
-        """Write the current per-label thresholds into the model file (metadata only)."""
-        if self.model_path is None:
-            self.status_message.emit("Save the model to a file first (Train page, Save model…).")
-            return None
-        path, values = self.model_path, [float(v) for v in self.predictions.thresholds]
-
-        def task(_state: TaskState) -> Any:
-            from core.modelfile.checkpoint import write_thresholds
-
-            return write_thresholds(path, values)
-
-        worker = FunctionWorker(task, name="save-thresholds")
-        worker.succeeded.connect(self._on_thresholds_saved)
-        worker.failed.connect(lambda m, d: show_error(self, f"Could not save: {m}", d))
-        return self.workers.start(worker)
-
-    def _on_thresholds_saved(self, meta: Any) -> None:
-        if self.predictor is not None and meta.label_names == self.predictor.label_names:
-            self.predictor.meta = meta  # the file's thresholds are now these
-            self.predictions.tuned = np.asarray(meta.thresholds, dtype=float)
-        self.status_message.emit(f"Thresholds saved into {self.model_path}")
 
     def export_csv(self, path: Path) -> int:
         """Write one row per image (results and errors); returns the number of rows."""

@@ -51,6 +51,28 @@ class TrainFormWidget(QWidget):
         form.setContentsMargins(0, 0, 0, 0)
         form.setVerticalSpacing(9)
         form.setHorizontalSpacing(12)
+        self._build_model_choice()
+        self._build_numbers()
+        self.balance = QCheckBox("Weight rare labels more")
+        self.balance.setToolTip("Give labels with few positive images a larger weight in the loss")
+        self._build_device()
+        self._build_accuracy_options()
+        self._build_recommendation()
+        form.addRow("", self.recommended)
+        form.addRow("", self.use_recommended)
+        form.addRow("Backbone", self.backbone)
+        form.addRow("Strategy", self.strategy)
+        form.addRow("Epochs", self.epochs)
+        form.addRow("Batch size", self.batch_size)
+        form.addRow("Image size", self.image_size)
+        form.addRow("Learning rate", self.lr)
+        form.addRow("", self.balance)
+        form.addRow("Device", self.device)
+        form.addRow("", self.detected)
+        form.addRow(self._build_advanced())
+
+    def _build_model_choice(self) -> None:
+        """The backbone and which of its layers train."""
         self.backbone = QComboBox()
         for info in list_backbones():
             ready = "ready offline" if info.offline else "needs download"
@@ -67,6 +89,9 @@ class TrainFormWidget(QWidget):
             self.strategy.addItem(title, key)
             self.strategy.setItemData(self.strategy.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
         self.strategy.setToolTip("Which layers are trained")
+
+    def _build_numbers(self) -> None:
+        """Epochs, batch size, image size and learning rate."""
         self.epochs = self._spin(1, 500, 1, "Passes over the training images")
         self.batch_size = self._spin(1, 1024, 8, "Images per optimisation step")
         self.image_size = self._spin(32, 1024, 32, "Images are resized to this square size")
@@ -79,8 +104,9 @@ class TrainFormWidget(QWidget):
             f"Learning rate of the head (an unfrozen backbone trains at "
             f"{TrainConfig().backbone_lr_factor:g} times it)"
         )
-        self.balance = QCheckBox("Weight rare labels more")
-        self.balance.setToolTip("Give labels with few positive images a larger weight in the loss")
+
+    def _build_device(self) -> None:
+        """Where to train, and what Automatic would pick."""
         self.device = QComboBox()
         for key, title in DEVICES.items():
             self.device.addItem(title, key)
@@ -89,7 +115,9 @@ class TrainFormWidget(QWidget):
         self.detected.setToolTip("The device Automatic would use")
         self.detected.setWordWrap(True)
         set_muted(self.detected)
-        self._build_accuracy_options()
+
+    def _build_recommendation(self) -> None:
+        """The device's recipe, in one sentence, and a button to use it."""
         self.recommended = QLabel("")
         self.recommended.setWordWrap(True)
         self.recommended.setToolTip("The recipe measured best for this kind of device")
@@ -98,18 +126,6 @@ class TrainFormWidget(QWidget):
         self.use_recommended.setToolTip("Set the recipe's values (every one stays editable)")
         self.use_recommended.setEnabled(False)
         self.use_recommended.clicked.connect(self.apply_recommendation)
-        form.addRow("", self.recommended)
-        form.addRow("", self.use_recommended)
-        form.addRow("Backbone", self.backbone)
-        form.addRow("Strategy", self.strategy)
-        form.addRow("Epochs", self.epochs)
-        form.addRow("Batch size", self.batch_size)
-        form.addRow("Image size", self.image_size)
-        form.addRow("Learning rate", self.lr)
-        form.addRow("", self.balance)
-        form.addRow("Device", self.device)
-        form.addRow("", self.detected)
-        form.addRow(self._build_advanced())
 
     def _build_advanced(self) -> QWidget:
         """The accuracy options, folded away: the recipe sets them; experts can change them."""

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
-    QFileDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -31,11 +30,12 @@ from core.training.events import (
     TrainingStarted,
 )
 from gui.errors import show_error
-from gui.evaluation_dialog import EvaluationDialog
 from gui.settings import Preferences
 from gui.tasks import TaskSlot
 from gui.theme import set_muted
 from gui.train_form import TrainFormWidget
+from gui.train_progress import TrainProgressView
+from gui.train_results import TrainResultActions
 from gui.widgets.cards import CardWidget, hbox, page_header
 from gui.widgets.label_table import LabelMetricsTable
 from gui.widgets.plot_panel import TrainingPlotsWidget
@@ -55,14 +55,7 @@ if TYPE_CHECKING:
 REFRESH_MS = 100  # plots and progress text redraw at most 10x per second
 
 
-def format_eta(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    minutes, secs = divmod(seconds, 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-class TrainPage(QWidget):
+class TrainPage(TrainProgressView, TrainResultActions, QWidget):
     status_message = Signal(str)
     open_in_predict = Signal(object, object)  # model file (Path | None), TrainResult
     training_running = Signal(bool)
@@ -123,6 +116,18 @@ class TrainPage(QWidget):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setFixedWidth(340 + 10 + scroll.verticalScrollBar().sizeHint().width())
 
+        body = QHBoxLayout()
+        body.setSpacing(16)
+        body.addWidget(scroll)
+        body.addLayout(self._build_results(), 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 20, 24, 20)
+        layout.setSpacing(14)
+        layout.addWidget(header)
+        layout.addLayout(body, 1)
+
+    def _build_results(self) -> QVBoxLayout:
+        """The right side: progress, the live plots and the per-label table."""
         right = QVBoxLayout()
         right.setSpacing(14)
         right.addWidget(self._build_progress())
@@ -136,16 +141,7 @@ class TrainPage(QWidget):
         self.table = LabelMetricsTable()
         table_card.body.addWidget(self.table)
         right.addWidget(table_card, 2)
-
-        body = QHBoxLayout()
-        body.setSpacing(16)
-        body.addWidget(scroll)
-        body.addLayout(right, 1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(24, 20, 24, 20)
-        layout.setSpacing(14)
-        layout.addWidget(header)
-        layout.addLayout(body, 1)
+        return right
 
     def _build_progress(self) -> CardWidget:
         card = CardWidget("")
@@ -324,45 +320,6 @@ class TrainPage(QWidget):
         elif isinstance(event, TrainingFinished):
             self.table.set_metrics(event.per_label, tuned=True)
 
-    def _on_preparing(self, event: PreparingData) -> None:
-        if event.stage == "decode":
-            what = "Decoding images into the image cache"
-        elif event.stage == "tune":
-            what = "Auto-tuning the head on the cached embeddings"
-        else:  # a frozen backbone: embedded once, later epochs only train the head
-            what = "Computing backbone embeddings (once; later epochs reuse them)"
-        self.progress_detail.setText(f"{what}: {event.done} / {event.total}")
-        if self._started is None:  # before the step count is known the bar shows this phase
-            self.progress.setRange(0, max(1, event.total))
-            self.progress.setValue(event.done)
-            self.progress.setFormat("Preparing %v / %m")
-
-    def _on_training_started(self, event: TrainingStarted) -> None:
-        self._started = event
-        if self._continuing:
-            self.plots.continue_run(event.previous_epochs, event.steps_per_epoch)
-        else:
-            self.plots.reset(event.steps_per_epoch)
-        self.progress.setRange(0, max(1, event.total_steps))
-        self.progress.setValue(0)
-        self.progress.setFormat("%p%")
-        self.form.set_detected_device(event.device_name)
-
-    def _on_timer_timeout(self) -> None:
-        self.plots.refresh()
-        step, started = self._last_step, self._started
-        if step is None or started is None:
-            return
-        self.progress.setValue(step.step)
-        epochs = started.config.get("epochs", "?")
-        eta = step.elapsed_s / step.step * (step.total_steps - step.step) if step.step else 0
-        stopping = self.tasks.stop_requested()
-        self.progress_detail.setText(
-            f"Epoch {step.epoch}/{epochs}  ·  step {step.step}/{step.total_steps}  ·  "
-            f"{step.images_per_s:.0f} images/s  ·  ETA {format_eta(eta)}"
-            + ("  ·  stopping…" if stopping else "")
-        )
-
     def _on_worker_succeeded(self, outcome: TrainingOutcome) -> None:
         result, run_dir, save_error = outcome.result, outcome.run_dir, outcome.save_error
         self.result, self.run_dir = result, run_dir
@@ -417,91 +374,6 @@ class TrainPage(QWidget):
             button.setEnabled(self.result is not None and not running)
         self.export_job_button.setEnabled(self.dataset is not None and not running)
         self.actions_changed.emit()
-
-    def can_save(self) -> bool:
-        return self.result is not None and not self.is_training()
-
-    def save_dialog(self) -> None:
-        if self.result is None:
-            return
-        default = str(Path.home() / f"{self.result.meta.backbone}.safetensors")
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Save model", default, "Marquee model (*.safetensors)"
-        )
-        if path:
-            self.save_model(Path(path))
-
-    def save_model(self, path: Path) -> FunctionWorker:
-        path = path if path.suffix == ".safetensors" else path.with_suffix(".safetensors")
-        result = self.result
-
-        def task(_state: TaskState) -> Path:
-            from core.modelfile.checkpoint import save_model
-
-            return save_model(path, result.model, result.meta)
-
-        worker = FunctionWorker(task, name="save-model")
-        worker.succeeded.connect(lambda p: self.status_message.emit(f"Model saved to {p}"))
-        worker.failed.connect(lambda m, d: show_error(self, f"Could not save the model: {m}", d))
-        return self.workers.start(worker)
-
-    def open_evaluation(self) -> EvaluationDialog | None:
-        """The last model on the validation images: PR curves, counts, error gallery."""
-        if self.result is None or self.dataset is None:
-            return None
-        from core.inference.predictor import Predictor  # torch is loaded: a model was just trained
-
-        val = self.dataset.val
-        dialog = EvaluationDialog(
-            Predictor(self.result.model, self.result.meta), list(val.paths), val.labels, parent=self
-        )
-        dialog.thresholds_chosen.connect(self.use_thresholds)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.show()
-        return dialog
-
-    def use_thresholds(self, thresholds: list[float]) -> FunctionWorker | None:
-        """Adopt per-label thresholds for the last model (and its saved run file)."""
-        if self.result is None:
-            return None
-        self.result.meta.thresholds = list(thresholds)
-        path = self.run_dir / "model.safetensors" if self.run_dir else None
-        if path is None:
-            return None
-
-        def task(_state: TaskState) -> Path:
-            from core.modelfile.checkpoint import write_thresholds
-
-            write_thresholds(path, thresholds)
-            return path
-
-        worker = FunctionWorker(task, name="save-thresholds")
-        worker.succeeded.connect(lambda p: self.status_message.emit(f"Thresholds saved in {p}"))
-        worker.failed.connect(lambda m, d: show_error(self, f"Could not save: {m}", d))
-        return self.workers.start(worker)
-
-    def export_job_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Export as cluster job (an empty folder)")
-        if folder:
-            self.export_job(Path(folder))
-
-    def export_job(self, folder: Path) -> FunctionWorker | None:
-        """Write a torchrun job (core.training.job.export_job) for the form's settings."""
-        if self.dataset is None:
-            return None
-        config, dataset = self.form.config(), self.dataset
-
-        def task(_state: TaskState) -> Path:
-            from core.training.job import export_job
-
-            return export_job(folder, config, dataset)
-
-        worker = FunctionWorker(task, name="export-job")
-        worker.succeeded.connect(
-            lambda p: self.status_message.emit(f"Cluster job written to {p} (see its README.md)")
-        )
-        worker.failed.connect(lambda m, d: show_error(self, f"Could not export the job: {m}", d))
-        return self.workers.start(worker)
 
     def _on_predict_clicked(self) -> None:
         if self.result is not None:

@@ -140,13 +140,13 @@ def test_loading_a_model_mid_run_never_shows_the_old_models_results(
 
     paths = list(sample_dataset.val.paths[:48])
     old = predict_page.predictor
-    slow_run = old._run_model
+    slow_run = old.pipeline.run
 
     def slow(arrays):  # keep model A's run in flight long enough to switch models under it
         time.sleep(0.3)
         return slow_run(arrays)
 
-    old._run_model = slow
+    old.pipeline.run = slow
     drop_files(predict_page.drop_area, paths)
     qtbot.waitUntil(lambda: predict_page.predictions.done_count() >= 1, timeout=60_000)
     assert predict_page.predictions.done_count() < len(paths)  # A is still predicting

@@ -202,9 +202,6 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[MultiLabelClassif
 
 
 # ------------------------------------------------------------------ editing thresholds
-_MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit
-
-
 def write_thresholds(
     path: str | Path, thresholds: Mapping[str, float] | Sequence[float]
 ) -> ModelMeta:
@@ -277,7 +274,7 @@ def _rewrite_meta(path: Path, meta: ModelMeta) -> ModelMeta:
 def _read_header(handle: BinaryIO, path: Path) -> tuple[dict, int]:
     raw = handle.read(8)
     size = struct.unpack("<Q", raw)[0] if len(raw) == 8 else -1
-    if not 0 < size <= _MAX_HEADER_BYTES:
+    if not 0 < size <= MAX_HEADER_BYTES:  # the one cap: loading refuses larger headers too
         raise ModelFileError(f"{path.name}: its safetensors header is damaged.")
     try:
         header = json.loads(handle.read(size))

@@ -122,6 +122,12 @@ def prediction_threads() -> int:
     return 1 if training_in_progress() else work_threads()
 
 
+def decode_threads() -> int:
+    """Threads that decode images (Pillow releases the GIL): the cores a CPU job may use,
+    plus two that wait on file reads; at most 16."""
+    return min(16, work_threads() + 2)
+
+
 @contextmanager
 def training_running() -> Iterator[None]:
     """Mark a training run as in progress for the block (prediction then takes one thread)."""

@@ -37,7 +37,9 @@ def _choose_thresholds(args: argparse.Namespace, predictions: PredictionSet, tun
 def run_predict(args: argparse.Namespace) -> int:
     from core.inference.predictor import Predictor, expand_inputs
 
-    predictor = Predictor.from_file(args.model, device=args.device, tta=args.tta)
+    predictor = Predictor.from_file(
+        args.model, device=args.device, tta=args.tta, runtime=args.runtime
+    )
     use_torch_threads(prediction_threads())
     predictions = predictor.new_set()
     _choose_thresholds(args, predictions, tuned=args.tuned)
@@ -104,7 +106,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from core.inference.predictor import Predictor
     from core.training.metrics import compute_metrics, label_reports, reports_to_json
 
-    predictor = Predictor.from_file(args.model, device=args.device, tta=args.tta)
+    predictor = Predictor.from_file(
+        args.model, device=args.device, tta=args.tta, runtime=args.runtime
+    )
     use_torch_threads(prediction_threads())
     names = _evaluated_labels(args, predictor.label_names)
     columns = [predictor.label_names.index(name) for name in names]

@@ -173,7 +173,17 @@ def _add_predict(p: argparse.ArgumentParser) -> None:
     p.add_argument("--csv", type=Path, metavar="FILE", help="also write results to a CSV")
     p.add_argument("--batch-size", type=int, default=32)
     _add_tta_override(p)
+    _add_runtime(p)
     _add_common(p)
+
+
+def _add_runtime(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--runtime",
+        default="auto",
+        choices=("auto", "torch", "onnx"),
+        help="auto (default): ONNX Runtime on the CPU, torch on a GPU",
+    )
 
 
 def _add_tta_override(p: argparse.ArgumentParser) -> None:
@@ -197,6 +207,7 @@ def _add_evaluate(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--batch-size", type=int, default=32)
     _add_tta_override(p)
+    _add_runtime(p)
     _add_common(p)
 
 
@@ -233,7 +244,7 @@ def _add_serve(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
     p.add_argument("--port", type=int, default=8000, help="0 picks a free port")
     p.add_argument("--device", default="auto", choices=DEVICES)
-    p.add_argument("--runtime", default="torch", choices=("torch", "onnx"), help="onnx: CPU")
+    _add_runtime(p)
     p.add_argument("--max-batch", type=int, metavar="N", help="images per model call")
     p.add_argument("--max-wait-ms", type=float, metavar="MS", help="wait for a fuller batch")
     p.add_argument("--max-body-mb", type=float, default=10.0, metavar="MB", help="default 10")

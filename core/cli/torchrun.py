@@ -17,7 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from core.base.runtime import configure_threading
+from core.base.runtime import configure_threading, usable_cores
 from core.cli.console import EXIT_CANCELLED, EXIT_USER_ERROR
 
 STORE_TIMEOUT = timedelta(minutes=5)
@@ -77,7 +77,7 @@ def _run(args: argparse.Namespace) -> int:
     if cuda:
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
     if config.num_threads is None:
-        config = replace(config, num_threads=max(1, (os.cpu_count() or 1) // local_world))
+        config = replace(config, num_threads=max(1, usable_cores() // local_world))
     stop = StopRequest(args.job / STOP_FILE)
     context = _context(rank, world, stop, cuda, config.seed)
     try:

@@ -34,6 +34,7 @@ import numpy as np
 
 from core.base.errors import Cancelled, ImageDecodeError
 from core.base.paths import cache_dir
+from core.base.runtime import decode_threads
 from core.data.cache_shards import CachedRecords, _crc_file, _open_shard, _ShardWriter
 from core.data.decode import Progress, load_rgb
 
@@ -155,7 +156,7 @@ class ImageCache:
             for p, st in zip(paths, stats, strict=True)
         ]
         todo = [i for i, d in enumerate(digests) if d is None]
-        with ThreadPoolExecutor(max_workers=decode_workers()) as pool:
+        with ThreadPoolExecutor(max_workers=decode_threads()) as pool:
             for start in range(0, len(todo), 256):
                 _poll(should_stop)
                 part = todo[start : start + 256]
@@ -202,7 +203,7 @@ class ImageCache:
         total, done = len(todo), 0
         if progress is not None:
             progress(0, total)
-        with ThreadPoolExecutor(max_workers=decode_workers()) as pool:
+        with ThreadPoolExecutor(max_workers=decode_threads()) as pool:
             for start in range(0, total, per_shard):
                 part = todo[start : start + per_shard]
                 with self.shard_writer(f"rgb{size}", (3, size, size), np.uint8) as writer:
@@ -384,11 +385,6 @@ class ImageCache:
 
 
 # ------------------------------------------------------------------ helpers
-def decode_workers() -> int:
-    """Every core (decoding in Pillow releases the GIL), a few more for file I/O waits."""
-    return min(16, (os.cpu_count() or 2) + 2)
-
-
 def _poll(should_stop: Callable[[], bool] | None) -> None:
     if should_stop is not None and should_stop():
         raise Cancelled("Stopped while decoding images.")

@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from core.base.errors import Cancelled, ImageDecodeError
+from core.base.runtime import decode_threads
 
 ImageSource = str | Path | Image.Image
 Progress = Callable[[int, int], None]
@@ -60,8 +61,7 @@ def decode_images(
 ) -> torch.Tensor:
     """Decode images in parallel threads (PIL releases the GIL) into an NCHW uint8 tensor."""
     out = torch.empty((len(sources), 3, size, size), dtype=torch.uint8)
-    workers = min(8, (os.cpu_count() or 2) + 2)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with ThreadPoolExecutor(max_workers=decode_threads()) as pool:
         chunk = 64
         for start in range(0, len(sources), chunk):
             if should_stop is not None and should_stop():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -10,6 +9,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from core.base.runtime import decode_threads
 from core.data.types import IMAGE_SUFFIXES, Cancelled
 
 DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's own default for Image.MAX_IMAGE_PIXELS
@@ -109,5 +109,5 @@ def _poll(should_stop: Callable[[], bool] | None) -> None:
 
 
 def _default_workers() -> int:
-    # Decoding releases the GIL, so threads scale; leave a core for the UI.
-    return max(2, min(8, (os.cpu_count() or 2) - 1))
+    # Decoding releases the GIL, so threads scale; the UI thread mostly waits on signals.
+    return decode_threads()

@@ -39,14 +39,14 @@ class Predictor:
         meta: ModelMeta,
         device: str = "auto",
         tta: bool | None = None,
-        runtime: str = "torch",
+        runtime: str = "auto",
     ) -> None:
         self.pipeline = InferencePipeline(model, meta, device, tta, runtime)
         self.meta = meta
 
     @classmethod
     def from_file(
-        cls, path: str | Path, device: str = "auto", tta: bool | None = None, runtime: str = "torch"
+        cls, path: str | Path, device: str = "auto", tta: bool | None = None, runtime: str = "auto"
     ) -> Predictor:
         """Load a .safetensors model file (raises ModelFileError with a clear message)."""
         model, meta = load_model(path)
@@ -110,19 +110,18 @@ class Predictor:
         return self.pipeline.run(arrays)
 
     def _predict_batch(self, items: Sequence[ImageSource]) -> list[Prediction]:
-        arrays: dict[int, np.ndarray] = {}
-        errors: dict[int, str] = {}
-        for i, item in enumerate(items):
-            try:
-                arrays[i] = self.pipeline.decode(item)
-            except ImageDecodeError as exc:
-                errors[i] = str(exc)
-        probs = self.pipeline.run(list(arrays.values())) if arrays else np.zeros((0, 0))
-        row = dict(zip(arrays, range(len(arrays)), strict=True))
+        decoded = self.pipeline.decode_many(items)
+        good = [i for i, d in enumerate(decoded) if isinstance(d, np.ndarray)]
+        probs = self.pipeline.run([decoded[i] for i in good]) if good else np.zeros((0, 0))
+        row = {i: n for n, i in enumerate(good)}
         return [
-            Prediction(_describe(item), probs[row[i]] if i in row else None, errors.get(i))
+            Prediction(_describe(item), probs[row[i]] if i in row else None, _error(decoded[i]))
             for i, item in enumerate(items)
         ]
+
+
+def _error(decoded: np.ndarray | ImageDecodeError) -> str | None:
+    return str(decoded) if isinstance(decoded, ImageDecodeError) else None
 
 
 def _describe(item: ImageSource) -> str:

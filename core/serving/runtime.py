@@ -53,7 +53,7 @@ class ModelRuntime:
 
 
 def load_runtime(
-    model_path: str | Path, device: str = "auto", runtime: str = "torch"
+    model_path: str | Path, device: str = "auto", runtime: str = "auto"
 ) -> ModelRuntime:
     """Load the model file for serving; `runtime="onnx"` runs its exported graph (CPU)."""
     return ModelRuntime(Predictor.from_file(model_path, device=device, runtime=runtime))

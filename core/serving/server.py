@@ -145,7 +145,7 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     device: str = "auto",
-    runtime: str = "torch",
+    runtime: str = "auto",
     no_auth: bool = False,
     **settings: Any,
 ) -> int:

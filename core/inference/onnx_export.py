@@ -11,7 +11,6 @@ pixels gets Marquee's probabilities. Everything else a client needs is in the fi
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +19,8 @@ import torch
 from core.base.errors import OutputError, UsageError
 from core.base.files import replacing
 from core.inference.graph import INPUT_NAME, OUTPUT_NAME, InferenceGraph, graph_for
+from core.model.onnx_runtime import export_module
 from core.modelfile.checkpoint import ModelMeta, load_model
-
-OPSET = 18
 
 
 def input_contract(meta: ModelMeta, tta: bool) -> str:
@@ -72,24 +70,8 @@ def export_graph(graph: InferenceGraph, meta: ModelMeta, path: Path) -> None:
     """Write `graph` to `path` as ONNX with Marquee's metadata."""
     size = meta.image_size
     example = torch.zeros(2, size, size, 3, dtype=torch.uint8)
-    _export(graph.eval(), example, str(path))
+    export_module(graph, example, path, INPUT_NAME, OUTPUT_NAME)
     _add_metadata(str(path), onnx_metadata(meta, graph.tta))
-
-
-def _export(model: torch.nn.Module, example: torch.Tensor, path: str) -> None:
-    """The TorchScript-based exporter: self-contained (one file) and fast for a CNN."""
-    with warnings.catch_warnings(), torch.inference_mode():
-        warnings.simplefilter("ignore")  # deprecation notes about the legacy exporter
-        torch.onnx.export(
-            model,
-            (example,),
-            path,
-            input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME],
-            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
-            opset_version=OPSET,
-            dynamo=False,
-        )
 
 
 def _add_metadata(path: str, props: dict[str, str]) -> None:

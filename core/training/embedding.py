@@ -7,13 +7,16 @@ and with `tta` the validation images are embedded mirrored too.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
 from core.data.cached import cached_embeddings, embedding_family
 from core.model.backbones import IMAGENET_MEAN, IMAGENET_STD
 from core.model.classifier import MultiLabelClassifier
+from core.model.embedder import onnx_embedder, run_embedder
 from core.training.feature_views import view_augment
 from core.training.steps import Setup, SplitData, model_inputs
 
@@ -32,6 +35,7 @@ def embed_splits(
     `val.flipped` with TTA). Raises `Cancelled` between batches when a stop is asked for."""
     model.eval()
     family = _family(model, setup)
+    session = _onnx_session(model, setup, family)
     views = setup.config.feature_views
     total = len(train) * (1 + views) + len(val) * (2 if setup.config.tta else 1)
     counter = _Counter(progress, total)
@@ -41,14 +45,16 @@ def embed_splits(
         split.features = cached_embeddings(
             split.images,
             family,
-            lambda idx, s=split: _embed_batch(model, s, idx, setup, view=0, flip=False),
+            lambda idx, s=split: _embed_batch(
+                model, s, idx, setup, view=0, flip=False, ort=session
+            ),
             setup.config.batch_size,
             progress=lambda count, _total: counter.show(count),
         ).to(setup.device)
         counter.next_pass(len(split))
     extra = [_embed_all(model, train, setup, view, False, counter) for view in range(1, 1 + views)]
     if setup.config.tta and len(val):
-        val.flipped = _embed_all(model, val, setup, 0, True, counter)
+        val.flipped = _embed_all(model, val, setup, 0, True, counter, session)
     if extra:
         train.features = torch.stack([train.features, *extra])
 
@@ -77,7 +83,23 @@ def _family(model: MultiLabelClassifier, setup: Setup) -> str:
         setup.device,
         str(setup.amp_dtype),
         kind,
+        _runtime(setup),
     )
+
+
+def _runtime(setup: Setup) -> str:
+    """ONNX Runtime embeds on the CPU (about 3x torch there); torch on GPUs.
+    MARQUEE_EMBED_RUNTIME=torch forces torch (for comparisons)."""
+    forced = os.environ.get("MARQUEE_EMBED_RUNTIME", "auto")
+    return "onnx" if setup.device == "cpu" and forced != "torch" else "torch"
+
+
+def _onnx_session(model: MultiLabelClassifier, setup: Setup, family: str) -> Any | None:
+    if _runtime(setup) != "onnx":
+        return None
+    threads = setup.config.num_threads or torch.get_num_threads()
+    size = setup.config.image_size
+    return onnx_embedder(model, size, IMAGENET_MEAN, IMAGENET_STD, family, threads)
 
 
 def _embed_all(
@@ -87,10 +109,11 @@ def _embed_all(
     view: int,
     flip: bool,
     counter: _Counter,
+    ort: Any | None = None,
 ) -> torch.Tensor:
     chunks, count = [], 0
     for idx in setup.batches(len(split), shuffle=False):
-        chunks.append(_embed_batch(model, split, idx, setup, view, flip).to(setup.device))
+        chunks.append(_embed_batch(model, split, idx, setup, view, flip, ort).to(setup.device))
         count += len(idx)
         counter.show(count)
     counter.next_pass(count)
@@ -104,8 +127,14 @@ def _embed_batch(
     setup: Setup,
     view: int,
     flip: bool,
+    ort: Any | None = None,
 ) -> torch.Tensor:
+    """One batch's embeddings: the plain and mirrored views on ONNX Runtime when given, the
+    augmented views (random, per epoch) on torch."""
     setup.context.check_stop("embedding images")
+    if ort is not None and view == 0:
+        images = split.images[idx]
+        return run_embedder(ort, images.flip(-1) if flip else images)
     x = model_inputs(split, idx, setup, train=False)
     if view > 0:
         x = view_augment(x, IMAGENET_MEAN, IMAGENET_STD, setup.generator)

@@ -39,7 +39,9 @@ def of_type(events: list[Event], kind: type) -> list:
 
 @pytest.fixture
 def backbone_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts backbone forward passes (batch sizes) of models that fit() builds."""
+    """Counts backbone forward passes (batch sizes) of models that fit() builds (on torch:
+    the frozen embedding pass would otherwise run on ONNX Runtime)."""
+    monkeypatch.setenv("MARQUEE_EMBED_RUNTIME", "torch")
     calls: list[int] = []
     real_create = continuing.create_model
 
@@ -279,3 +281,25 @@ def test_every_short_schedule_steps_cleanly(schedule: str) -> None:
             optimizer.step()
             scheduler.step()
         assert all(math.isfinite(g["lr"]) for g in optimizer.param_groups)
+
+
+def test_frozen_embeddings_on_onnx_runtime_match_torch(
+    dataset: Dataset, monkeypatch: pytest.MonkeyPatch, marquee_home
+) -> None:
+    from core.training import embedding
+
+    seen: dict[str, torch.Tensor] = {}
+    real = embedding.embed_splits
+
+    def keep(model, train, val, setup, progress=None) -> None:
+        real(model, train, val, setup, progress)
+        seen[embedding._runtime(setup)] = torch.cat([train.features, val.features, val.flipped])
+
+    monkeypatch.setattr(engine, "embed_splits", keep)
+    config = tiny_config(strategy="freeze", augment=False, epochs=1, tta=True)
+    engine.fit(config, dataset)
+    assert list(marquee_home.rglob("onnx/*.onnx"))  # the backbone's graph, kept for next time
+    monkeypatch.setenv("MARQUEE_EMBED_RUNTIME", "torch")
+    engine.fit(config, dataset)
+    assert set(seen) == {"onnx", "torch"}
+    torch.testing.assert_close(seen["onnx"], seen["torch"], atol=1e-4, rtol=1e-4)

@@ -1,0 +1,85 @@
+"""Running a torch module on ONNX Runtime (CPU): export once, cache the file, rebuild it when
+damaged. Used by the inference graph and by the frozen backbone's embedding pass.
+
+A module is exported the first time and kept under the cache folder (`cache_dir()/onnx`),
+named by a key the caller derives from everything that shapes the graph (weights, sizes,
+options, torch version). A cached file that does not load is deleted and exported again,
+never trusted; without a writable cache the file goes to a temporary folder for this
+process only.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from core.base.files import replacing
+from core.base.paths import cache_dir
+
+OPSET = 18
+log = logging.getLogger("marquee.inference")
+Writer = Callable[[Path], None]  # writes the ONNX file to the given path
+
+
+def export_module(
+    module: torch.nn.Module, example: torch.Tensor, path: Path, input_name: str, output_name: str
+) -> None:
+    """Write `module` as ONNX with a dynamic batch axis (the TorchScript-based exporter:
+    self-contained, one file, and fast for a CNN)."""
+    with warnings.catch_warnings(), torch.inference_mode():
+        warnings.simplefilter("ignore")  # deprecation notes about the legacy exporter
+        torch.onnx.export(
+            module.eval(),
+            (example,),
+            str(path),
+            input_names=[input_name],
+            output_names=[output_name],
+            dynamic_axes={input_name: {0: "batch"}, output_name: {0: "batch"}},
+            opset_version=OPSET,
+            dynamo=False,
+        )
+
+
+def cached_session(key: str, write: Writer, threads: int) -> Any:
+    """An ONNX Runtime session for the graph named `key`, exported by `write` when missing."""
+    folder = cache_dir() / "onnx"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return _session_from_temp(write, threads)
+    path = folder / f"{key}.onnx"
+    if path.is_file():
+        try:
+            return session_for(path, threads)
+        except Exception as exc:  # onnxruntime raises its own types for a bad file
+            log.warning("the cached ONNX graph %s is damaged (%s); exporting it again", path, exc)
+            path.unlink(missing_ok=True)
+    with replacing(path, "the ONNX graph", suffix=".onnx") as tmp:
+        write(tmp)
+    return session_for(path, threads)
+
+
+def session_for(path: Path, threads: int) -> Any:
+    """A CPU session on `path` with `threads` intra-op threads that sleep between runs."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = max(1, threads)
+    options.inter_op_num_threads = 1
+    # No busy-waiting between batches: inference shares the CPU with decoding, HTTP and
+    # often the desktop app; spinning threads would starve them.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _session_from_temp(write: Writer, threads: int) -> Any:
+    with tempfile.TemporaryDirectory(prefix="marquee-onnx-") as tmp:
+        path = Path(tmp) / "graph.onnx"
+        write(path)
+        return session_for(path, threads)

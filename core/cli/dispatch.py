@@ -1,33 +1,60 @@
-"""Which function runs which subcommand: one explicit table (imported after parsing: heavy)."""
+"""Which function runs which subcommand: one explicit table.
+
+Each entry imports its command's module when it runs, so `marquee predict` never pays for
+the training or serving imports (timm, FastAPI) it does not use.
+"""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
 
-from core.cli.commands import (
-    run_backbones,
-    run_cache,
-    run_evaluate,
-    run_export,
-    run_info,
-    run_predict,
-    run_serve,
-)
-from core.cli.model_commands import run_explain, run_thresholds
-from core.cli.train_command import run_train
-
 Handler = Callable[[argparse.Namespace], int]
 
+
+def _train(args: argparse.Namespace) -> int:
+    from core.cli.train_command import run_train
+
+    return run_train(args)
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from core.cli.model_commands import run_explain
+
+    return run_explain(args)
+
+
+def _thresholds(args: argparse.Namespace) -> int:
+    from core.cli.model_commands import run_thresholds
+
+    return run_thresholds(args)
+
+
+def _on_models(name: str) -> Handler:
+    """The handler `run_<name>` of core.cli.commands (predict, evaluate, info, ...)."""
+
+    def handler(args: argparse.Namespace) -> int:
+        from core.cli import commands
+
+        return {
+            "predict": commands.run_predict,
+            "evaluate": commands.run_evaluate,
+            "info": commands.run_info,
+            "backbones": commands.run_backbones,
+            "cache": commands.run_cache,
+            "serve": commands.run_serve,
+            "export": commands.run_export,
+        }[name](args)
+
+    return handler
+
+
 HANDLERS: dict[str, Handler] = {
-    "train": run_train,
-    "predict": run_predict,
-    "evaluate": run_evaluate,
-    "explain": run_explain,
-    "thresholds": run_thresholds,
-    "info": run_info,
-    "backbones": run_backbones,
-    "cache": run_cache,
-    "serve": run_serve,
-    "export": run_export,
+    "train": _train,
+    "explain": _explain,
+    "thresholds": _thresholds,
+    **{
+        name: _on_models(name)
+        for name in ("predict", "evaluate", "info", "backbones", "cache", "serve", "export")
+    },
 }

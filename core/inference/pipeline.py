@@ -24,7 +24,8 @@ from core.base.errors import ConfigError, ImageDecodeError
 from core.base.runtime import decode_threads
 from core.data.decode import ImageSource, load_rgb
 from core.inference.graph import INPUT_NAME, InferenceGraph, graph_for
-from core.modelfile.checkpoint import ModelMeta, load_model
+from core.inference.onnx_cache import cached_file_session, onnx_session
+from core.modelfile.checkpoint import ModelMeta, load_model, read_meta
 
 RUNTIMES = ("auto", "torch", "onnx")
 log = logging.getLogger("marquee.inference")
@@ -46,17 +47,16 @@ class InferencePipeline:
         device: str = "auto",
         tta: bool | None = None,
         runtime: str = "auto",
+        *,
+        cache_key: str | None = None,
     ) -> None:
-        if runtime not in RUNTIMES:
-            raise ConfigError(f"Unknown runtime '{runtime}'.", "Use auto, torch or onnx.")
-        if runtime == "onnx" and device not in ("auto", "cpu"):
-            raise ConfigError("The onnx runtime runs on the CPU.", "Use --device cpu or torch.")
-        self.meta = meta
-        self.device, self.device_name = resolve_device("cpu" if runtime == "onnx" else device)
-        self.graph = graph_for(model, meta, tta).to(self.device)
+        self.meta, self._model_file = meta, None
+        self.device, self.device_name = _device_for(runtime, device)
+        self.graph: InferenceGraph | None = graph_for(model, meta, tta).to(self.device)
+        self._tta = self.graph.tta
         self._session = None
         if runtime == "onnx" or (runtime == "auto" and self.device == "cpu"):
-            self._session = _session_or_none(self.graph, meta, required=runtime == "onnx")
+            self._session = _session_or_none(self.graph, meta, runtime == "onnx", cache_key)
         self.runtime = "onnx" if self._session is not None else "torch"
 
     @classmethod
@@ -67,16 +67,41 @@ class InferencePipeline:
         tta: bool | None = None,
         runtime: str = "auto",
     ) -> InferencePipeline:
-        """Load a .safetensors model file (ModelFileError with a clear message if bad)."""
+        """Load a .safetensors model file (ModelFileError with a clear message if bad).
+
+        On the CPU a graph exported earlier runs straight from the cache, without building
+        the torch model (it is loaded only if something asks for `model`)."""
+        key = None
+        if runtime != "torch" and _device_for(runtime, device)[0] == "cpu":
+            meta = read_meta(path)
+            use_tta = bool(meta.config.get("tta", False)) if tta is None else tta
+            key, session = cached_file_session(Path(path), meta, use_tta)
+            if session is not None:
+                return cls._from_session(Path(path), meta, use_tta, session)
         model, meta = load_model(path)
-        return cls(model, meta, device, tta, runtime)
+        return cls(model, meta, device, tta, runtime, cache_key=key)
+
+    @classmethod
+    def _from_session(
+        cls, path: Path, meta: ModelMeta, tta: bool, session: Any
+    ) -> InferencePipeline:
+        pipeline = cls.__new__(cls)
+        pipeline.meta, pipeline._model_file, pipeline._tta = meta, path, tta
+        pipeline.device, pipeline.device_name = resolve_device("cpu")
+        pipeline.graph, pipeline._session, pipeline.runtime = None, session, "onnx"
+        return pipeline
 
     @property
     def tta(self) -> bool:
-        return self.graph.tta
+        return self._tta
 
     @property
     def model(self) -> nn.Module:
+        """The torch model (loaded from the model file on first use when ONNX runs it)."""
+        if self.graph is None:
+            assert self._model_file is not None
+            model, _ = load_model(self._model_file)
+            self.graph = graph_for(model, self.meta, self._tta)
         return self.graph.model
 
     def decode(self, source: ImageSource) -> np.ndarray:
@@ -107,13 +132,21 @@ class InferencePipeline:
             return self.graph(torch.from_numpy(batch).to(self.device)).cpu().numpy()
 
 
-def _session_or_none(graph: InferenceGraph, meta: ModelMeta, required: bool) -> Any:
+def _device_for(runtime: str, device: str) -> tuple[str, str]:
+    if runtime not in RUNTIMES:
+        raise ConfigError(f"Unknown runtime '{runtime}'.", "Use auto, torch or onnx.")
+    if runtime == "onnx" and device not in ("auto", "cpu"):
+        raise ConfigError("The onnx runtime runs on the CPU.", "Use --device cpu or torch.")
+    return resolve_device("cpu" if runtime == "onnx" else device)
+
+
+def _session_or_none(
+    graph: InferenceGraph, meta: ModelMeta, required: bool, key: str | None
+) -> Any:
     """The graph on ONNX Runtime; None (torch runs it) when that is not possible and the
     user did not ask for ONNX explicitly."""
-    from core.inference.onnx_cache import onnx_session
-
     try:
-        return onnx_session(graph, meta)
+        return onnx_session(graph, meta, key=key)
     except Exception as exc:  # no onnxruntime, or an operator the exporter does not know
         if required:
             raise ConfigError(f"This model cannot run on ONNX Runtime ({exc}).") from exc

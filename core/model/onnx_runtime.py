@@ -65,6 +65,20 @@ def cached_session(key: str, write: Writer, threads: int) -> Any:
     return session_for(path, threads)
 
 
+def cached_session_if_present(key: str, threads: int) -> Any | None:
+    """The session for a graph already in the cache (None when it is missing or damaged:
+    the caller exports it, which needs the torch model)."""
+    path = cache_dir() / "onnx" / f"{key}.onnx"
+    if not path.is_file():
+        return None
+    try:
+        return session_for(path, threads)
+    except Exception as exc:  # onnxruntime raises its own types for a bad file
+        log.warning("the cached ONNX graph %s is damaged (%s); exporting it again", path, exc)
+        path.unlink(missing_ok=True)
+        return None
+
+
 def session_for(path: Path, threads: int) -> Any:
     """A CPU session on `path` with `threads` intra-op threads that sleep between runs."""
     import onnxruntime as ort

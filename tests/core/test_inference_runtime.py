@@ -26,6 +26,8 @@ def test_the_cpu_default_is_onnx_runtime_with_one_cached_graph(model_path, marqu
     stamp = graph.stat().st_mtime_ns
     second = InferencePipeline.from_file(model_path, device="cpu")
     assert _cached_graphs(marquee_home) == [graph] and graph.stat().st_mtime_ns == stamp
+    assert second.graph is None  # ran from the cached graph: no torch model was built
+    assert second.tta == first.tta and second.model is not None  # built when asked for
     torch_run = InferencePipeline.from_file(model_path, device="cpu", runtime="torch")
     assert torch_run.runtime == "torch"
     size = first.meta.image_size
@@ -46,12 +48,12 @@ def test_a_damaged_cached_graph_is_exported_again(model_path, marquee_home, capl
 def test_without_onnx_the_cpu_falls_back_to_torch_and_says_so(
     model_path, monkeypatch, caplog
 ) -> None:
-    from core.inference import onnx_cache
+    from core.inference import pipeline as pipelines
 
     def broken(*_args, **_kwargs):
         raise RuntimeError("no exporter for this operator")
 
-    monkeypatch.setattr(onnx_cache, "onnx_session", broken)
+    monkeypatch.setattr(pipelines, "onnx_session", broken)
     with caplog.at_level(logging.WARNING, logger="marquee.inference"):
         pipeline = InferencePipeline.from_file(model_path, device="cpu")
     assert pipeline.runtime == "torch" and "using torch" in caplog.text

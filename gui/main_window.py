@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QStackedWidget,
     QVBoxLayout,
@@ -136,7 +137,32 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
+        self._build_file_menu(bar.addMenu("&File"))
+        view = bar.addMenu("&View")
+        for index, (_key, title) in enumerate(PAGES):
+            self._action(
+                view,
+                title,
+                f"Ctrl+{index + 1}",
+                lambda _=False, i=index: self.show_page(i),
+                f"Show the {title} page",
+            )
+        train = bar.addMenu("&Training")
+        self._action(train, "&Start", "Ctrl+Return", self._on_start_triggered, "Start training")
+        self._action(
+            train, "S&top", "Esc", self._on_stop_triggered, "Stop training, or cancel a download"
+        )
+        help_menu = bar.addMenu("&Help")
+        self._action(
+            help_menu,
+            "Open &log folder",
+            None,
+            lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(log_dir()))),
+            "Show the folder with Marquee's log file",
+        )
+        self._action(help_menu, "&About Marquee", None, self._on_about_triggered, "About Marquee")
+
+    def _build_file_menu(self, file_menu: QMenu) -> None:
         dp, pp, tp = self.data_page, self.predict_page, self.train_page
         self._action(
             file_menu,
@@ -183,29 +209,6 @@ class MainWindow(QMainWindow):
         )
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close, "Quit Marquee")
-        view = bar.addMenu("&View")
-        for index, (_key, title) in enumerate(PAGES):
-            self._action(
-                view,
-                title,
-                f"Ctrl+{index + 1}",
-                lambda _=False, i=index: self.show_page(i),
-                f"Show the {title} page",
-            )
-        train = bar.addMenu("&Training")
-        self._action(train, "&Start", "Ctrl+Return", self._on_start_triggered, "Start training")
-        self._action(
-            train, "S&top", "Esc", self._on_stop_triggered, "Stop training, or cancel a download"
-        )
-        help_menu = bar.addMenu("&Help")
-        self._action(
-            help_menu,
-            "Open &log folder",
-            None,
-            lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(log_dir()))),
-            "Show the folder with Marquee's log file",
-        )
-        self._action(help_menu, "&About Marquee", None, self._on_about_triggered, "About Marquee")
 
     def _connect(self) -> None:
         for page in (self.data_page, self.train_page, self.predict_page):

@@ -91,7 +91,8 @@ class DistributedContext(TrainingContext):
         try:
             yield
         except RuntimeError as exc:  # gloo and nccl errors (DistBackendError) included
-            if self._reason or self._reason_in_store():
+            self._reason = self._reason or self._reason_in_store()
+            if self._reason:
                 raise Cancelled("Stopped: another process of the job was stopped.") from exc
             raise
 

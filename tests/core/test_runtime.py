@@ -37,16 +37,16 @@ print("SPY " + json.dumps(report), file=sys.stderr)
 """
 
 ENTRIES = {
-    # `marquee backbones`: the installed command's path (CLI dispatch imports torch)
-    "gui.app.main": "from gui.app import main; main(['backbones', '--json'])",
+    # `marquee cache info`: the installed command's path (the image cache imports torch)
+    "gui.app.main": "from gui.app import main; main(['cache', 'info', '--json'])",
     # the frozen app's entry script, run as PyInstaller runs it
     "packaging/marquee_main.py": (
-        "import runpy; sys.argv = ['marquee', 'backbones', '--json']\n"
+        "import runpy; sys.argv = ['marquee', 'cache', 'info', '--json']\n"
         "try:\n    runpy.run_path('packaging/marquee_main.py', run_name='__main__')\n"
         "except SystemExit:\n    pass"
     ),
     # core's own CLI, used without the GUI package
-    "core.cli.main.main": "from core.cli.main import main; main(['backbones', '--json'])",
+    "core.cli.main.main": "from core.cli.main import main; main(['cache', 'info', '--json'])",
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 
 from core.base.errors import UsageError
@@ -15,5 +16,19 @@ EXIT_USER_ERROR, EXIT_UNEXPECTED, EXIT_CANCELLED = 2, 1, 130
 
 def print_json(document: object) -> None:
     """One JSON document on stdout (the only thing a `--json` command prints there)."""
-    json.dump(document, sys.stdout, indent=2, default=str)
+    # Strict JSON: NaN (an AP without positives) and infinities become null.
+    json.dump(_finite(document), sys.stdout, indent=2, default=str, allow_nan=False)
     sys.stdout.write("\n")
+
+
+def _finite(value: object) -> object:
+    """`value` with every non-finite float (NumPy's too) replaced by None, recursively."""
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        value = value.item()  # NumPy and torch scalars
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import sys
 
-from core.base.errors import UsageError
+from core.base.errors import UsageError, one_line
 
-__all__ = ["EXIT_CANCELLED", "EXIT_UNEXPECTED", "EXIT_USER_ERROR", "UsageError", "print_json"]
+__all__ = [
+    "EXIT_CANCELLED",
+    "EXIT_UNEXPECTED",
+    "EXIT_USER_ERROR",
+    "UsageError",
+    "print_json",
+    "show_core_warnings",
+]
+# Core loggers whose warnings a command-line user must see (the cache repairing itself).
+_CORE_LOGGERS = ("marquee.cache",)
 
 # Exit codes of every Marquee command line (marquee ..., torchrun -m core.distributed ...).
 EXIT_USER_ERROR, EXIT_UNEXPECTED, EXIT_CANCELLED = 2, 1, 130
@@ -32,3 +42,18 @@ def _finite(value: object) -> object:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+class _WarningLine(logging.Handler):
+    """One `marquee: warning: ...` line on whatever sys.stderr is when the record comes."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"marquee: warning: {one_line(record.getMessage())}", file=sys.stderr)
+
+
+def show_core_warnings() -> None:
+    """Print core's warnings (once per logger, however often `main` runs in a process)."""
+    for name in _CORE_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(h, _WarningLine) for h in logger.handlers):
+            logger.addHandler(_WarningLine(logging.WARNING))

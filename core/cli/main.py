@@ -17,7 +17,12 @@ from core import __version__
 from core.base.config import DEVICES, HEADS, LOSSES, STRATEGIES, TrainConfig
 from core.base.errors import Cancelled, MarqueeError, OutputError, UsageError, shorten
 from core.base.runtime import configure_threading
-from core.cli.console import EXIT_CANCELLED, EXIT_UNEXPECTED, EXIT_USER_ERROR
+from core.cli.console import (
+    EXIT_CANCELLED,
+    EXIT_UNEXPECTED,
+    EXIT_USER_ERROR,
+    show_core_warnings,
+)
 
 SUBCOMMANDS = (
     "train",
@@ -251,6 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    show_core_warnings()
     try:
         _check_arguments(args)
         from core.cli.dispatch import HANDLERS  # the heavy imports (torch) start here

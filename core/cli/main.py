@@ -295,6 +295,10 @@ def _check_arguments(args: argparse.Namespace) -> None:
         raise UsageError(
             f"--batch-size must be between 1 and {MAX_BATCH_SIZE:,}, got {batch_size}."
         )
+    if args.command == "serve":  # before torch and the model load: refused at once
+        from core.serving.exposure import check_exposure
+
+        check_exposure(args.host, args.token, args.no_auth)
     job = getattr(args, "export_job", None)
     if job is not None and job.exists() and not job.is_dir():
         raise OutputError(f"--export-job {shorten(str(job), 200)} is a file; give a new folder.")

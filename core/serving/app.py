@@ -20,7 +20,12 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from core import __version__
-from core.inference.predictions import Prediction, PredictionSet, parse_label_thresholds
+from core.inference.predictions import (
+    NOT_A_NUMBER,
+    Prediction,
+    PredictionSet,
+    parse_label_thresholds,
+)
 from core.serving.batcher import Batcher, BatcherStopped, BatchResult, DeadlineExceeded, QueueFull
 from core.serving.errors import ApiError, error_response, install_error_handlers
 from core.serving.images import decode_upload
@@ -243,6 +248,7 @@ def _add_prediction_routes(app: FastAPI, state: ServingState) -> None:
         upload = await single_image(request, options.max_body_bytes)
         result, decode_ms = await state.predict(upload, _deadline(request, options))
         predictions.record([Prediction(upload.name, result.probabilities)])
+        _require_result(predictions, 0)
         doc = predictions.to_json()
         row = doc["predictions"][0]
         return {
@@ -279,6 +285,8 @@ def _add_prediction_routes(app: FastAPI, state: ServingState) -> None:
         results = []
         for index, upload in enumerate(uploads):
             item: dict[str, Any] = {"index": index, "file": upload.name}
+            if index not in errors and rows[index]["error"]:  # the model gave NaN
+                errors[index] = _no_result()
             if index in errors:
                 item["error"] = {**errors[index].body()["error"], "status": errors[index].status}
             else:
@@ -299,7 +307,18 @@ def _add_prediction_routes(app: FastAPI, state: ServingState) -> None:
         predictions = state.new_set(None, None)
         result, _ = await state.predict(Upload("<flash>", data), _deadline(request, options))
         predictions.record([Prediction("<flash>", result.probabilities)])
+        _require_result(predictions, 0)
         return {"session": session, "result": {"outputs": predictions.predicted_labels(0)}}
+
+
+def _require_result(predictions: PredictionSet, row: int) -> None:
+    """A 500 naming the model when it gave NaN: never a 200 with null probabilities."""
+    if predictions.error(row) is not None:
+        raise _no_result()
+
+
+def _no_result() -> ApiError:
+    return ApiError(500, "invalid_model_output", f"No result: {NOT_A_NUMBER}.")
 
 
 def _add_status_routes(app: FastAPI, state: ServingState) -> None:

@@ -231,12 +231,14 @@ def create_app(runtime: ModelRuntime, options: ServeOptions | None = None) -> Fa
     app.state.serving = state
     install_error_handlers(app)
     app.add_middleware(GuardMiddleware, state=state)
-    _add_prediction_routes(app, state)
+    _add_predict_route(app, state)
+    _add_batch_route(app, state)
+    _add_flash_route(app, state)
     _add_status_routes(app, state)
     return app
 
 
-def _add_prediction_routes(app: FastAPI, state: ServingState) -> None:
+def _add_predict_route(app: FastAPI, state: ServingState) -> None:
     options = state.options
 
     @app.post("/v1/predict", openapi_extra=PREDICT_BODY, responses=ERRORS)
@@ -260,6 +262,10 @@ def _add_prediction_routes(app: FastAPI, state: ServingState) -> None:
             "timings": _timings(result, decode_ms, request),
             "batch_size": result.batch_size,
         }
+
+
+def _add_batch_route(app: FastAPI, state: ServingState) -> None:
+    options = state.options
 
     @app.post("/v1/predict/batch", openapi_extra=BATCH_BODY, responses=ERRORS)
     async def predict_batch(
@@ -299,6 +305,10 @@ def _add_prediction_routes(app: FastAPI, state: ServingState) -> None:
             "thresholds": doc["thresholds"],
             "results": results,
         }
+
+
+def _add_flash_route(app: FastAPI, state: ServingState) -> None:
+    options = state.options
 
     @app.post("/predict", openapi_extra=FLASH_BODY, responses=ERRORS)
     async def flash_predict(request: Request) -> dict[str, Any]:

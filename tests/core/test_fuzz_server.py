@@ -120,3 +120,39 @@ def test_an_exposed_host_without_a_token_is_refused_before_torch_loads(model_pat
     assert json.loads(done.stdout) == {"code": 2, "torch": False}, done.stderr
     (line,) = done.stderr.splitlines()
     assert line.startswith("marquee: error: --host 0.0.0.0") and "--token" in line
+
+
+# ------------------------------------------------------------------ the inference thread
+def _batcher_failing_with(error: BaseException):
+    from core.serving.batcher import Batcher
+
+    def run_batch(_arrays: list[np.ndarray]) -> np.ndarray:
+        raise error
+
+    batcher = Batcher(run_batch, max_batch=2, max_wait_s=0.0)
+    batcher.start()
+    return batcher
+
+
+def test_a_model_error_fails_its_requests_and_the_thread_goes_on() -> None:
+    import time
+
+    batcher = _batcher_failing_with(ValueError("bad input"))
+    future = batcher.submit(np.zeros((4, 4, 3), np.uint8), time.monotonic() + 60)
+    with pytest.raises(ValueError):
+        future.result(timeout=60)
+    assert batcher.alive
+    batcher.stop()
+
+
+# The thread is meant to end with the SystemExit; pytest reports any thread that does.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_system_exit_in_the_model_is_not_swallowed() -> None:
+    import time
+
+    batcher = _batcher_failing_with(SystemExit(3))
+    future = batcher.submit(np.zeros((4, 4, 3), np.uint8), time.monotonic() + 60)
+    with pytest.raises(RuntimeError, match="inference stopped"):
+        future.result(timeout=60)
+    batcher._thread.join(60)
+    assert not batcher.alive

@@ -36,7 +36,7 @@ from gui.widgets.cards import CardWidget
 
 POLL_MS = 1000
 READY_TIMEOUT_S = 180  # loading torch and the model on a slow machine
-STOP_TIMEOUT_MS = 8000
+CLOSE_WAIT_MS = 15_000  # closing the window or the app: how long a drain may hold it up
 PREDICT_ENDPOINTS = ("/v1/predict", "/v1/predict/batch", "/predict")
 _SAMPLE = re.compile(r"^(marquee_\w+)\{([^}]*)\}\s+([0-9.eE+-]+|NaN)$")
 
@@ -140,7 +140,7 @@ class ServePanel(QDialog):
         self.state = "stopped"
         self._command = command or serve_command(self.model_path, port)
         self._stdout, self._stderr = "", ""
-        self._stopping = False
+        self._stopping = self._killed = False
         self._elapsed_polls = 0
         self.setWindowTitle("Serve model")
         self.setMinimumWidth(620)
@@ -246,7 +246,8 @@ class ServePanel(QDialog):
         if self.process.state() != QProcess.ProcessState.NotRunning:
             return
         self.url, self._stdout, self._stderr = "", "", ""
-        self._stopping, self._elapsed_polls = False, 0
+        self._stopping = self._killed = False
+        self._elapsed_polls = 0
         self.url_edit.clear()
         self.requests_label.setText("0")
         self.latency_label.setText("–")
@@ -259,25 +260,31 @@ class ServePanel(QDialog):
         self._timer.start()
 
     def stop(self, wait: bool = True) -> None:
-        """Ask the server to finish its requests and exit; kill it if it does not in time.
+        """Ask the server to answer the requests in flight and exit (SIGTERM).
 
-        `wait=False` (the Stop button) returns at once; closing waits, so no child outlives
-        the app.
+        The Stop button (`wait=False`) returns at once: the panel follows the process's own
+        exit (`finished`), however long the drain takes, and meanwhile the button offers
+        "Force stop". Closing the window or the app waits up to CLOSE_WAIT_MS, then kills,
+        so no child outlives the app. A kill is always reported.
         """
         self._timer.stop()
-        if self.process.state() == QProcess.ProcessState.NotRunning:
+        if not self.running:
             return
-        self._stopping = True
-        self._set_state("stopping", "Stopping the server (answering requests in flight)…")
-        self.process.terminate()  # SIGTERM: the server drains, then exits 0
-        if not wait:
-            QTimer.singleShot(STOP_TIMEOUT_MS, self._kill)
-        elif not self.process.waitForFinished(STOP_TIMEOUT_MS):
+        if not self._stopping:
+            self._stopping = True
+            self._set_state("stopping", "Stopping the server (answering requests in flight)…")
+            self.process.terminate()
+            if sys.platform == "win32":  # a console child never sees terminate() there
+                self._kill()
+        elif not wait:  # Stop pressed again while it drains: the user forces it
+            self._kill()
+        if wait and not self.process.waitForFinished(CLOSE_WAIT_MS):
             self._kill()
 
     def _kill(self) -> None:
-        if self.process.state() != QProcess.ProcessState.NotRunning:
-            self.process.kill()  # also how Windows stops a console child that ignores close
+        if self.running:
+            self._killed = True
+            self.process.kill()
             self.process.waitForFinished(2000)
 
     @property
@@ -305,7 +312,10 @@ class ServePanel(QDialog):
 
     def _on_process_finished(self, code: int, _status: QProcess.ExitStatus) -> None:
         self._timer.stop()
-        if self._stopping:
+        if self._killed:
+            message = "The server did not stop by itself and was killed; requests in flight "
+            self._set_state("stopped", message + "got no answer.")
+        elif self._stopping:
             self._set_state("stopped", "The server is stopped.")
         else:
             self._set_state("failed", self._failure_message(code))
@@ -364,7 +374,8 @@ class ServePanel(QDialog):
         self.status_label.setText(message)
         self.status_label.setProperty("failed", state == "failed")
         self.status_label.setStyleSheet("color: #d64545;" if state == "failed" else "")
-        self.stop_button.setEnabled(state in ("starting", "ready"))
+        self.stop_button.setEnabled(state in ("starting", "ready", "stopping"))
+        self.stop_button.setText("Force stop" if state == "stopping" else "Stop")
         self.start_button.setVisible(state in ("stopped", "failed"))
         self.state_changed.emit(state)
 

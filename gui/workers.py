@@ -24,6 +24,7 @@ from PySide6.QtGui import QImage, QImageReader
 
 from core.base.config import TrainConfig
 from core.base.errors import Cancelled, MarqueeError
+from core.data.image_open import sniff_format
 
 if TYPE_CHECKING:
     from core.data.datasets import Dataset
@@ -219,13 +220,30 @@ class ThumbnailWorker(QThread):
 
 
 def load_thumbnail(path: Path, size: int) -> QImage:
-    """A QImage scaled to fit size x size (null image when the file cannot be read)."""
-    reader = QImageReader(str(path))
+    """A QImage scaled to fit size x size (null image when the file cannot be read).
+
+    Only JPEG, PNG and WebP, judged by content as everywhere in Marquee: Qt would
+    otherwise pick any of its plugins (TIFF, SVG, ...) for a file named .jpg.
+    """
+    fmt = _thumbnail_format(path)
+    if fmt is None:
+        return QImage()
+    reader = QImageReader(str(path), fmt)
+    reader.setAutoDetectImageFormat(False)  # that plugin only, whatever the content says
     reader.setAutoTransform(True)
     full = reader.size()
     if full.isValid() and (full.width() > size or full.height() > size):
         reader.setScaledSize(full.scaled(QSize(size, size), Qt.AspectRatioMode.KeepAspectRatio))
     return reader.read()
+
+
+def _thumbnail_format(path: Path) -> bytes | None:
+    try:
+        with path.open("rb") as handle:
+            fmt = sniff_format(handle.read(16))
+    except OSError:
+        return None
+    return fmt.lower().encode() if fmt else None
 
 
 class WorkerSet:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from typing import Literal
 
@@ -14,6 +15,8 @@ SCHEDULES = ("onecycle", "cosine")
 LOSSES = ("bce", "asl")
 HEADS = ("linear", "mlp")
 MAX_FEATURE_VIEWS = 16
+MAX_BATCH_SIZE = 65_536
+MAX_SEED = 2**63 - 1  # torch and NumPy take seeds of up to 64 bits
 
 
 @dataclass
@@ -53,6 +56,7 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Raise ConfigError with a plain message for settings that cannot work."""
+        self._validate_numbers()
         if self.strategy not in STRATEGIES:
             raise ConfigError(f"strategy must be one of {', '.join(STRATEGIES)}")
         if self.device not in DEVICES:
@@ -61,8 +65,8 @@ class TrainConfig:
             raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)}")
         if self.epochs < 1:
             raise ConfigError("epochs must be at least 1")
-        if self.batch_size < 1:
-            raise ConfigError("batch size must be at least 1")
+        if not 1 <= self.batch_size <= MAX_BATCH_SIZE:
+            raise ConfigError(f"batch size must be between 1 and {MAX_BATCH_SIZE:,}")
         if not 32 <= self.image_size <= 1024:
             raise ConfigError("image size must be between 32 and 1024 pixels")
         if not 0 < self.lr < 10:
@@ -70,6 +74,18 @@ class TrainConfig:
         if not 0 <= self.dropout < 1:
             raise ConfigError("dropout must be in [0, 1)")
         self._validate_accuracy_options()
+
+    def _validate_numbers(self) -> None:
+        """Every float finite (NaN passes most comparisons' negations), sizes in range."""
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                name = "learning rate" if item.name == "lr" else item.name.replace("_", " ")
+                raise ConfigError(f"{name} must be a finite number, got {value}")
+        if not 0 <= self.weight_decay <= 1:
+            raise ConfigError("weight decay must be between 0 and 1")
+        if not -MAX_SEED <= self.seed <= MAX_SEED:
+            raise ConfigError(f"the seed must be between {-MAX_SEED} and {MAX_SEED}")
 
     def _validate_accuracy_options(self) -> None:
         if self.loss not in LOSSES:

@@ -65,6 +65,15 @@ class ImageDecodeError(DataError):
         shown, why = one_line(shorten(source, 300)), one_line(shorten(reason, 200))
         super().__init__(f"{shown}: cannot read this image ({why})")
         self.source = source
+        self.reason = why
+
+
+class UnsupportedImage(ImageDecodeError):
+    """A file that is not JPEG, PNG or WebP, whatever its name says (never parsed further)."""
+
+
+class ImageTooLarge(ImageDecodeError):
+    """An image whose header claims more pixels than the safety limit (never decoded)."""
 
 
 class ModelFileError(MarqueeError):

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import json
+import logging
+import math
 import sys
 
-from core.base.errors import UsageError
+from core.base.errors import UsageError, one_line
 
-__all__ = ["EXIT_CANCELLED", "EXIT_UNEXPECTED", "EXIT_USER_ERROR", "UsageError", "print_json"]
+__all__ = [
+    "EXIT_CANCELLED",
+    "EXIT_UNEXPECTED",
+    "EXIT_USER_ERROR",
+    "UsageError",
+    "print_json",
+    "show_core_warnings",
+]
+# Core loggers whose warnings a command-line user must see (the cache repairing itself).
+_CORE_LOGGERS = ("marquee.cache",)
 
 # Exit codes of every Marquee command line (marquee ..., torchrun -m core.distributed ...).
 EXIT_USER_ERROR, EXIT_UNEXPECTED, EXIT_CANCELLED = 2, 1, 130
@@ -15,5 +26,34 @@ EXIT_USER_ERROR, EXIT_UNEXPECTED, EXIT_CANCELLED = 2, 1, 130
 
 def print_json(document: object) -> None:
     """One JSON document on stdout (the only thing a `--json` command prints there)."""
-    json.dump(document, sys.stdout, indent=2, default=str)
+    # Strict JSON: NaN (an AP without positives) and infinities become null.
+    json.dump(_finite(document), sys.stdout, indent=2, default=str, allow_nan=False)
     sys.stdout.write("\n")
+
+
+def _finite(value: object) -> object:
+    """`value` with every non-finite float (NumPy's too) replaced by None, recursively."""
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        value = value.item()  # NumPy and torch scalars
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class _WarningLine(logging.Handler):
+    """One `marquee: warning: ...` line on whatever sys.stderr is when the record comes."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"marquee: warning: {one_line(record.getMessage())}", file=sys.stderr)
+
+
+def show_core_warnings() -> None:
+    """Print core's warnings (once per logger, however often `main` runs in a process)."""
+    for name in _CORE_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(h, _WarningLine) for h in logger.handlers):
+            logger.addHandler(_WarningLine(logging.WARNING))

@@ -12,12 +12,18 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from core import __version__
-from core.base.config import DEVICES, HEADS, LOSSES, STRATEGIES, TrainConfig
+from core.base.config import DEVICES, HEADS, LOSSES, MAX_BATCH_SIZE, STRATEGIES, TrainConfig
 from core.base.errors import Cancelled, MarqueeError, OutputError, UsageError, shorten
 from core.base.runtime import configure_threading
-from core.cli.console import EXIT_CANCELLED, EXIT_UNEXPECTED, EXIT_USER_ERROR
+from core.cli.console import (
+    EXIT_CANCELLED,
+    EXIT_UNEXPECTED,
+    EXIT_USER_ERROR,
+    show_core_warnings,
+)
 
 SUBCOMMANDS = (
     "train",
@@ -33,8 +39,16 @@ SUBCOMMANDS = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors in one line (the CLI's contract), not usage plus error."""
+
+    def error(self, message: str) -> NoReturn:
+        hint = f"see '{self.prog} --help'"
+        self.exit(EXIT_USER_ERROR, f"marquee: error: {_one_line(message)} ({hint})\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="marquee",
         description="Multi-label image classification: train on your images, predict labels.",
         epilog="Run 'marquee' with no command to open the desktop app.",
@@ -262,6 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    show_core_warnings()
     try:
         _check_arguments(args)
         from core.cli.dispatch import HANDLERS  # the heavy imports (torch) start here
@@ -287,8 +302,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _check_arguments(args: argparse.Namespace) -> None:
     """Refuse option values that cannot work before any data is read or model trained."""
     batch_size = getattr(args, "batch_size", None)
-    if args.command in ("predict", "evaluate") and batch_size is not None and batch_size < 1:
-        raise UsageError(f"--batch-size must be at least 1, got {batch_size}.")
+    if batch_size is not None and not 1 <= batch_size <= MAX_BATCH_SIZE:
+        raise UsageError(
+            f"--batch-size must be between 1 and {MAX_BATCH_SIZE:,}, got {batch_size}."
+        )
+    if args.command == "serve":  # before torch and the model load: refused at once
+        from core.serving.exposure import check_exposure
+
+        check_exposure(args.host, args.token, args.no_auth)
+    job = getattr(args, "export_job", None)
+    if job is not None and job.exists() and not job.is_dir():
+        raise OutputError(f"--export-job {shorten(str(job), 200)} is a file; give a new folder.")
     out = getattr(args, "out", None)
     if out is not None:
         if args.command == "train" and out.suffix.lower() != ".safetensors":

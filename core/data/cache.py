@@ -12,7 +12,8 @@ Safety:
 - shards are written to a temporary file, fsynced, then renamed, and only then entered
   in the index (one SQLite transaction), so a run killed mid-write leaves a stray
   temporary file, never a half-written shard that is read; a shard whose length is wrong
-  is dropped and decoded again, and ``verify()`` checks every shard's CRC-32;
+  is dropped and decoded again, as is one whose CRC-32 fails when first mapped in a
+  process; a damaged index is rebuilt (see ``core.data.cache_integrity``);
 - several processes share the cache: SQLite locks the index, shards are immutable and
   uniquely named, and a shard evicted under a reader is re-decoded by it;
 - a size cap (``MARQUEE_CACHE_MAX_GB``, default 20) evicts least recently used shards.
@@ -21,7 +22,6 @@ Safety:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import sqlite3
 import time
@@ -35,6 +35,8 @@ import numpy as np
 from core.base.errors import Cancelled, ImageDecodeError
 from core.base.paths import cache_dir
 from core.base.runtime import decode_threads
+from core.data.cache_files import content_hash, file_stamp, writer_dead
+from core.data.cache_integrity import connect_index, out_of_range, shard_intact
 from core.data.cache_shards import CachedRecords, _crc_file, _open_shard, _ShardWriter
 from core.data.decode import Progress, load_rgb
 
@@ -90,11 +92,7 @@ class ImageCache:
         self.shard_dir = self.root / "shards"
         self.shard_dir.mkdir(parents=True, exist_ok=True)
         self.max_bytes = default_max_bytes() if max_bytes is None else max_bytes
-        self._db = sqlite3.connect(self.root / "index.sqlite", timeout=60, isolation_level=None)
-        self._db.execute("PRAGMA busy_timeout = 60000")
-        with contextlib.suppress(sqlite3.OperationalError):  # e.g. WAL on a network drive
-            self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.executescript(_SCHEMA)  # idempotent; SQLite serialises concurrent creators
+        self._db = connect_index(self.root / "index.sqlite", _SCHEMA)
         self.sweep()
 
     def close(self) -> None:
@@ -111,12 +109,13 @@ class ImageCache:
             raise
         self._db.execute("COMMIT")
 
-    def _select(self, sql: str, keys: Sequence[str]) -> list[tuple]:
+    def _select(self, sql: str, keys: Sequence[str], *params: object) -> list[tuple]:
+        """Rows for `keys` in chunks: `params`, then one chunk of keys, fill sql's {marks}."""
         rows: list[tuple] = []
         for start in range(0, len(keys), _SQL_CHUNK):
             part = list(keys[start : start + _SQL_CHUNK])
             marks = ",".join("?" * len(part))
-            rows += self._db.execute(sql.format(marks=marks), part).fetchall()
+            rows += self._db.execute(sql.format(marks=marks), [*params, *part]).fetchall()
         return rows
 
     # ------------------------------------------------------------------ images
@@ -150,7 +149,7 @@ class ImageCache:
                 "SELECT path, mtime_ns, nbytes, digest FROM files WHERE path IN ({marks})", paths
             )
         }
-        stats = [_stat(p) for p in paths]
+        stats = [file_stamp(p) for p in paths]
         digests: list[str | None] = [
             entry[2] if (entry := known.get(p)) and tuple(entry[:2]) == st else None
             for p, st in zip(paths, stats, strict=True)
@@ -160,7 +159,7 @@ class ImageCache:
             for start in range(0, len(todo), 256):
                 _poll(should_stop)
                 part = todo[start : start + 256]
-                hashed = pool.map(lambda i: _hash_file(paths[i]), part)
+                hashed = pool.map(lambda i: content_hash(paths[i]), part)
                 for i, digest in zip(part, hashed, strict=True):
                     digests[i] = digest
         if todo:
@@ -170,19 +169,9 @@ class ImageCache:
         return [d for d in digests if d is not None]
 
     def _locate(self, digests: Sequence[str], family: str) -> dict[str, tuple[str, int]]:
-        rows = self._select_family(list(dict.fromkeys(digests)), family)
+        sql = "SELECT digest, shard, slot FROM records WHERE family = ? AND digest IN ({marks})"
+        rows = self._select(sql, list(dict.fromkeys(digests)), family)
         return {digest: (shard, slot) for digest, shard, slot in rows}
-
-    def _select_family(self, digests: list[str], family: str) -> list[tuple]:
-        rows: list[tuple] = []
-        for start in range(0, len(digests), _SQL_CHUNK):
-            part = digests[start : start + _SQL_CHUNK]
-            sql = (
-                "SELECT digest, shard, slot FROM records WHERE family = ? AND digest IN "
-                f"({','.join('?' * len(part))})"
-            )
-            rows += self._db.execute(sql, [family, *part]).fetchall()
-        return rows
 
     def _decode(
         self,
@@ -278,13 +267,20 @@ class ImageCache:
         names = sorted({found[d][0] for d in digests if d in found})
         maps, bad = {}, []
         record = int(np.prod(shape)) * np.dtype(dtype).itemsize
-        counts = dict(self._select("SELECT name, count FROM shards WHERE name IN ({marks})", names))
+        entries = {
+            name: (count, crc)
+            for name, count, crc in self._select(
+                "SELECT name, count, crc FROM shards WHERE name IN ({marks})", names
+            )
+        }
         for name in names:
-            view = _open_shard(self.shard_dir / name, counts.get(name), record, shape, dtype)
-            if view is None:
+            count, crc = entries.get(name, (None, None))
+            view = _open_shard(self.shard_dir / name, count, record, shape, dtype)
+            if view is None or not shard_intact(name, view[0], crc):
                 bad.append(name)
             else:
                 maps[name] = view
+        bad += out_of_range(found, {name: entries[name][0] for name in maps})
         if bad:
             self._drop_shards(bad)
             return None
@@ -359,7 +355,7 @@ class ImageCache:
                 age = now - path.stat().st_mtime
             except OSError:
                 continue
-            stray_temp = path.suffix == ".tmp" and (age > _STALE_TEMP_S or _writer_dead(path))
+            stray_temp = path.suffix == ".tmp" and (age > _STALE_TEMP_S or writer_dead(path))
             unindexed = path.suffix == ".rec" and path.name not in known and age > 600
             if stray_temp or unindexed:
                 with contextlib.suppress(OSError):
@@ -388,39 +384,6 @@ class ImageCache:
 def _poll(should_stop: Callable[[], bool] | None) -> None:
     if should_stop is not None and should_stop():
         raise Cancelled("Stopped while decoding images.")
-
-
-def _stat(path: str) -> tuple[int, int]:
-    try:
-        st = os.stat(path)
-    except OSError as exc:
-        raise ImageDecodeError(path, exc.strerror or type(exc).__name__) from exc
-    return st.st_mtime_ns, st.st_size
-
-
-def _hash_file(path: str) -> str:
-    try:
-        with open(path, "rb") as handle:
-            return hashlib.file_digest(handle, "blake2b").hexdigest()[:32]
-    except OSError as exc:
-        raise ImageDecodeError(path, exc.strerror or type(exc).__name__) from exc
-
-
-def _writer_dead(path: Path) -> bool:
-    """A temporary shard's writer (pid in its name) is gone (POSIX; elsewhere: age only)."""
-    try:
-        pid = int(path.name.rsplit(".", 2)[-2])
-    except (ValueError, IndexError):
-        return True
-    if os.name != "posix":
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False
-    return False
 
 
 def clear_cache() -> int:

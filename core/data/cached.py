@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from core.data.cache import SHARD_BYTES, ImageCache, cache_enabled
+from core.data.cache_integrity import log
 from core.data.cache_shards import CachedRecords
 from core.data.decode import Progress
 
@@ -30,7 +31,8 @@ def load_split_images(
     if cache_enabled():
         try:
             cache = ImageCache()
-        except (OSError, sqlite3.Error):
+        except (OSError, sqlite3.Error) as exc:
+            log.warning("the image cache cannot be used (%s); decoding into memory instead", exc)
             cache = None
         if cache is not None:
             try:
@@ -66,14 +68,15 @@ def cached_embeddings(
         return _embed_all(torch.arange(len(images)), embed, batch_size, progress)
     cache = ImageCache()
     try:
-        todo = cache.missing(images.digests, family)
-        unique = list({images.digests[i]: i for i in reversed(todo)}.values())[::-1]
-        if unique:
-            computed = _embed_all(torch.tensor(unique), embed, batch_size, progress)
-            _store(cache, family, [images.digests[i] for i in unique], computed)
-        reader = cache.records(images.digests, family)
-        if reader is not None:
-            return reader.all()
+        for _attempt in range(2):  # a damaged shard is dropped by `records`: fill it again
+            todo = cache.missing(images.digests, family)
+            unique = list({images.digests[i]: i for i in reversed(todo)}.values())[::-1]
+            if unique:
+                computed = _embed_all(torch.tensor(unique), embed, batch_size, progress)
+                _store(cache, family, [images.digests[i] for i in unique], computed)
+            reader = cache.records(images.digests, family)
+            if reader is not None:
+                return reader.all()
     finally:
         cache.close()
     return _embed_all(torch.arange(len(images)), embed, batch_size, progress)  # evicted meanwhile

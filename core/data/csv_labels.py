@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.base.errors import shorten
 from core.base.limits import MAX_LABELS, json_depth
 from core.data.types import DataError, ValidationReport
 
@@ -111,6 +112,19 @@ def _check_header(path: Path, rel: str, separator: str) -> None:
         raise DataError(
             f"{rel} has {len(columns):,} columns; Marquee handles at most {MAX_LABELS:,} "
             "labels. Keep the image column and the label columns you need."
+        )
+    _refuse_repeated_columns(columns, rel)
+
+
+def _refuse_repeated_columns(columns: list[str], rel: str) -> None:
+    """A column named twice would become a label 'Action.1' (pandas renames repeats)."""
+    names = [name.strip() for name in columns if name.strip()]
+    repeated = list(dict.fromkeys(name for name in names if names.count(name) > 1))
+    if repeated:
+        shown = shorten(", ".join(repeated), 200)
+        raise DataError(
+            f"{rel} names the column(s) {shown} more than once; every column needs its own "
+            "name. Remove or rename the repeats."
         )
 
 

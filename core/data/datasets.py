@@ -39,6 +39,7 @@ from core.data.readers import (
     Options,
     Raw,
     files_in,
+    has_label_file,
     is_label_tree,
     relative_name,
 )
@@ -177,7 +178,7 @@ def detect_format(path: str | Path) -> str:
         if suffix == ".json":
             return "createml"
         raise DataError(f"{root.name} is neither a CSV nor a JSON file. {LAYOUTS_HELP}")
-    if (root / "train" / "metadata.csv").is_file():
+    if has_label_file(root / "train" / "metadata.csv", "train/metadata.csv"):
         return "folders"
     tables, jsons = files_in(root, CSV_SUFFIXES), files_in(root, (".json",))
     if len(tables) + len(jsons) == 1:

@@ -1,5 +1,7 @@
 """Image decoding: one image to a square uint8 array, many in threads, and an in-RAM fallback.
 
+Files are opened by `core.data.image_open.open_image` (only JPEG, PNG and WebP, sized
+from the header, never truncated); this module re-exports it with `read_rgb`.
 Images are decoded once, resized to a square `size` (JPEGs in draft mode near that size)
 and then read from the on-disk image cache (core.data.cache); `DecodedImageCache` keeps
 decoded sets in RAM only where that cache is switched off or not writable.
@@ -8,7 +10,6 @@ decoded sets in RAM only where that cache is switched off or not writable.
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,8 +18,19 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core.base.errors import Cancelled, ImageDecodeError
+from core.base.errors import Cancelled
 from core.base.runtime import decode_threads
+from core.data.image_open import decoded, open_image, read_rgb
+
+__all__ = [
+    "DecodedImageCache",
+    "ImageSource",
+    "Progress",
+    "decode_images",
+    "load_rgb",
+    "open_image",
+    "read_rgb",
+]
 
 ImageSource = str | Path | Image.Image
 Progress = Callable[[int, int], None]
@@ -28,22 +40,9 @@ def load_rgb(source: ImageSource, size: int) -> np.ndarray:
     """Decode (or take) one image and resize it to size x size RGB, as a HWC uint8 array."""
     if isinstance(source, Image.Image):
         return _resize(source, size)
-    try:
-        # Pillow only warns (on stderr) between one and two times its pixel limit; such
-        # an image is refused here as it is when a data set is checked.
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(source) as img:
-                img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale when large
-                return _resize(img, size)
-    except (
-        OSError,
-        ValueError,
-        SyntaxError,  # some Pillow plugins raise it for malformed headers
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
-    ) as exc:
-        raise ImageDecodeError(str(source), str(exc) or type(exc).__name__) from exc
+    with open_image(source) as img:
+        img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale when large
+        return _resize(decoded(img, str(source)), size)
 
 
 def _resize(img: Image.Image, size: int) -> np.ndarray:

@@ -1,18 +1,16 @@
-"""Finding image files and proving they decode, in threads, safe against decompression bombs."""
+"""Finding image files and proving they decode (through `open_image`), in threads."""
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from PIL import Image
-
+from core.base.errors import ImageDecodeError, ImageTooLarge, UnsupportedImage
 from core.base.runtime import decode_threads
+from core.data.image_open import open_image
 from core.data.types import IMAGE_SUFFIXES, Cancelled
 
-DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's own default for Image.MAX_IMAGE_PIXELS
 _PROGRESS_STEPS = 200  # at most this many progress calls per check
 
 
@@ -41,24 +39,18 @@ def is_image_file(path: Path) -> bool:
 
 def check_image(path: Path) -> str | None:
     """None if the file fully decodes, else why not (a phrase that follows the file name)."""
-    limit = Image.MAX_IMAGE_PIXELS or DEFAULT_MAX_PIXELS
     try:
-        with Image.open(path) as img:
-            width, height = img.size
-            if width * height > limit:
-                return _too_big(f"{width}x{height} pixels, over the {limit:,}-pixel safety limit")
+        with open_image(path) as img:
             img.load()  # a full decode: header-only checks miss truncated files
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        return _too_big(str(exc))
-    except Image.UnidentifiedImageError:
-        return "is not an image Pillow can read (wrong format or not an image at all)"
+    except ImageTooLarge as exc:
+        return f"is too large to open safely, a possible decompression bomb ({exc.reason})"
+    except UnsupportedImage as exc:
+        return f"is not an image Marquee reads ({exc.reason})"
+    except ImageDecodeError as exc:
+        return f"cannot be decoded ({exc.reason})"
     except Exception as exc:  # malformed files raise all sorts; the report must not crash
         return f"cannot be decoded ({type(exc).__name__}: {exc})"
     return None
-
-
-def _too_big(detail: str) -> str:
-    return f"is too large to open safely, a possible decompression bomb ({detail})"
 
 
 def check_images(
@@ -79,21 +71,17 @@ def check_images(
     _poll(should_stop)
     if progress:
         progress(0, total)
-    # Promote Pillow's bomb warning to an error while we check; filters are process-wide
-    # in Python 3.11, so set them once here rather than in each worker thread.
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        with ThreadPoolExecutor(max_workers=workers or _default_workers()) as pool:
-            futures = {pool.submit(check_image, path): path for path in unique}
-            try:
-                for done, future in enumerate(as_completed(futures), start=1):
-                    _collect(future, futures[future], failures)
-                    _poll(should_stop)
-                    if progress and (done % step == 0 or done == total):
-                        progress(done, total)
-            except BaseException:
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
+    with ThreadPoolExecutor(max_workers=workers or _default_workers()) as pool:
+        futures = {pool.submit(check_image, path): path for path in unique}
+        try:
+            for done, future in enumerate(as_completed(futures), start=1):
+                _collect(future, futures[future], failures)
+                _poll(should_stop)
+                if progress and (done % step == 0 or done == total):
+                    progress(done, total)
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
     return failures
 
 

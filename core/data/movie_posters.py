@@ -7,12 +7,12 @@ so the destination either holds a complete copy or does not exist.
 
 from __future__ import annotations
 
+import glob
 import http.client
 import os
 import shutil
 import stat
 import tempfile
-import time
 import urllib.error
 import urllib.request
 import zipfile
@@ -23,6 +23,7 @@ from typing import BinaryIO
 
 from core import __version__
 from core.base.errors import Cancelled, DownloadError, shorten
+from core.base.files import remove_stale_temps
 from core.base.paths import data_dir
 
 MOVIE_POSTERS_URL = "https://pl-flash-data.s3.amazonaws.com/movie_posters.zip"
@@ -59,7 +60,7 @@ def ensure_movie_posters(
     if (dest / COMPLETE_MARKER).is_file():
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temps(dest)
+    remove_stale_temps(dest.parent, f".{glob.escape(dest.name)}-*", _STALE_TEMP_SECONDS)
     stop = should_stop or (lambda: False)
     fd, name = tempfile.mkstemp(prefix=f".{dest.name}-", suffix=".zip.part", dir=dest.parent)
     archive = Path(name)
@@ -225,20 +226,6 @@ def _data_root(staging: Path) -> Path:
     if len(entries) == 1 and entries[0].is_dir():
         return entries[0]
     return staging
-
-
-def _remove_stale_temps(dest: Path) -> None:
-    # Leftovers of killed runs; recent ones may belong to a download still in progress.
-    now = time.time()
-    for temp in dest.parent.glob(f".{dest.name}-*"):
-        try:
-            if now - temp.stat().st_mtime > _STALE_TEMP_SECONDS:
-                if temp.is_dir():
-                    shutil.rmtree(temp, ignore_errors=True)
-                else:
-                    temp.unlink()
-        except OSError:
-            pass
 
 
 def _install(root: Path, dest: Path) -> None:

@@ -22,6 +22,9 @@ SPLIT_FOLDERS = (
     ("test", ("test",)),
 )
 CSV_SUFFIXES = (".csv", ".tsv")
+# Reading stops once this many listed images are missing and they outnumber those found:
+# a label file of a million rows beside no images must not take minutes to refuse.
+MAX_MISSING = 1000
 LAYOUTS_HELP = (
     "Supported layouts: a folder with train/metadata.csv (and optional val/ and test/); "
     "a CSV file naming the images with 0/1 label columns or a column of labels; "
@@ -65,7 +68,7 @@ def _read_folders(root: Path, report: ValidationReport, options: Options) -> Raw
     for split, folder in _split_folders(root):
         csv_path = folder / "metadata.csv"
         rel = f"{folder.name}/metadata.csv"
-        if csv_path.is_file():
+        if has_label_file(csv_path, rel):
             table = parse_labels(
                 csv_path,
                 rel,
@@ -89,6 +92,18 @@ def _read_folders(root: Path, report: ValidationReport, options: Options) -> Raw
         for split, (folder, rel, table) in tables.items()
     }
     return Raw(root, names, splits)
+
+
+def has_label_file(path: Path, rel: str) -> bool:
+    """Whether `path` exists; a DataError if it is there but no regular file to read."""
+    if not os.path.lexists(path):
+        return False
+    if not path.is_file():  # a FIFO or device would block or never end; a link loop fails
+        raise DataError(
+            f"{rel} is not a regular file (a pipe, a device, or a broken or looping link); "
+            "make it a CSV file."
+        )
+    return True
 
 
 def _split_folders(root: Path) -> Iterator[tuple[str, Path]]:
@@ -122,16 +137,28 @@ def _resolve_rows(
     report: ValidationReport,
     where: Callable[[int], str],
 ) -> list[Item]:
-    items = []
+    items: list[Item] = []
+    missing = 0
     for row in rows:
         problem = _name_problem(row.ident)
         path = None if problem else resolve_image(row.ident, folders)
         if path is None:
             message = problem or _not_found(row.ident, folders, root)
             report.add("error", where(row.row), f"{message} Add the file or fix the name; skipped.")
+            missing += 1
+            if missing >= MAX_MISSING and missing > len(items):
+                raise _mostly_missing(missing, len(items), len(rows), where(row.row))
             continue
         items.append(Item(path, row.labels))
     return items
+
+
+def _mostly_missing(missing: int, found: int, listed: int, last: str) -> DataError:
+    return DataError(
+        f"{missing:,} of the first {missing + found:,} images listed are missing (up to "
+        f"{last}, of {listed:,} listed), so reading stopped there. Check that the images "
+        "are in the data set folder (or give the images folder)."
+    )
 
 
 _NAME_MAX, _PATH_MAX = 250, 4000  # bytes; the OS limits are 255 and 4096 on most systems

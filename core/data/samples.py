@@ -12,9 +12,9 @@ ImageNet backbone yet not trivial. The layout matches the real movie-posters dat
 from __future__ import annotations
 
 import csv
+import glob
 import os
 import shutil
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from core.base.files import remove_stale_temps
 from core.base.paths import cache_dir
 from core.data import poster_art as art
 from core.data.poster_art import Draw, Rng
@@ -75,7 +76,7 @@ def ensure_sample_data(root: Path | None = None, variant: str = "normal") -> Pat
     if (root / COMPLETE_MARKER).is_file():
         return root
     root.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temps(root)
+    remove_stale_temps(root.parent, f".{glob.escape(root.name)}.tmp-*", _STALE_TEMP_SECONDS)
     temp = root.parent / f".{root.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
         generate(temp)
@@ -153,14 +154,3 @@ def _write_metadata(path: Path, rows: list[tuple[str, tuple[str, ...]]]) -> None
         for poster_id, labels in rows:
             flags = [int(g in labels) for g in GENRES]
             writer.writerow([poster_id, str(list(labels)), *flags])
-
-
-def _remove_stale_temps(root: Path) -> None:
-    # Temp folders of interrupted runs; recent ones may belong to a live process.
-    now = time.time()
-    for temp in root.parent.glob(f".{root.name}.tmp-*"):
-        try:
-            if now - temp.stat().st_mtime > _STALE_TEMP_SECONDS:
-                shutil.rmtree(temp, ignore_errors=True)
-        except OSError:
-            pass

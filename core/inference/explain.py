@@ -24,8 +24,9 @@ from PIL import Image
 from torch import nn
 
 from core.base.device import resolve_device
-from core.base.errors import BackboneUnavailable, ImageDecodeError, UsageError
+from core.base.errors import BackboneUnavailable, UsageError
 from core.data.decode import ImageSource, load_rgb
+from core.data.image_open import read_rgb
 from core.inference.graph import graph_for
 from core.model.classifier import MultiLabelClassifier
 from core.model.preprocess import normalize
@@ -72,11 +73,7 @@ def open_image(source: ImageSource) -> Image.Image:
     """The image as RGB (a path is decoded; an ImageDecodeError names it when it cannot be)."""
     if isinstance(source, Image.Image):
         return source.convert("RGB")
-    try:
-        with Image.open(source) as img:
-            return img.convert("RGB")
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise ImageDecodeError(str(source), str(exc) or type(exc).__name__) from exc
+    return read_rgb(source)  # only the formats Marquee supports ever parse the file
 
 
 class Explainer:

@@ -27,6 +27,9 @@ from core.base.files import write_text
 ThresholdMode = Literal["global", "tuned", "custom"]
 CSV_LABEL_SEPARATOR = "|"  # the separator Marquee's CSV reader detects for label lists
 DEFAULT_THRESHOLD = 0.5
+NOT_A_NUMBER = "the model gave NaN instead of probabilities (the model file may be damaged)"
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -109,16 +112,22 @@ class PredictionSet:
         rows = []
         for prediction in predictions:
             row = self._row_of[prediction.source]
-            if prediction.probabilities is None:
+            values = self._checked(prediction.probabilities)
+            if values is None:
                 self._probs[row] = np.nan
                 self._errors[row] = prediction.error or "could not be predicted"
+            elif not np.isfinite(values).all():  # a broken model: never a silent null
+                self._probs[row] = np.nan
+                self._errors[row] = f"{prediction.source}: {NOT_A_NUMBER}"
             else:
-                self._probs[row] = self._checked(prediction.probabilities)
+                self._probs[row] = values
                 self._errors[row] = None
             rows.append(row)
         return rows
 
-    def _checked(self, probabilities: np.ndarray) -> np.ndarray:
+    def _checked(self, probabilities: np.ndarray | None) -> np.ndarray | None:
+        if probabilities is None:
+            return None
         values = np.asarray(probabilities, dtype=np.float32)
         if values.shape != (len(self.label_names),):
             raise ValueError(
@@ -241,7 +250,7 @@ class PredictionSet:
         }
 
     def csv_header(self) -> list[str]:
-        return ["file", *self.label_names, "predicted", "error"]
+        return [csv_cell(c) for c in ("file", *self.label_names, "predicted", "error")]
 
     def csv_rows(self) -> list[list[str]]:
         rows = []
@@ -249,7 +258,9 @@ class PredictionSet:
             probs = item["probabilities"] or {}
             values = [f"{probs[n]:.4f}" if probs else "" for n in self.label_names]
             predicted = CSV_LABEL_SEPARATOR.join(item["labels"])
-            rows.append([item["file"], *values, predicted, item["error"] or ""])
+            texts = [item["file"], predicted, item["error"] or ""]
+            file, predicted, error = (csv_cell(text) for text in texts)
+            rows.append([file, *values, predicted, error])
         return rows
 
     def to_csv(self) -> str:
@@ -263,6 +274,11 @@ class PredictionSet:
         """Write every input as one CSV row, atomically; returns the number of rows."""
         write_text(Path(path), self.to_csv(), "the CSV")
         return len(self.sources)
+
+
+def csv_cell(text: str) -> str:
+    """`text` safe for a spreadsheet: a leading ' keeps =, +, -, @, tab or CR from being run."""
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
 def _checked_threshold(value: float, what: str) -> float:

@@ -112,9 +112,18 @@ def _create_timm(name: str, *, pretrained: bool) -> nn.Module:
         raise _download_failed(name, f"cannot reach {HUB_HOST}")
     try:
         return timm.create_model(name, pretrained=True, pretrained_cfg_overlay=overlay)
-    except Exception as exc:  # network, hub and cache errors come in many types
+    except _download_errors() as exc:  # anything else (a bad checkpoint, a bug) is not
         detail = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
         raise _download_failed(name, detail) from exc
+
+
+def _download_errors() -> tuple[type[BaseException], ...]:
+    """What a failed download raises: OS and hub errors (OSError), httpx's transport errors."""
+    try:
+        import httpx
+    except ImportError:
+        return (OSError,)
+    return (OSError, httpx.TransportError)
 
 
 HUB_HOST = "huggingface.co"
@@ -142,7 +151,9 @@ def _cached_weights_overlay(name: str) -> dict | None:
             cached = try_to_load_from_cache(hub_id, filename)
             if isinstance(cached, str):
                 return {"file": cached}
-    except Exception:  # no cache, or an older timm/hub API: fall back to a download
+    except (ImportError, AttributeError, ValueError, OSError):
+        # No hub package, a name timm keeps no hub id for (None.hf_hub_id), an id the hub
+        # refuses, or an unreadable cache: no overlay, so timm downloads as usual.
         return None
     return None
 

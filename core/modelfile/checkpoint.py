@@ -12,10 +12,10 @@ import os
 import shutil
 import struct
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 from core import __version__
 from core.base.errors import BackboneUnavailable, ModelFileError, UsageError, shorten
@@ -23,18 +23,23 @@ from core.base.files import replacing
 from core.base.limits import loads_json
 from core.model.backbones import get_backbone_info
 from core.modelfile import schema as _meta_schema
+from core.modelfile.weights import (
+    MAX_HEADER_BYTES,
+    check_table,
+    check_tensors,
+    read_header,
+    tensor_table,
+)
+from core.modelfile.weights import short_digest as short_digest  # re-exported
+from core.modelfile.weights import weights_digest as weights_digest  # re-exported
 
 if TYPE_CHECKING:
-    import torch
-    from torch import nn
-
     from core.model.classifier import MultiLabelClassifier
 
 FORMAT_VERSION = 1
 METADATA_KEY = "marquee"
 _PICKLE_SUFFIXES = {".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".bin"}
 MAX_METADATA_CHARS = 1_000_000  # Marquee's own: a few kB, about 200 kB with 1,000 labels
-MAX_HEADER_BYTES = 8_000_000  # the whole safetensors header: tensor table plus metadata
 
 
 @dataclass
@@ -60,6 +65,8 @@ class ModelMeta:
     tuned_thresholds: list[float] | None = None
     # Training stages, oldest first: {"epochs", "best_epoch", "strategy", "init_from"}.
     lineage: list[dict[str, Any]] = field(default_factory=list)
+    # SHA-256 of the weights (`weights_digest`), written on save and checked on load.
+    weights_sha256: str | None = None
     created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     app_version: str = __version__
     format_version: int = FORMAT_VERSION
@@ -109,8 +116,9 @@ def save_model(path: str | Path, model: MultiLabelClassifier, meta: ModelMeta) -
 
     path = Path(path)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    stored = replace(meta, weights_sha256=weights_digest(tensors))
     with replacing(path, "the model") as tmp:
-        save_file(tensors, str(tmp), metadata={METADATA_KEY: meta.to_json()})
+        save_file(tensors, str(tmp), metadata={METADATA_KEY: stored.to_json()})
     return path
 
 
@@ -185,13 +193,17 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[MultiLabelClassif
 
     path = Path(path)
     meta = read_meta(path)
+    # The header's tensor table must agree with the metadata before anything is built.
+    check_table(tensor_table(path), meta.backbone, len(meta.label_names), meta.config, _name(path))
     try:
         options = head_options(meta.config)
         model = create_model(meta.backbone, len(meta.label_names), pretrained=False, **options)
     except (TypeError, ValueError) as exc:
         raise _fail(path.name, f"its head settings are not usable ({exc})") from exc
+    state = load_file(str(path), device="cpu")
+    check_tensors(state, meta.weights_sha256, _name(path))
     try:
-        model.load_state_dict(load_file(str(path), device="cpu"), strict=True)
+        model.load_state_dict(state, strict=True)
     except (RuntimeError, ValueError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelFileError(
@@ -202,6 +214,8 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[MultiLabelClassif
 
 
 # ------------------------------------------------------------------ editing thresholds
+
+
 def write_thresholds(
     path: str | Path, thresholds: Mapping[str, float] | Sequence[float]
 ) -> ModelMeta:
@@ -256,7 +270,7 @@ def _rewrite_meta(path: Path, meta: ModelMeta) -> ModelMeta:
     text = meta.to_json()
     ModelMeta.from_json(text, path.name)  # never write what could not be read back
     with path.open("rb") as source:
-        header, data_start = _read_header(source, path)
+        header, data_start = read_header(source, path)
         header.setdefault("__metadata__", {})[METADATA_KEY] = text
         encoded = json.dumps(header, separators=(",", ":")).encode("utf-8")
         encoded += b" " * (-len(encoded) % 8)  # keep the data 8-byte aligned, as safetensors does
@@ -269,49 +283,3 @@ def _rewrite_meta(path: Path, meta: ModelMeta) -> ModelMeta:
             os.fsync(target.fileno())
             shutil.copymode(path, tmp)
     return meta
-
-
-def _read_header(handle: BinaryIO, path: Path) -> tuple[dict, int]:
-    raw = handle.read(8)
-    size = struct.unpack("<Q", raw)[0] if len(raw) == 8 else -1
-    if not 0 < size <= MAX_HEADER_BYTES:  # the one cap: loading refuses larger headers too
-        raise ModelFileError(f"{path.name}: its safetensors header is damaged.")
-    try:
-        header = json.loads(handle.read(size))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"{path.name}: its safetensors header is damaged.") from exc
-    if not isinstance(header, dict):
-        raise ModelFileError(f"{path.name}: its safetensors header is damaged.")
-    return header, 8 + size
-
-
-# ------------------------------------------------------------------ identity of the weights
-def weights_digest(source: str | Path | Mapping[str, torch.Tensor] | nn.Module) -> str:
-    """SHA-256 of the tensors (names, dtypes, shapes and bytes, in name order).
-
-    The same weights give the same digest from a model file, a state dict or a module, and
-    editing a file's metadata (thresholds) leaves it unchanged.
-    """
-    import hashlib
-
-    import torch
-
-    if isinstance(source, str | Path):
-        from safetensors.torch import load_file
-
-        state: Mapping[str, torch.Tensor] = load_file(str(source))
-    elif isinstance(source, torch.nn.Module):
-        state = source.state_dict()
-    else:
-        state = source
-    digest = hashlib.sha256()
-    for name in sorted(state):
-        tensor = state[name].detach().to("cpu").contiguous()
-        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
-        digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
-
-
-def short_digest(source: str | Path | Mapping[str, torch.Tensor] | nn.Module) -> str:
-    """The first 12 hex digits of `weights_digest`: enough to tell models apart."""
-    return weights_digest(source)[:12]

@@ -13,7 +13,7 @@ import math
 from dataclasses import fields
 from typing import Any
 
-from core.base.config import TrainConfig
+from core.base.config import HEADS, LOSSES, MAX_FEATURE_VIEWS, SCHEDULES, STRATEGIES, TrainConfig
 from core.base.limits import MAX_LABEL_CHARS, MAX_LABELS, label_name_problem, label_names_problem
 
 MAX_METRICS = 64
@@ -21,6 +21,17 @@ MAX_CONFIG_KEYS = 200
 MAX_SHORT_TEXT = 100
 MAX_LINEAGE = 1000
 _PER_LABEL_NUMBERS = ("precision", "recall", "f1", "threshold")
+_HEX = frozenset("0123456789abcdef")
+# Every size in the stored training config, capped: `head_hidden` sizes a layer that is
+# built before the weights are read, the others are shown and reused by "train more".
+_CONFIG_RANGES = {
+    "head_hidden": (8, 8192),
+    "image_size": (16, 2048),
+    "epochs": (1, 100_000),
+    "batch_size": (1, 1 << 20),
+    "feature_views": (0, MAX_FEATURE_VIEWS),
+}
+_CONFIG_CHOICES = {"head": HEADS, "strategy": STRATEGIES, "loss": LOSSES, "schedule": SCHEDULES}
 
 
 class Invalid(Exception):
@@ -56,6 +67,8 @@ def validate(data: dict, format_version: int) -> dict[str, Any]:
             data["tuned_thresholds"], "tuned_thresholds", len(names), 0.0, 1.0
         )
     clean["lineage"] = _lineage(data.get("lineage", []))
+    if data.get("weights_sha256") is not None:
+        clean["weights_sha256"] = _digest(data["weights_sha256"])
     for key in ("created", "app_version"):
         if key in data:
             clean[key] = _text(data[key], key)
@@ -185,7 +198,24 @@ def _config(value: object) -> dict[str, Any]:
     dropout = config.get("dropout", 0.0)
     if not (_is_number(dropout) and 0 <= dropout < 1):
         raise Invalid("config.dropout must be a number in [0, 1)")
+    _config_values(config)
     return dict(config)
+
+
+def _config_values(config: dict) -> None:
+    """Sizes in range and names from the known choices (types are checked already)."""
+    for key, (low, high) in _CONFIG_RANGES.items():
+        if config.get(key) is not None:
+            _integer(config[key], f"config.{key}", low, high)
+    for key, choices in _CONFIG_CHOICES.items():
+        if key in config and config[key] not in choices:
+            raise Invalid(f"config.{key} must be one of {', '.join(choices)}")
+
+
+def _digest(value: object) -> str:
+    if not (isinstance(value, str) and len(value) == 64 and set(value) <= _HEX):
+        raise Invalid("weights_sha256 must be 64 lowercase hex digits")
+    return value
 
 
 def _describe(kinds: list[str]) -> str:

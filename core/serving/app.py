@@ -20,7 +20,12 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from core import __version__
-from core.inference.predictions import Prediction, PredictionSet, parse_label_thresholds
+from core.inference.predictions import (
+    NOT_A_NUMBER,
+    Prediction,
+    PredictionSet,
+    parse_label_thresholds,
+)
 from core.serving.batcher import Batcher, BatcherStopped, BatchResult, DeadlineExceeded, QueueFull
 from core.serving.errors import ApiError, error_response, install_error_handlers
 from core.serving.images import decode_upload
@@ -226,12 +231,14 @@ def create_app(runtime: ModelRuntime, options: ServeOptions | None = None) -> Fa
     app.state.serving = state
     install_error_handlers(app)
     app.add_middleware(GuardMiddleware, state=state)
-    _add_prediction_routes(app, state)
+    _add_predict_route(app, state)
+    _add_batch_route(app, state)
+    _add_flash_route(app, state)
     _add_status_routes(app, state)
     return app
 
 
-def _add_prediction_routes(app: FastAPI, state: ServingState) -> None:
+def _add_predict_route(app: FastAPI, state: ServingState) -> None:
     options = state.options
 
     @app.post("/v1/predict", openapi_extra=PREDICT_BODY, responses=ERRORS)
@@ -243,6 +250,7 @@ def _add_prediction_routes(app: FastAPI, state: ServingState) -> None:
         upload = await single_image(request, options.max_body_bytes)
         result, decode_ms = await state.predict(upload, _deadline(request, options))
         predictions.record([Prediction(upload.name, result.probabilities)])
+        _require_result(predictions, 0)
         doc = predictions.to_json()
         row = doc["predictions"][0]
         return {
@@ -254,6 +262,10 @@ def _add_prediction_routes(app: FastAPI, state: ServingState) -> None:
             "timings": _timings(result, decode_ms, request),
             "batch_size": result.batch_size,
         }
+
+
+def _add_batch_route(app: FastAPI, state: ServingState) -> None:
+    options = state.options
 
     @app.post("/v1/predict/batch", openapi_extra=BATCH_BODY, responses=ERRORS)
     async def predict_batch(
@@ -279,6 +291,8 @@ def _add_prediction_routes(app: FastAPI, state: ServingState) -> None:
         results = []
         for index, upload in enumerate(uploads):
             item: dict[str, Any] = {"index": index, "file": upload.name}
+            if index not in errors and rows[index]["error"]:  # the model gave NaN
+                errors[index] = _no_result()
             if index in errors:
                 item["error"] = {**errors[index].body()["error"], "status": errors[index].status}
             else:
@@ -292,6 +306,10 @@ def _add_prediction_routes(app: FastAPI, state: ServingState) -> None:
             "results": results,
         }
 
+
+def _add_flash_route(app: FastAPI, state: ServingState) -> None:
+    options = state.options
+
     @app.post("/predict", openapi_extra=FLASH_BODY, responses=ERRORS)
     async def flash_predict(request: Request) -> dict[str, Any]:
         """Lightning Flash Serve's request and response shape, so Flash clients work as is."""
@@ -299,7 +317,18 @@ def _add_prediction_routes(app: FastAPI, state: ServingState) -> None:
         predictions = state.new_set(None, None)
         result, _ = await state.predict(Upload("<flash>", data), _deadline(request, options))
         predictions.record([Prediction("<flash>", result.probabilities)])
+        _require_result(predictions, 0)
         return {"session": session, "result": {"outputs": predictions.predicted_labels(0)}}
+
+
+def _require_result(predictions: PredictionSet, row: int) -> None:
+    """A 500 naming the model when it gave NaN: never a 200 with null probabilities."""
+    if predictions.error(row) is not None:
+        raise _no_result()
+
+
+def _no_result() -> ApiError:
+    return ApiError(500, "invalid_model_output", f"No result: {NOT_A_NUMBER}.")
 
 
 def _add_status_routes(app: FastAPI, state: ServingState) -> None:

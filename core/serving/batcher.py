@@ -153,11 +153,15 @@ class Batcher:
         started = time.monotonic()
         try:
             probs = self._run_batch([job.array for job in live])
-        except BaseException as exc:  # the model failed: every waiting request must learn it
+        except Exception as exc:  # the model failed: every waiting request must learn it
             log.exception("inference failed for a batch of %d", len(live))
             for job in live:
                 job.future.set_exception(exc)
             return
+        except BaseException as exc:  # SystemExit and the like: answer, then end the thread
+            for job in live:
+                job.future.set_exception(RuntimeError(f"inference stopped ({exc!r})"))
+            raise
         done = time.monotonic()
         inference_ms = (done - started) * 1000
         for row, job in enumerate(live):

@@ -1,48 +1,33 @@
 """Uploaded bytes -> a validated RGB array, or an `ApiError` that names what is wrong.
 
 The format is sniffed from the magic bytes (only JPEG, PNG and WebP are accepted, so no
-other Pillow parser ever sees a client's bytes), the pixel count is read from the header
-and checked BEFORE decoding, and JPEGs decode in draft mode at about the model's size.
+other Pillow parser ever sees a client's bytes); `open_image` checks the pixel count from
+the header BEFORE decoding; JPEGs decode in draft mode at about the model's size; a
+truncated image is refused, never predicted on grey pixels.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import io
-import warnings
 
 import numpy as np
-from PIL import Image
 
+from core.base.errors import ImageDecodeError, ImageTooLarge
 from core.data.decode import load_rgb
+from core.data.image_open import describe_format, open_image
+from core.data.image_open import sniff_format as _sniff
 from core.serving.errors import ApiError
-
-_ALLOWED = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
-_OTHER_FORMATS = {
-    b"GIF87a": "GIF",
-    b"GIF89a": "GIF",
-    b"BM": "BMP",
-    b"II*\x00": "TIFF",
-    b"MM\x00*": "TIFF",
-    b"\x00\x00\x01\x00": "ICO",
-    b"%PDF": "PDF",
-    b"8BPS": "PSD",
-}
 
 
 def sniff_format(data: bytes) -> str:
     """'JPEG', 'PNG' or 'WEBP' from the first bytes; ApiError 415 for anything else."""
-    if data[:3] == b"\xff\xd8\xff":
-        return "JPEG"
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        return "PNG"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "WEBP"
+    fmt = _sniff(data[:16])
+    if fmt is not None:
+        return fmt
     if not data:
         raise ApiError(400, "empty_body", "The request has no image (the body is empty).")
-    other = next((name for magic, name in _OTHER_FORMATS.items() if data.startswith(magic)), None)
-    what = f"a {other} image" if other else "not a JPEG, PNG or WebP image"
+    what = describe_format(data[:16])
     raise ApiError(415, "unsupported_media_type", f"The upload is {what}; send JPEG, PNG or WebP.")
 
 
@@ -50,31 +35,20 @@ def decode_upload(data: bytes, size: int, max_pixels: int) -> np.ndarray:
     """Validate and decode one uploaded image to a size x size x 3 uint8 array."""
     fmt = sniff_format(data)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=[fmt]) as img:
-                width, height = img.size
-                if width < 1 or height < 1:
-                    raise ApiError(422, "undecodable_image", "The image has no pixels.")
-                if width * height > max_pixels:
-                    raise ApiError(
-                        413,
-                        "too_many_pixels",
-                        f"The image is {width}x{height} pixels, over this server's limit of "
-                        f"{max_pixels:,} pixels; send a smaller image.",
-                    )
-                img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale
-                return load_rgb(img, size)
-    except ApiError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        message = f"The image is too large to decode ({exc})."
+        with open_image(data, max_pixels) as img:
+            img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale
+            img.load()  # the whole image: a truncated upload is refused, not predicted on
+            return load_rgb(img, size)
+    except ImageTooLarge as exc:
+        message = f"The image is {exc.reason}; send a smaller image."
         raise ApiError(413, "too_many_pixels", message) from None
-    except Exception as exc:  # malformed files raise all sorts (OSError, ValueError, ...)
+    except ImageDecodeError as exc:
+        message = f"The {fmt} image cannot be decoded ({exc.reason})."
+        raise ApiError(422, "undecodable_image", message) from None
+    except (OSError, ValueError) as exc:  # resizing a malformed image
         reason = str(exc) or type(exc).__name__
-        raise ApiError(
-            422, "undecodable_image", f"The {fmt} image cannot be decoded ({reason})."
-        ) from None
+        message = f"The {fmt} image cannot be decoded ({reason})."
+        raise ApiError(422, "undecodable_image", message) from None
 
 
 def decode_base64(text: object, max_bytes: int, what: str = "image") -> bytes:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
+from core.base.limits import loads_json
 from core.serving.errors import ApiError
 from core.serving.images import decode_base64
 from core.serving.limits import ACCEPTED_TYPES
@@ -32,13 +32,36 @@ def content_type(request: Request) -> str:
 
 
 async def read_json(request: Request) -> Any:
+    """The body as JSON: at most MAX_JSON_DEPTH deep, and every string valid Unicode.
+
+    Either would otherwise fail only when the answer (which echoes names and Flash's
+    session) is serialised: a 500 for the client's mistake.
+    """
     body = await request.body()
     if not body.strip():
         raise ApiError(400, "bad_json", "The request body is empty; expected a JSON document.")
     try:
-        return json.loads(body)
-    except (ValueError, RecursionError) as exc:
+        doc = loads_json(body.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise ApiError(400, "bad_json", f"The body is not valid JSON ({exc}).") from None
+    if not _valid_unicode(doc):
+        raise ApiError(400, "bad_json", "The JSON holds a lone UTF-16 surrogate (\\ud800-\\udfff).")
+    return doc
+
+
+def _valid_unicode(value: Any) -> bool:
+    """No lone surrogate in any string or key (the depth is bounded by loads_json)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_valid_unicode(k) and _valid_unicode(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_valid_unicode(item) for item in value)
+    return True
 
 
 async def single_image(request: Request, max_bytes: int) -> Upload:

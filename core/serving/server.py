@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import ipaddress
 import json
 import logging
 import os
@@ -21,31 +20,9 @@ from typing import Any, TextIO
 import uvicorn
 
 from core.base.errors import UsageError
+from core.serving.exposure import check_exposure
 
 log = logging.getLogger("marquee.serve")
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_exposure(host: str, token: str | None, no_auth: bool) -> str | None:
-    """Refuse a non-loopback bind without --token or --no-auth; the warning to print, if any."""
-    if is_loopback(host):
-        return None
-    if not token and not no_auth:
-        raise UsageError(
-            f"--host {host} makes the model reachable from other machines.",
-            "Give --token SECRET (clients send 'Authorization: Bearer SECRET'), or --no-auth "
-            "to serve without authentication.",
-        )
-    how = "with a bearer token" if token else "WITHOUT authentication (--no-auth)"
-    return f"serving on {host}, reachable from other machines, {how}"
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

@@ -20,6 +20,7 @@ from core.data.samples_hard import CONCEPTS, generate_hard_data
 from core.inference.predictor import Predictor
 from core.modelfile.checkpoint import load_model, save_model
 from core.training import loop as engine
+from core.training import recipes
 from core.training.autotune import tune_head
 from core.training.feature_views import gather_views, sample_views, view_augment
 from core.training.losses import AsymmetricLoss, make_criterion
@@ -188,16 +189,24 @@ def test_mlp_head_with_two_stage_features_round_trips(dataset: Dataset, tmp_path
 
 
 # ----------------------------------------------------------------------------- recipes
-def test_recipes_follow_the_device_and_every_choice_overrides() -> None:
+def test_recipes_follow_the_device_and_every_choice_overrides(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     assert recommend("cpu").recipe == "cpu" and recommend("cuda").recipe == "gpu"
     assert "CPU" in recommend("cpu").reason and "GPU" in recommend("mps").reason
     assert recipe_config("cpu", head="linear").head == "linear"
     baseline = recipe_config("baseline")
     assert baseline == TrainConfig()
+    # A recipe that turns the tuner on (none does today; the rule must hold when one does):
+    tuned = {**recipes._RECIPES["cpu"], "auto_tune": True}
+    monkeypatch.setitem(recipes._RECIPES, "cpu", tuned)
+    assert recipe_config("cpu").auto_tune is True
     # Choosing a strategy without cached embeddings drops the recipe's tuner, not the run.
     assert recipe_config("cpu", strategy="no_freeze").auto_tune is False
     # ... and so does choosing what the tuner would choose.
     assert recipe_config("cpu", epochs=3).auto_tune is False
+    # ... but an explicit choice of the tuner itself is kept.
+    assert recipe_config("cpu", epochs=3, auto_tune=True).auto_tune is True
     assert recipe_config("cpu", epochs=3, auto_tune=True).auto_tune is True
     recipe_config("gpu").validate()
     recipe_config("cpu").validate()

@@ -3,6 +3,7 @@ without overriding the user's own choice; thread budgets never drop below one.""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -135,5 +136,35 @@ def test_prediction_takes_one_thread_while_this_process_trains(
     assert not runtime.training_in_progress()
 
 
-def test_competing_load_is_a_non_negative_number() -> None:
-    assert runtime.competing_load() >= 0.0
+def _load(monkeypatch: pytest.MonkeyPatch, average: float, proc: str | None) -> float:
+    """competing_load() with this 1-minute average and /proc/loadavg text (None: no file)."""
+
+    def fake_open(*_args: object, **_kwargs: object) -> io.StringIO:
+        if proc is None:
+            raise FileNotFoundError("/proc/loadavg")
+        return io.StringIO(proc)
+
+    monkeypatch.setattr(runtime.os, "getloadavg", lambda: (average, 0.0, 0.0))
+    monkeypatch.setattr(runtime, "open", fake_open, raising=False)
+    return runtime.competing_load()
+
+
+def test_competing_load_caps_the_average_by_the_runnable_tasks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The lagging average counts our own finished work; runnable tasks (less us) cap it.
+    assert _load(monkeypatch, 3.5, "3.50 2.00 1.00 3/812 4242\n") == 2.0
+    assert _load(monkeypatch, 0.7, "0.70 2.00 1.00 5/812 4242\n") == 0.7
+    assert _load(monkeypatch, 2.5, "2.50 2.00 1.00 1/812 4242\n") == 0.0  # only us
+    assert _load(monkeypatch, 1.25, None) == 1.25  # no /proc: the average alone
+    assert _load(monkeypatch, 1.25, "garbage") == 1.25
+
+
+def test_competing_load_is_zero_where_there_is_no_load_average(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def missing() -> tuple[float, float, float]:
+        raise OSError("no load average here")
+
+    monkeypatch.setattr(runtime.os, "getloadavg", missing)
+    assert runtime.competing_load() == 0.0

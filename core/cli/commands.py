@@ -102,6 +102,13 @@ def _evaluated_labels(args: argparse.Namespace, model_labels: list[str]) -> list
     return list(dict.fromkeys(chosen))
 
 
+def _predict_with_bar(args: argparse.Namespace, predictor, paths: list, what: str) -> list:
+    with tqdm(total=len(paths), desc=what, disable=not bars_enabled(args), leave=False) as bar:
+        return predictor.predict(
+            paths, batch_size=args.batch_size, progress=lambda done, _: bar.update(done - bar.n)
+        )
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
     from core.inference.predictor import Predictor
     from core.training.metrics import compute_metrics, label_reports, reports_to_json
@@ -114,14 +121,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     columns = [predictor.label_names.index(name) for name in names]
     dataset = load_data(args, names)  # its label columns are now exactly `names`
     split_name, split = _eval_split(dataset)
-    with tqdm(
-        total=len(split), desc="evaluate", disable=not bars_enabled(args), leave=False
-    ) as bar:
-        results = predictor.predict(
-            split.paths,
-            batch_size=args.batch_size,
-            progress=lambda done, _: bar.update(done - bar.n),
-        )
+    results = _predict_with_bar(args, predictor, split.paths, "evaluate")
     ok = [i for i, r in enumerate(results) if r.ok]
     if not ok:
         raise UsageError("none of the evaluation images could be read")

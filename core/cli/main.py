@@ -136,6 +136,20 @@ def _add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weight-decay", type=float)
     p.add_argument("--balance", action="store_true", help="weight positives by label rarity")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
+    _add_accuracy_options(p)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--out", type=Path, metavar="MODEL", help="where to write the .safetensors")
+    p.add_argument(
+        "--export-job",
+        type=Path,
+        metavar="DIR",
+        help="write a torchrun cluster job (config, data manifest, README) instead of training",
+    )
+    _add_common(p)
+
+
+def _add_accuracy_options(p: argparse.ArgumentParser) -> None:
+    """What the recipes set: loss, head, features, views, auto-tune, TTA."""
     p.add_argument("--loss", choices=LOSSES, help="bce, or asl (asymmetric loss)")
     p.add_argument("--head", choices=HEADS, help="linear or mlp")
     p.add_argument(
@@ -162,15 +176,6 @@ def _add_train(p: argparse.ArgumentParser) -> None:
         default=None,
         help="flip test-time augmentation (stored in the model file)",
     )
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--out", type=Path, metavar="MODEL", help="where to write the .safetensors")
-    p.add_argument(
-        "--export-job",
-        type=Path,
-        metavar="DIR",
-        help="write a torchrun cluster job (config, data manifest, README) instead of training",
-    )
-    _add_common(p)
 
 
 def _add_predict(p: argparse.ArgumentParser) -> None:

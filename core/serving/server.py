@@ -117,6 +117,33 @@ def _stdout() -> TextIO | None:
     return None
 
 
+def _announcer(
+    url: str, host: str, port: int, model: str, loaded: Any, options: Any
+) -> Callable[[], None]:
+    """Prints the one JSON "ready" line (and logs it) once the server accepts requests."""
+
+    def announce() -> None:
+        line = ready_line(
+            url,
+            host=host,
+            port=port,
+            pid=os.getpid(),
+            model=model,
+            runtime=loaded.name,
+            device=loaded.device_name,
+            max_batch=options.max_batch,
+            max_wait_ms=options.max_wait_ms,
+            auth=bool(options.token),
+            docs=f"{url}/docs",
+        )
+        stream = _stdout()
+        if stream is not None:
+            print(line, file=stream, flush=True)
+        log.info("ready: %s", url)
+
+    return announce
+
+
 def serve(
     model: str | Path,
     host: str = "127.0.0.1",
@@ -150,25 +177,7 @@ def serve(
     url = f"http://{shown_host}:{bound_port}"
     config = uvicorn_config(create_app(loaded, options), options.timeout_s)
 
-    def announce() -> None:
-        line = ready_line(
-            url,
-            host=host,
-            port=bound_port,
-            pid=os.getpid(),
-            model=str(model),
-            runtime=loaded.name,
-            device=loaded.device_name,
-            max_batch=options.max_batch,
-            max_wait_ms=options.max_wait_ms,
-            auth=bool(options.token),
-            docs=f"{url}/docs",
-        )
-        stream = _stdout()
-        if stream is not None:
-            print(line, file=stream, flush=True)
-        log.info("ready: %s", url)
-
+    announce = _announcer(url, host, bound_port, str(model), loaded, options)
     server = _Server(config, announce)
     try:
         server.run(sockets=[sock])

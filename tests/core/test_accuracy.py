@@ -20,7 +20,6 @@ from core.data.samples_hard import CONCEPTS, generate_hard_data
 from core.inference.predictor import Predictor
 from core.modelfile.checkpoint import load_model, save_model
 from core.training import loop as engine
-from core.training import recipes
 from core.training.autotune import tune_head
 from core.training.feature_views import gather_views, sample_views, view_augment
 from core.training.losses import AsymmetricLoss, make_criterion
@@ -197,16 +196,7 @@ def test_recipes_follow_the_device_and_every_choice_overrides(
     assert recipe_config("cpu", head="linear").head == "linear"
     baseline = recipe_config("baseline")
     assert baseline == TrainConfig()
-    # A recipe that turns the tuner on (none does today; the rule must hold when one does):
-    tuned = {**recipes._RECIPES["cpu"], "auto_tune": True}
-    monkeypatch.setitem(recipes._RECIPES, "cpu", tuned)
-    assert recipe_config("cpu").auto_tune is True
-    # Choosing a strategy without cached embeddings drops the recipe's tuner, not the run.
-    assert recipe_config("cpu", strategy="no_freeze").auto_tune is False
-    # ... and so does choosing what the tuner would choose.
-    assert recipe_config("cpu", epochs=3).auto_tune is False
-    # ... but an explicit choice of the tuner itself is kept.
-    assert recipe_config("cpu", epochs=3, auto_tune=True).auto_tune is True
+    # An explicit choice of the tuner is the user's: a recipe never drops it.
     assert recipe_config("cpu", epochs=3, auto_tune=True).auto_tune is True
     recipe_config("gpu").validate()
     recipe_config("cpu").validate()

@@ -188,9 +188,7 @@ def test_mlp_head_with_two_stage_features_round_trips(dataset: Dataset, tmp_path
 
 
 # ----------------------------------------------------------------------------- recipes
-def test_recipes_follow_the_device_and_every_choice_overrides(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_recipes_follow_the_device_and_every_choice_overrides() -> None:
     assert recommend("cpu").recipe == "cpu" and recommend("cuda").recipe == "gpu"
     assert "CPU" in recommend("cpu").reason and "GPU" in recommend("mps").reason
     assert recipe_config("cpu", head="linear").head == "linear"

@@ -15,7 +15,8 @@ APP_NAME = "Marquee"
 BUNDLE_ID = "app.marquee.Marquee"
 
 # Qt modules Marquee does not use. The app imports QtCore/QtGui/QtWidgets; pyqtgraph also
-# needs QtOpenGL + QtOpenGLWidgets (loaded with importlib) and uses QtSvg when present.
+# needs QtOpenGL + QtOpenGLWidgets (loaded with importlib) and uses QtSvg when present;
+# QtNetwork carries the local socket that hands files to an already running window.
 # Add-on modules are listed too, so a venv with full PySide6 still gives a lean bundle.
 _UNUSED_QT = [
     "QtConcurrent",
@@ -23,7 +24,6 @@ _UNUSED_QT = [
     "QtDesigner",
     "QtHelp",
     "QtLabsStyleKit",
-    "QtNetwork",
     "QtPrintSupport",
     "QtQml",
     "QtQmlFeatures",
@@ -75,7 +75,12 @@ _UNUSED_QT = [
     "QtWebView",
 ]
 QT_EXCLUDES = [f"PySide6.{name}" for name in _UNUSED_QT]
-QT_HIDDEN_IMPORTS = ["PySide6.QtOpenGL", "PySide6.QtOpenGLWidgets", "PySide6.QtSvg"]
+QT_HIDDEN_IMPORTS = [
+    "PySide6.QtNetwork",
+    "PySide6.QtOpenGL",
+    "PySide6.QtOpenGLWidgets",
+    "PySide6.QtSvg",
+]
 
 # `marquee serve`: uvicorn loads its protocol, loop and lifespan classes from import strings
 # (core.serving.server pins loop="asyncio", ws="none", lifespan="on"), and Starlette imports

@@ -54,7 +54,7 @@ def test_windows_version_info_is_a_valid_resource_text() -> None:
 
 
 def test_excluded_qt_modules_spare_what_the_app_uses() -> None:
-    used = {"QtCore", "QtGui", "QtWidgets", "QtOpenGL", "QtOpenGLWidgets", "QtSvg"}
+    used = {"QtCore", "QtGui", "QtWidgets", "QtNetwork", "QtOpenGL", "QtOpenGLWidgets", "QtSvg"}
     excluded = {name.removeprefix("PySide6.") for name in bundle_info.QT_EXCLUDES}
     assert not used & excluded
     assert {"QtWebEngineCore", "Qt3DCore", "QtMultimedia", "QtQuick"} <= excluded

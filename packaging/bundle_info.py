@@ -5,6 +5,7 @@ Kept free of PyInstaller imports so the build script and tests can use it anywhe
 
 from __future__ import annotations
 
+import os
 import platform
 import re
 import sys
@@ -180,3 +181,30 @@ def windows_version_info(app_version: str) -> str:
   ]
 )
 """
+
+
+def component_of(relative: Path) -> str:
+    """The part of the bundle a file belongs to: nvidia/<library>, torch/lib, PySide6, ..."""
+    parts = relative.parts[1:] if relative.parts[:1] == ("_internal",) else relative.parts
+    if len(parts) <= 1:
+        return "(loose: launcher, libpython, system libraries)"
+    if parts[0] in ("nvidia", "torch") and len(parts) > 2:
+        return f"{parts[0]}/{parts[1]}"  # the CUDA libraries, one wheel each; torch's lib/
+    return parts[0]
+
+
+def components_mb(bundle: Path) -> dict[str, float]:
+    """MB per component, largest first (symlinks count as links, as dpkg and tar store them)."""
+    sizes: dict[str, int] = {}
+    for root, _dirs, names in os.walk(bundle):
+        for name in names:
+            path = Path(root, name)
+            key = component_of(path.relative_to(bundle))
+            sizes[key] = sizes.get(key, 0) + path.lstat().st_size
+    ranked = sorted(sizes.items(), key=lambda item: -item[1])
+    return {key: round(size / 1e6, 1) for key, size in ranked}
+
+
+if __name__ == "__main__":
+    for component, mb in components_mb(Path(sys.argv[1])).items():
+        print(f"{mb:9.1f} MB  {component}")

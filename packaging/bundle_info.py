@@ -126,6 +126,21 @@ PYTHON_EXCLUDES = [
 ]
 
 
+# Files the hooks collect that nothing ever loads: no import, no NEEDED entry (readelf -d over
+# the whole bundle), no dlopen or subprocess names them. Every CUDA library stays: each is
+# NEEDED by libtorch_cuda.so or its dependencies, or dlopened by torch (_load_global_deps,
+# libtorch_cuda_linalg) or by cuDNN (its engine libraries).
+NEVER_LOADED = (
+    "torch/bin/protoc",  # protobuf's compiler (two 5.5 MB copies): a build tool, never run
+    "PySide6/Qt/translations/",  # Qt's own UI strings: Marquee installs no QTranslator (7 MB)
+)
+
+
+def never_loaded(dest: str) -> bool:
+    """True for a bundle path (PyInstaller's destination name) that NEVER_LOADED leaves out."""
+    return dest.replace("\\", "/").startswith(NEVER_LOADED)
+
+
 def version() -> str:
     """core.__version__, read from the source so no heavy import is needed."""
     text = (ROOT / "core" / "__init__.py").read_text(encoding="utf-8")

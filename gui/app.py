@@ -95,6 +95,7 @@ def run_gui(args: list[str]) -> int:
 def show_window(app: QApplication, server: InstanceServer, paths: list[Path]) -> int:
     from gui.errors import ErrorHandler, setup_logging
     from gui.main_window import MainWindow
+    from gui.single_instance import FileOpenFilter
     from gui.theme import apply_theme
 
     log_file = setup_logging()
@@ -108,6 +109,9 @@ def show_window(app: QApplication, server: InstanceServer, paths: list[Path]) ->
     window = MainWindow()
     handler.set_parent_widget(window)
     server.paths_received.connect(window.open_paths)
+    file_open = FileOpenFilter(app)
+    app.installEventFilter(file_open)
+    file_open.paths_received.connect(window.open_paths)
     window.show()
     if paths:
         window.open_paths(paths)

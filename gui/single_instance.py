@@ -3,7 +3,9 @@
 The first instance listens on a local socket (a Unix socket, a named pipe on Windows) named
 after the user and Marquee's settings folder. `marquee FILE...` connects, sends the absolute
 paths as one JSON line and waits for "ok"; with no answer it starts a window of its own.
-Starting a second 4 GB process just to show one poster is what this avoids.
+Starting a second 4 GB process just to show one poster is what this avoids. macOS keeps one
+instance per app itself and delivers "Open with" files as QFileOpenEvents instead of argv:
+`FileOpenFilter` turns those into the same signal.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QEvent, QObject, Signal
+from PySide6.QtGui import QFileOpenEvent
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 from core.paths import config_dir
@@ -122,3 +125,15 @@ class InstanceServer(QObject):
         socket.write(ACK)
         socket.flush()
         self.paths_received.emit(paths)
+
+
+class FileOpenFilter(QObject):
+    """On the QApplication: Finder's "Open with" (QFileOpenEvent) as `paths_received`."""
+
+    paths_received = Signal(list)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.FileOpen and isinstance(event, QFileOpenEvent):
+            self.paths_received.emit([Path(event.file())])
+            return True
+        return False

@@ -141,6 +141,35 @@ def never_loaded(dest: str) -> bool:
     return dest.replace("\\", "/").startswith(NEVER_LOADED)
 
 
+# macOS: what Finder may open with Marquee. safetensors is not Marquee's own format, so its
+# type is imported (declared, not owned); models open by default, posters as an alternative.
+MODEL_UTI = "app.marquee.safetensors-model"
+MACOS_FILE_TYPES = {
+    "UTImportedTypeDeclarations": [
+        {
+            "UTTypeIdentifier": MODEL_UTI,
+            "UTTypeDescription": "Marquee model",
+            "UTTypeConformsTo": ["public.data"],
+            "UTTypeTagSpecification": {"public.filename-extension": ["safetensors"]},
+        }
+    ],
+    "CFBundleDocumentTypes": [
+        {
+            "CFBundleTypeName": "Marquee model",
+            "CFBundleTypeRole": "Viewer",
+            "LSHandlerRank": "Default",
+            "LSItemContentTypes": [MODEL_UTI],
+        },
+        {
+            "CFBundleTypeName": "Poster",
+            "CFBundleTypeRole": "Viewer",
+            "LSHandlerRank": "Alternate",
+            "LSItemContentTypes": ["public.jpeg", "public.png", "org.webmproject.webp"],
+        },
+    ],
+}
+
+
 def version() -> str:
     """core.__version__, read from the source so no heavy import is needed."""
     text = (ROOT / "core" / "__init__.py").read_text(encoding="utf-8")

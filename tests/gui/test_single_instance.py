@@ -13,7 +13,15 @@ import pytest
 from PIL import Image
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
-from gui.single_instance import ACK, InstanceServer, decode, encode, send_to_running, server_name
+from gui.single_instance import (
+    ACK,
+    FileOpenFilter,
+    InstanceServer,
+    decode,
+    encode,
+    send_to_running,
+    server_name,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -108,6 +116,22 @@ def test_a_malformed_message_is_dropped(server, qtbot) -> None:
         client.write(b"hello\n")
         client.flush()
         qtbot.waitUntil(lambda: client.state() == QLocalSocket.LocalSocketState.UnconnectedState)
+
+
+def test_finders_open_events_become_paths(qtbot, tmp_path) -> None:
+    from PySide6.QtGui import QFileOpenEvent
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    file_open = FileOpenFilter()
+    app.installEventFilter(file_open)
+    model = tmp_path / "genres.safetensors"
+    try:
+        with qtbot.waitSignal(file_open.paths_received) as received:
+            QApplication.sendEvent(app, QFileOpenEvent(str(model)))
+    finally:
+        app.removeEventFilter(file_open)
+    assert received.args == [[model]]
 
 
 def test_the_window_opens_a_model_and_adds_posters_on_predict(window, qtbot, tmp_path):

@@ -49,7 +49,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--skip-deb", action="store_true", help="no .deb (Linux)")
     parser.add_argument(
-        "--deb-compression", choices=sorted(deb.COMPRESSION), default="xz", help="default: xz"
+        "--deb-compression",
+        choices=sorted(deb.COMPRESSION),
+        default=deb.DEFAULT_COMPRESSION,
+        help=f"default: {deb.DEFAULT_COMPRESSION} (xz for dpkg before 1.21.18)",
     )
     return parser.parse_args(argv)
 

@@ -135,8 +135,9 @@ def test_maintainer_scripts_never_fail_on_missing_or_broken_tools(staged, tmp_pa
 
 
 @pytest.mark.skipif(not shutil.which("dpkg-deb"), reason="needs dpkg-deb (Debian/Ubuntu)")
-def test_dpkg_deb_builds_it_with_files_owned_by_root(staged: Path, tmp_path: Path) -> None:
-    package, _seconds = deb.build(staged, tmp_path, compression="xz")
+@pytest.mark.parametrize("compression", sorted(deb.COMPRESSION))
+def test_dpkg_deb_builds_it_with_files_owned_by_root(staged, tmp_path, compression) -> None:
+    package, _seconds = deb.build(staged, tmp_path, compression=compression)
     assert package.name == "marquee_1.2.0~rc1_amd64.deb"
     listing = subprocess.run(
         ["dpkg-deb", "--contents", str(package)], capture_output=True, text=True, check=True

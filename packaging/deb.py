@@ -53,8 +53,10 @@ refresh_caches() {{
     if command -v update-mime-database >/dev/null 2>&1; then
         update-mime-database "$root/usr/share/mime" || true
     fi
-    if command -v gtk-update-icon-cache >/dev/null 2>&1; then
-        gtk-update-icon-cache -q -t -f "$root/usr/share/icons/hicolor" || true
+    # Only where the hicolor theme is installed: a cache made here would outlive the package.
+    if command -v gtk-update-icon-cache >/dev/null 2>&1 \\
+        && [ -f "$root/usr/share/icons/hicolor/index.theme" ]; then
+        gtk-update-icon-cache -q -f "$root/usr/share/icons/hicolor" || true
     fi
 }}
 case "$1" in

@@ -92,8 +92,12 @@ def test_icons_come_in_every_hicolor_size(staged: Path) -> None:
     assert modes == {0o755}
 
 
-def _run_script(staged: Path, name: str, arg: str, path: str, tmp_path: Path):
-    env = {"PATH": path, "DPKG_ROOT": str(tmp_path / "fake-root")}
+def _run_script(staged: Path, name: str, arg: str, path: str, tmp_path: Path, theme: bool = True):
+    root = tmp_path / "fake-root"
+    index = root / "usr/share/icons/hicolor/index.theme"
+    index.parent.mkdir(parents=True, exist_ok=True)
+    index.write_text("[Icon Theme]\n") if theme else index.unlink(missing_ok=True)
+    env = {"PATH": path, "DPKG_ROOT": str(root)}
     script = staged / "DEBIAN" / name
     return subprocess.run(["/bin/sh", str(script), arg], env=env, capture_output=True, text=True)
 
@@ -120,7 +124,11 @@ def test_maintainer_scripts_refresh_the_caches_under_dpkg_root(staged, tmp_path,
     root = tmp_path / "fake-root"
     assert f"update-mime-database {root}/usr/share/mime" in calls
     assert f"update-desktop-database -q {root}/usr/share/applications" in calls
-    assert f"{root}/usr/share/icons/hicolor" in calls
+    assert f"gtk-update-icon-cache -q -f {root}/usr/share/icons/hicolor" in calls
+    (tools / "calls").unlink()
+    _run_script(staged, name, event, f"{tools}:/usr/bin:/bin", tmp_path, theme=False)
+    # Without the hicolor theme there is no cache to refresh, and none is made to outlive us.
+    assert "gtk-update-icon-cache" not in (tools / "calls").read_text()
 
 
 @pytest.mark.parametrize("name", ["postinst", "postrm"])

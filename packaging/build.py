@@ -168,7 +168,10 @@ def size_step(report: dict[str, Any]) -> None:
         sys.exit(f"No bundle at {bundle}: build it first (drop --skip-build).")
     size, files = tree_size(bundle)
     report.update(bundle=str(bundle), bundle_mb=megabytes(size), bundle_files=files)
-    print(f"bundle: {bundle} {report['bundle_mb']} MB in {files} files")
+    report["components_mb"] = info.components_mb(bundle)
+    print(f"bundle: {bundle} {report['bundle_mb']} MB in {files} files; largest parts:")
+    for component, mb in list(report["components_mb"].items())[:8]:
+        print(f"  {mb:8.1f} MB  {component}")
 
 
 def self_test_step(report: dict[str, Any]) -> None:

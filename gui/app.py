@@ -82,9 +82,10 @@ def run_gui(args: list[str]) -> int:
 
     from gui.single_instance import InstanceServer, send_to_running
 
-    app = QApplication.instance() or QApplication([sys.argv[0], *args])
-    # Qt has taken its own options (-platform, -style...) out of app.arguments().
-    paths = file_arguments(app.arguments()[1:])
+    existing = QApplication.instance()
+    app = existing or QApplication([sys.argv[0], *args])
+    # A new QApplication has taken Qt's own options (-platform, -style...) out of arguments().
+    paths = file_arguments(args if existing else app.arguments()[1:])
     if send_to_running(paths):
         return 0  # the running window has them
     server = InstanceServer(parent=app)

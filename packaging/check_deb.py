@@ -67,6 +67,11 @@ def check_scripts(control_dir: Path, root: Path) -> None:
         run("sh", script, event, env=env)
     if shutil.which("update-mime-database") and not (root / MIME_TYPE).is_file():
         fail(f"update-mime-database did not register the model type ({MIME_TYPE} missing)")
+    if shutil.which("update-desktop-database"):
+        # What file managers read for "Open with": model files and posters -> Marquee.
+        cache = (root / DESKTOP.parent / "mimeinfo.cache").read_text(encoding="utf-8")
+        if f"application/x-marquee-model={DESKTOP.name};" not in cache:
+            fail(f"the desktop database does not offer Marquee for model files:\n{cache}")
 
 
 def check_desktop_entry(path: Path) -> None:

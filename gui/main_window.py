@@ -269,10 +269,10 @@ class MainWindow(QMainWindow):
         """Files opened with Marquee (command line, file manager, a later launch): a model
         file opens on the Predict page, anything else is added to it. None: just come forward."""
         self._bring_to_front()
-        models = [p for p in paths if p.suffix.lower() == MODEL_SUFFIX]
-        images = [p for p in paths if p.suffix.lower() != MODEL_SUFFIX]
         if not paths:
             return
+        models = [p for p in paths if p.suffix.lower() == MODEL_SUFFIX]
+        images = [p for p in paths if p.suffix.lower() != MODEL_SUFFIX]
         self.show_page(PREDICT_PAGE)
         if models:
             self.predict_page.load_model(models[-1])  # one model at a time: the last one wins

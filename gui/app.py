@@ -1,13 +1,23 @@
-"""Entry point: `marquee` opens the window; `marquee <subcommand>` runs the CLI without Qt."""
+"""Entry point: `marquee [FILE...]` opens the window (or hands FILEs to the one already open);
+`marquee <subcommand>` runs the CLI without Qt.
+"""
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.base.runtime import configure_threading
 from gui.qt_libs import missing_for_x11
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication
+
+    from gui.single_instance import InstanceServer
 
 CLI_FLAGS = frozenset({"--help", "-h", "--version"})
 SELF_TEST_FLAG = "--self-test"
@@ -42,30 +52,54 @@ def missing_display() -> bool:
     return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def run_gui(args: list[str]) -> int:
+def display_error() -> str | None:
+    """Why the window cannot open here (one line for stderr), or None."""
     if missing_display():
-        print(
+        return (
             "marquee: error: no display found, so the window cannot open. Use the command line "
-            "('marquee --help', e.g. 'marquee train --sample'), or set QT_QPA_PLATFORM=offscreen.",
-            file=sys.stderr,
+            "('marquee --help', e.g. 'marquee train --sample'), or set QT_QPA_PLATFORM=offscreen."
         )
-        return 2
     missing = missing_for_x11()
     if missing:
-        print(
+        return (
             "marquee: error: Qt's X11 plugin cannot load: system libraries are missing. "
-            f"Install them (Debian/Ubuntu): sudo apt-get install {' '.join(missing)}",
-            file=sys.stderr,
+            f"Install them (Debian/Ubuntu): sudo apt-get install {' '.join(missing)}"
         )
+    return None
+
+
+def file_arguments(args: list[str]) -> list[Path]:
+    """Posters, folders and model files named on the command line (`marquee FILE...`)."""
+    return [Path(arg) for arg in args if not arg.startswith("-")]
+
+
+def run_gui(args: list[str]) -> int:
+    error = display_error()
+    if error:
+        print(error, file=sys.stderr)
         return 2
     from PySide6.QtWidgets import QApplication
 
+    from gui.single_instance import InstanceServer, send_to_running
+
+    existing = QApplication.instance()
+    app = existing or QApplication([sys.argv[0], *args])
+    # A new QApplication has taken Qt's own options (-platform, -style...) out of arguments().
+    paths = file_arguments(args if existing else app.arguments()[1:])
+    if send_to_running(paths):
+        return 0  # the running window has them
+    server = InstanceServer(parent=app)
+    server.listen()  # before the slow part, so a launch meanwhile finds this one
+    return show_window(app, server, paths)
+
+
+def show_window(app: QApplication, server: InstanceServer, paths: list[Path]) -> int:
     from gui.errors import ErrorHandler, setup_logging
     from gui.main_window import MainWindow
+    from gui.single_instance import FileOpenFilter
     from gui.theme import apply_theme
 
     log_file = setup_logging()
-    app = QApplication.instance() or QApplication([sys.argv[0], *args])
     app.setApplicationName("Marquee")
     app.setApplicationDisplayName("Marquee")
     app.setOrganizationName("Marquee")
@@ -75,9 +109,13 @@ def run_gui(args: list[str]) -> int:
     handler.install()
     window = MainWindow()
     handler.set_parent_widget(window)
+    server.paths_received.connect(window.open_paths)
+    file_open = FileOpenFilter(app)
+    app.installEventFilter(file_open)
+    file_open.paths_received.connect(window.open_paths)
     window.show()
-    import logging
-
+    if paths:
+        window.open_paths(paths)
     logging.getLogger("marquee").info("started; log file %s", log_file)
     return app.exec()
 

@@ -37,6 +37,8 @@ from gui.workers import FunctionWorker, TaskState, ThumbnailWorker
 
 STARTUP_PROBE_ENV = "MARQUEE_STARTUP_PROBE"  # bench: print first-paint time, then quit
 PAGES = (("data", "Data"), ("train", "Train"), ("predict", "Predict"))
+PREDICT_PAGE = 2
+MODEL_SUFFIX = ".safetensors"
 
 
 class _FirstPaintWatcher(QObject):
@@ -265,6 +267,26 @@ class MainWindow(QMainWindow):
             last = self.prefs.value("predict/model", "", str)
             if last and Path(last).is_file() and not self.predict_page.tasks.busy():
                 self.predict_page.load_model(Path(last))
+
+    def open_paths(self, paths: list[Path]) -> None:
+        """Files opened with Marquee (command line, file manager, a later launch): a model
+        file opens on the Predict page, anything else is added to it. None: just come forward."""
+        self._bring_to_front()
+        if not paths:
+            return
+        models = [p for p in paths if p.suffix.lower() == MODEL_SUFFIX]
+        images = [p for p in paths if p.suffix.lower() != MODEL_SUFFIX]
+        self.show_page(PREDICT_PAGE)
+        if models:
+            self.predict_page.load_model(models[-1])  # one model at a time: the last one wins
+        if images:
+            self.predict_page.add_inputs(images)
+
+    def _bring_to_front(self) -> None:
+        if self.isMinimized():
+            self.showNormal()
+        self.raise_()
+        self.activateWindow()
 
     def _on_open_triggered(self) -> None:
         if self.pages.currentWidget() is self.predict_page:

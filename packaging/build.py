@@ -1,11 +1,12 @@
-"""Build Marquee's one-folder bundle with PyInstaller, check it, and archive it.
+"""Build Marquee's one-folder bundle with PyInstaller, check it, and package it.
 
-    python packaging/build.py [--skip-archive] [--self-test] [--skip-build]
+    python packaging/build.py [--skip-archive] [--self-test] [--skip-build] [--skip-deb]
     python3 dev.py build [same options]      (sets up .venv with PyInstaller first)
 
-Gives dist/Marquee/ (dist/Marquee.app on macOS) and dist/Marquee-<version>-<platform>.tar.gz
-(.zip on Windows). --self-test runs the frozen `Marquee --self-test` and times the frozen GUI's
-first paint. Numbers are printed and written to dist/build-report.json.
+Gives dist/Marquee/ (dist/Marquee.app on macOS), dist/Marquee-<version>-<platform>.tar.gz
+(.zip on Windows) and, on Linux with dpkg-deb, dist/marquee_<version>_<arch>.deb
+(packaging/deb.py). --self-test runs the frozen `Marquee --self-test` and times the frozen
+GUI's first paint. Numbers are printed and written to dist/build-report.json.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bundle_info as info
+import deb
 
 ROOT = info.ROOT
 DIST = ROOT / "dist"
@@ -44,6 +46,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--skip-build", action="store_true", help="reuse the bundle already in dist/"
+    )
+    parser.add_argument("--skip-deb", action="store_true", help="no .deb (Linux)")
+    parser.add_argument(
+        "--deb-compression",
+        choices=sorted(deb.COMPRESSION),
+        default=deb.DEFAULT_COMPRESSION,
+        help=f"default: {deb.DEFAULT_COMPRESSION} (xz for dpkg before 1.21.18)",
     )
     return parser.parse_args(argv)
 
@@ -159,7 +168,10 @@ def size_step(report: dict[str, Any]) -> None:
         sys.exit(f"No bundle at {bundle}: build it first (drop --skip-build).")
     size, files = tree_size(bundle)
     report.update(bundle=str(bundle), bundle_mb=megabytes(size), bundle_files=files)
-    print(f"bundle: {bundle} {report['bundle_mb']} MB in {files} files")
+    report["components_mb"] = info.components_mb(bundle)
+    print(f"bundle: {bundle} {report['bundle_mb']} MB in {files} files; largest parts:")
+    for component, mb in list(report["components_mb"].items())[:8]:
+        print(f"  {mb:8.1f} MB  {component}")
 
 
 def self_test_step(report: dict[str, Any]) -> None:
@@ -180,6 +192,16 @@ def archive_step(report: dict[str, Any]) -> None:
     print(f"archive: {archive} {report['archive_mb']} MB in {report['archive_s']} s")
 
 
+def deb_step(report: dict[str, Any], compression: str) -> None:
+    root = deb.stage(bundle_dir(), WORK / "deb-root", info.version())
+    package, seconds = deb.build(root, DIST, compression)
+    report["deb"] = str(package)
+    report["deb_mb"] = megabytes(package.stat().st_size)
+    report["deb_installed_mb"] = megabytes(deb.tree_kib(root) * 1024)
+    report["deb_s"] = round(seconds, 1)
+    print(f"deb: {package} {report['deb_mb']} MB ({compression}) in {report['deb_s']} s")
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     report: dict[str, Any] = {"version": info.version(), "platform": info.platform_tag()}
@@ -190,6 +212,8 @@ def main(argv: list[str]) -> int:
         self_test_step(report)
     if not args.skip_archive:
         archive_step(report)
+    if sys.platform.startswith("linux") and not args.skip_deb and shutil.which("dpkg-deb"):
+        deb_step(report, args.deb_compression)
     out = DIST / "build-report.json"
     out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(f"report: {out}")

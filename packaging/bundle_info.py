@@ -5,6 +5,7 @@ Kept free of PyInstaller imports so the build script and tests can use it anywhe
 
 from __future__ import annotations
 
+import os
 import platform
 import re
 import sys
@@ -15,7 +16,8 @@ APP_NAME = "Marquee"
 BUNDLE_ID = "app.marquee.Marquee"
 
 # Qt modules Marquee does not use. The app imports QtCore/QtGui/QtWidgets; pyqtgraph also
-# needs QtOpenGL + QtOpenGLWidgets (loaded with importlib) and uses QtSvg when present.
+# needs QtOpenGL + QtOpenGLWidgets (loaded with importlib) and uses QtSvg when present;
+# QtNetwork carries the local socket that hands files to an already running window.
 # Add-on modules are listed too, so a venv with full PySide6 still gives a lean bundle.
 _UNUSED_QT = [
     "QtConcurrent",
@@ -23,7 +25,6 @@ _UNUSED_QT = [
     "QtDesigner",
     "QtHelp",
     "QtLabsStyleKit",
-    "QtNetwork",
     "QtPrintSupport",
     "QtQml",
     "QtQmlFeatures",
@@ -75,7 +76,12 @@ _UNUSED_QT = [
     "QtWebView",
 ]
 QT_EXCLUDES = [f"PySide6.{name}" for name in _UNUSED_QT]
-QT_HIDDEN_IMPORTS = ["PySide6.QtOpenGL", "PySide6.QtOpenGLWidgets", "PySide6.QtSvg"]
+QT_HIDDEN_IMPORTS = [
+    "PySide6.QtNetwork",
+    "PySide6.QtOpenGL",
+    "PySide6.QtOpenGLWidgets",
+    "PySide6.QtSvg",
+]
 
 # `marquee serve`: uvicorn loads its protocol, loop and lifespan classes from import strings
 # (core.serving.server pins loop="asyncio", ws="none", lifespan="on"), and Starlette imports
@@ -118,6 +124,50 @@ PYTHON_EXCLUDES = [
     "PyQt6",
     "PySide2",
 ]
+
+
+# Files the hooks collect that nothing ever loads: no import, no NEEDED entry (readelf -d over
+# the whole bundle), no dlopen or subprocess names them. Every CUDA library stays: each is
+# NEEDED by libtorch_cuda.so or its dependencies, or dlopened by torch (_load_global_deps,
+# libtorch_cuda_linalg) or by cuDNN (its engine libraries).
+NEVER_LOADED = (
+    "torch/bin/protoc",  # protobuf's compiler (two 5.5 MB copies): a build tool, never run
+    "PySide6/Qt/translations/",  # Qt's own UI strings: Marquee installs no QTranslator (7 MB)
+)
+
+
+def never_loaded(dest: str) -> bool:
+    """True for a bundle path (PyInstaller's destination name) that NEVER_LOADED leaves out."""
+    return dest.replace("\\", "/").startswith(NEVER_LOADED)
+
+
+# macOS: what Finder may open with Marquee. safetensors is not Marquee's own format, so its
+# type is imported (declared, not owned); models open by default, posters as an alternative.
+MODEL_UTI = "app.marquee.safetensors-model"
+MACOS_FILE_TYPES = {
+    "UTImportedTypeDeclarations": [
+        {
+            "UTTypeIdentifier": MODEL_UTI,
+            "UTTypeDescription": "Marquee model",
+            "UTTypeConformsTo": ["public.data"],
+            "UTTypeTagSpecification": {"public.filename-extension": ["safetensors"]},
+        }
+    ],
+    "CFBundleDocumentTypes": [
+        {
+            "CFBundleTypeName": "Marquee model",
+            "CFBundleTypeRole": "Viewer",
+            "LSHandlerRank": "Default",
+            "LSItemContentTypes": [MODEL_UTI],
+        },
+        {
+            "CFBundleTypeName": "Poster",
+            "CFBundleTypeRole": "Viewer",
+            "LSHandlerRank": "Alternate",
+            "LSItemContentTypes": ["public.jpeg", "public.png", "org.webmproject.webp"],
+        },
+    ],
+}
 
 
 def version() -> str:
@@ -175,3 +225,30 @@ def windows_version_info(app_version: str) -> str:
   ]
 )
 """
+
+
+def component_of(relative: Path) -> str:
+    """The part of the bundle a file belongs to: nvidia/<library>, torch/lib, PySide6, ..."""
+    parts = relative.parts[1:] if relative.parts[:1] == ("_internal",) else relative.parts
+    if len(parts) <= 1:
+        return "(loose: launcher, libpython, system libraries)"
+    if parts[0] in ("nvidia", "torch") and len(parts) > 2:
+        return f"{parts[0]}/{parts[1]}"  # the CUDA libraries, one wheel each; torch's lib/
+    return parts[0]
+
+
+def components_mb(bundle: Path) -> dict[str, float]:
+    """MB per component, largest first (symlinks count as links, as dpkg and tar store them)."""
+    sizes: dict[str, int] = {}
+    for root, _dirs, names in os.walk(bundle):
+        for name in names:
+            path = Path(root, name)
+            key = component_of(path.relative_to(bundle))
+            sizes[key] = sizes.get(key, 0) + path.lstat().st_size
+    ranked = sorted(sizes.items(), key=lambda item: -item[1])
+    return {key: round(size / 1e6, 1) for key, size in ranked}
+
+
+if __name__ == "__main__":
+    for component, mb in components_mb(Path(sys.argv[1])).items():
+        print(f"{mb:9.1f} MB  {component}")

@@ -54,7 +54,7 @@ def test_windows_version_info_is_a_valid_resource_text() -> None:
 
 
 def test_excluded_qt_modules_spare_what_the_app_uses() -> None:
-    used = {"QtCore", "QtGui", "QtWidgets", "QtOpenGL", "QtOpenGLWidgets", "QtSvg"}
+    used = {"QtCore", "QtGui", "QtWidgets", "QtNetwork", "QtOpenGL", "QtOpenGLWidgets", "QtSvg"}
     excluded = {name.removeprefix("PySide6.") for name in bundle_info.QT_EXCLUDES}
     assert not used & excluded
     assert {"QtWebEngineCore", "Qt3DCore", "QtMultimedia", "QtQuick"} <= excluded
@@ -93,3 +93,32 @@ def test_serve_hidden_imports_cover_what_uvicorn_loads_by_name() -> None:
         assert target is None or target.split(":")[0] in hidden, (option, target)
     for name in hidden - {"uvicorn.protocols.http.httptools_impl"}:  # httptools: optional
         assert importlib.util.find_spec(name) is not None, name
+
+
+def test_never_loaded_leaves_out_only_what_nothing_loads() -> None:
+    assert bundle_info.never_loaded("torch/bin/protoc-3.21.12.0")
+    assert bundle_info.never_loaded("PySide6\\Qt\\translations\\qtbase_de.qm")
+    for kept in ("torch/bin/torch_shm_manager", "torch/lib/libtorch_cuda.so", "PySide6/Qt/lib"):
+        assert not bundle_info.never_loaded(kept), kept
+    # Qt's translations are dead weight only while the app installs no translator.
+    sources = [*Path(core.__file__).parent.rglob("*.py"), *PACKAGING.parent.glob("gui/**/*.py")]
+    assert not [p for p in sources if "QTranslator" in p.read_text(encoding="utf-8")]
+
+
+def test_components_group_the_bundle_by_library(tmp_path: Path) -> None:
+    files = {
+        "Marquee": 10,
+        "_internal/nvidia/cudnn/lib/libcudnn.so.9": 300,
+        "_internal/nvidia/cudnn/include/cudnn.h": 5,
+        "_internal/torch/lib/libtorch_cpu.so": 200,
+        "_internal/PySide6/Qt/lib/libQt6Core.so.6": 100,
+    }
+    for name, size in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x" * size * 1000)
+    assert bundle_info.components_mb(tmp_path) == {
+        "nvidia/cudnn": 0.3,
+        "torch/lib": 0.2,
+        "PySide6": 0.1,
+        "(loose: launcher, libpython, system libraries)": 0.0,
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import numpy as np
@@ -69,3 +70,7 @@ def window(qtbot, marquee_home):
     qtbot.waitExposed(win)
     yield win
     win.close()
+    # The window's Python wrappers sit in reference cycles; collected here, on the GUI thread,
+    # rather than by a GC pass that happens to run in a later test's worker thread (seen once:
+    # a segfault in "Garbage-collecting" inside a model-loading worker).
+    gc.collect()

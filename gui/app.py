@@ -60,7 +60,6 @@ def run_gui(args: list[str]) -> int:
         return 2
     from PySide6.QtWidgets import QApplication
 
-    from gui import gc_guard
     from gui.errors import ErrorHandler, setup_logging
     from gui.main_window import MainWindow
     from gui.theme import apply_theme
@@ -71,7 +70,6 @@ def run_gui(args: list[str]) -> int:
     app.setApplicationDisplayName("Marquee")
     app.setOrganizationName("Marquee")
     app.setDesktopFileName("marquee")
-    gc_guard.install(app)  # before any worker thread: collections on this thread only
     apply_theme(app)
     handler = ErrorHandler()
     handler.install()

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from core import __version__
 from core.base.paths import log_dir
+from gui import gc_guard
 from gui.data_page import DataPage
 from gui.errors import show_error
 from gui.predict_page import PredictPage
@@ -61,6 +62,7 @@ class _FirstPaintWatcher(QObject):
 class MainWindow(QMainWindow):
     def __init__(self, prefs: Preferences | None = None, restore_data: bool = True) -> None:
         super().__init__()
+        gc_guard.install(QApplication.instance())  # before any worker thread starts
         self.prefs = prefs or Preferences()
         self._restore_data = restore_data
         self._shown = False

@@ -13,6 +13,14 @@ from PySide6.QtWidgets import QApplication
 from core.data.datasets import Dataset, LabeledImages
 
 
+@pytest.fixture(scope="session", autouse=True)
+def ui_thread_garbage_collection(qapp: QApplication):
+    """As in the app: Python's collector runs on the UI thread only (see gui.gc_guard)."""
+    from gui import gc_guard
+
+    return gc_guard.install(qapp)
+
+
 @pytest.fixture(scope="session")
 def sample_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from core.data.samples import ensure_sample_data

@@ -36,6 +36,8 @@ STOP_FILE = "STOP"
 def export_job(folder: str | Path, config: TrainConfig, dataset: Dataset) -> Path:
     """Write a torchrun job for `dataset` and `config` into `folder` (new or a former job)."""
     folder = Path(folder).expanduser().absolute()
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{folder} is a file; choose a new folder for the cluster job.")
     if folder.exists() and any(p.name not in (*JOB_FILES, "runs") for p in folder.iterdir()):
         raise OutputError(f"{folder} is not empty; choose a new folder for the cluster job.")
     config.validate()

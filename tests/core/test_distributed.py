@@ -59,6 +59,9 @@ def test_export_writes_a_self_contained_job(tmp_path, posters) -> None:
     assert [p.name for p in dataset.train.paths] == [p.name for p in posters.train.paths]
     assert all(p.is_file() and moved in p.parents for p in dataset.val.paths)
     assert np.array_equal(dataset.train.labels, posters.train.labels)
+    (tmp_path / "a-file").write_text("mine")
+    with pytest.raises(OutputError, match="is a file"):
+        export_job(tmp_path / "a-file", CONFIG, posters)
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "notes.txt").write_text("mine")
     with pytest.raises(OutputError, match="not empty"):

@@ -254,3 +254,11 @@ def test_concurrent_requests_each_get_their_own_result(server, runtime) -> None:
     distances = np.abs(got[:, None, :] - want[None, :, :]).sum(-1)
     assert (distances.argmin(axis=1) == np.arange(len(images))).all()  # nobody got another's
     assert max(r.json()["batch_size"] for r in responses) > 1  # and they were batched
+
+
+def test_large_models_warm_up_with_one_image_only() -> None:
+    from core.serving.runtime import warm_up_batches
+
+    assert warm_up_batches(224, 8) == [1, 4]
+    assert warm_up_batches(224, 1) == [1]
+    assert warm_up_batches(2048, 8) == [1]  # a batch of 4 at 2048 px would take minutes

@@ -7,13 +7,14 @@ import logging
 import math
 import sys
 
-from core.base.errors import UsageError, one_line
+from core.base.errors import Cancelled, MarqueeError, UsageError, one_line
 
 __all__ = [
     "EXIT_CANCELLED",
     "EXIT_UNEXPECTED",
     "EXIT_USER_ERROR",
     "UsageError",
+    "expected_exit",
     "print_json",
     "show_core_warnings",
 ]
@@ -22,6 +23,18 @@ _CORE_LOGGERS = ("marquee.cache",)
 
 # Exit codes of every Marquee command line (marquee ..., torchrun -m core.distributed ...).
 EXIT_USER_ERROR, EXIT_UNEXPECTED, EXIT_CANCELLED = 2, 1, 130
+
+
+def expected_exit(exc: BaseException) -> int | None:
+    """The one stderr line and exit code for a stop (130) or a user's error (2); None for
+    anything else (a bug: the caller logs it)."""
+    if isinstance(exc, Cancelled | KeyboardInterrupt):
+        print("marquee: cancelled", file=sys.stderr)
+        return EXIT_CANCELLED
+    if isinstance(exc, MarqueeError):
+        print(f"marquee: error: {one_line(str(exc))}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    return None
 
 
 def print_json(document: object) -> None:

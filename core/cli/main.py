@@ -16,12 +16,12 @@ from typing import NoReturn
 
 from core import __version__
 from core.base.config import DEVICES, HEADS, LOSSES, MAX_BATCH_SIZE, STRATEGIES, TrainConfig
-from core.base.errors import Cancelled, MarqueeError, OutputError, UsageError, shorten
+from core.base.errors import OutputError, UsageError, one_line, shorten
 from core.base.runtime import configure_threading
 from core.cli.console import (
-    EXIT_CANCELLED,
     EXIT_UNEXPECTED,
     EXIT_USER_ERROR,
+    expected_exit,
     show_core_warnings,
 )
 
@@ -44,7 +44,7 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         hint = f"see '{self.prog} --help'"
-        self.exit(EXIT_USER_ERROR, f"marquee: error: {_one_line(message)} ({hint})\n")
+        self.exit(EXIT_USER_ERROR, f"marquee: error: {one_line(message)} ({hint})\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -287,15 +287,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from core.cli.dispatch import HANDLERS  # the heavy imports (torch) start here
 
         return HANDLERS[args.command](args)
-    except (Cancelled, KeyboardInterrupt):
-        print("marquee: cancelled", file=sys.stderr)
-        return EXIT_CANCELLED
-    except MarqueeError as exc:
-        print(f"marquee: error: {_one_line(str(exc))}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    except Exception as exc:  # a bug: say so, and where the details are
-        log_file = _log_unexpected(exc)
-        summary = f"{type(exc).__name__}: {_one_line(str(exc))}"
+    except (Exception, KeyboardInterrupt) as exc:
+        code = expected_exit(exc)
+        if code is not None:
+            return code
+        log_file = _log_unexpected(exc)  # a bug: say so, and where the details are
+        summary = f"{type(exc).__name__}: {one_line(str(exc))}"
         print(f"marquee: unexpected error: {summary}", file=sys.stderr)
         if "MARQUEE_DEBUG" in os.environ:
             traceback.print_exc()
@@ -349,10 +346,6 @@ def _check_output_file(path: Path, option: str, *, parents_made: bool) -> None:
             )
     except OSError as exc:
         raise OutputError(f"{option} {shown}: {exc.strerror or exc}.") from exc
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def _log_unexpected(exc: BaseException) -> Path | str:

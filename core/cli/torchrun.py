@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from core.base.runtime import configure_threading, usable_cores
-from core.cli.console import EXIT_CANCELLED, EXIT_USER_ERROR
+from core.cli.console import expected_exit
 
 STORE_TIMEOUT = timedelta(minutes=5)
 
@@ -33,16 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="folder for the run (default JOB/runs)")
     args = parser.parse_args(argv)
     configure_threading()  # before this worker imports torch (OpenMP reads it at load)
-    from core.base.errors import Cancelled, MarqueeError
-
     try:
         return _run(args)
-    except (Cancelled, KeyboardInterrupt):
-        print("marquee: cancelled", file=sys.stderr)
-        return EXIT_CANCELLED
-    except MarqueeError as exc:
-        print(f"marquee: error: {exc}", file=sys.stderr)
-        return EXIT_USER_ERROR
+    except (Exception, KeyboardInterrupt) as exc:
+        code = expected_exit(exc)
+        if code is None:
+            raise  # a bug: the traceback is the report
+        return code
 
 
 class StopRequest:

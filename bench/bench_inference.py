@@ -55,7 +55,7 @@ def make_posters(folder: Path, count: int) -> list[Path]:
     return paths
 
 
-def train_model(out: Path, size: int, n_train: int) -> Path:
+def train_model(out: Path, size: int, n_train: int, seed: int = 0) -> Path:
     from core.data.datasets import load_dataset
     from core.data.samples import ensure_sample_data
     from core.modelfile.checkpoint import save_model
@@ -64,7 +64,7 @@ def train_model(out: Path, size: int, n_train: int) -> Path:
 
     data = load_dataset(ensure_sample_data())
     data = replace(data, train=data.train.subset(np.arange(min(n_train, len(data.train)))))
-    result = fit(recipe_config("cpu", epochs=1, image_size=size), data)
+    result = fit(recipe_config("cpu", epochs=1, image_size=size, seed=seed), data)
     return save_model(out, result.model, result.meta)
 
 
@@ -107,8 +107,9 @@ def end_to_end(model: Path, folder: Path, count: int, runtime: str, env: dict) -
     return rate(seconds, count)
 
 
-def embedding_phase(size: int, n_train: int, runtime: str) -> float:
-    """(e): seconds of the embed phase of a first frozen run (empty image cache)."""
+def first_run(size: int, n_train: int, runtime: str) -> tuple[float, float]:
+    """(e): seconds of the embed phase of a first frozen run and of the whole run (empty
+    image and embedding caches)."""
     code = f"""
 import sys, time, tempfile, os
 sys.path.insert(0, {str(ROOT)!r})
@@ -125,14 +126,35 @@ marks = {{}}
 def on_event(e):
     if getattr(e, "stage", "") == "embed":
         marks.setdefault("first", time.perf_counter()); marks["last"] = time.perf_counter()
+started = time.perf_counter()
 fit(recipe_config("cpu", epochs=1, image_size={size}), data, on_event)
-print(marks["last"] - marks["first"])
+print(marks["last"] - marks["first"], time.perf_counter() - started)
 """
     env = {**os.environ, "MARQUEE_EMBED_RUNTIME": runtime}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(done.stderr[-2000:])
-    return float(done.stdout.strip().splitlines()[-1])
+    embed, whole = done.stdout.strip().splitlines()[-1].split()
+    return float(embed), float(whole)
+
+
+def draft_mode_shift(model: Path, other_seed: Path, posters: list[Path]) -> tuple[float, float]:
+    """(g): max |p(draft decode) - p(full decode)| and max |p(seed 0) - p(seed 1)|."""
+    from core.inference.pipeline import InferencePipeline
+
+    pipeline = InferencePipeline.from_file(model, device="cpu")
+    other = InferencePipeline.from_file(other_seed, device="cpu")
+    size = pipeline.meta.image_size
+    drafted = [pipeline.decode(p) for p in posters]
+    full = [np.asarray(_full_decode(p, size)) for p in posters]
+    draft_probs, full_probs = pipeline.run(drafted), pipeline.run(full)
+    seed_noise = np.abs(draft_probs - other.run(drafted)).max()
+    return float(np.abs(draft_probs - full_probs).max()), float(seed_noise)
+
+
+def _full_decode(path: Path, size: int) -> Image.Image:
+    with Image.open(path) as img:  # no draft(): every pixel decoded, then resized
+        return img.convert("RGB").resize((size, size), Image.Resampling.BILINEAR, reducing_gap=3.0)
 
 
 def main() -> None:
@@ -146,22 +168,37 @@ def main() -> None:
     os.environ["MARQUEE_HOME"] = env["MARQUEE_HOME"]
     posters = make_posters(work / "posters", args.posters)
     model = train_model(work / "model.safetensors", args.size, 80)
+    cold = end_to_end(model, work / "posters", args.posters, "auto", env)  # exports the graph
     bare, pipeline = model_only(model, posters)
     onnx_e2e = end_to_end(model, work / "posters", args.posters, "auto", env)
     torch_e2e = end_to_end(model, work / "posters", args.posters, "torch", env)
-    embed_onnx = embedding_phase(args.size, args.train, "auto")
-    embed_torch = embedding_phase(args.size, args.train, "torch")
+    embed_onnx, whole_onnx = first_run(args.size, args.train, "auto")
+    embed_torch, whole_torch = first_run(args.size, args.train, "torch")
+    other = train_model(work / "model-seed1.safetensors", args.size, 80, seed=1)
+    draft_shift, seed_noise = draft_mode_shift(model, other, posters[:64])
     load = os.getloadavg()[0]
     print(f"\n{args.posters} posters of 600x900, model at {args.size} px, load {load:.1f}")
     print("| measure | result |\n|---|---|")
     print(f"| (a) bare InferenceSession.run, pre-decoded | {bare:.1f} img/s |")
     print(f"| (b) pipeline, model only | {pipeline:.1f} img/s ({pipeline / bare:.2f} x (a)) |")
-    print(f"| (c) `marquee predict FOLDER` (auto: ONNX) | {onnx_e2e:.1f} img/s |")
-    ratio = onnx_e2e / torch_e2e
-    print(f"| (d) the same, `--runtime torch` | {torch_e2e:.1f} img/s ((c) = {ratio:.2f} x (d)) |")
+    print(f"| (c) `marquee predict FOLDER` (auto: ONNX, graph cached) | {onnx_e2e:.1f} img/s |")
+    print(f"| (c0) the same, first run (exports the graph) | {cold:.1f} img/s |")
+    ratio, cold_ratio = onnx_e2e / torch_e2e, cold / torch_e2e
+    print(
+        f"| (d) the same, `--runtime torch` | {torch_e2e:.1f} img/s "
+        f"((c) = {ratio:.2f} x (d), (c0) = {cold_ratio:.2f} x (d)) |"
+    )
     print(f"| (e) embed phase, {args.train} + 120 images, ONNX | {embed_onnx:.1f} s |")
     print(
         f"| (e) the same on torch | {embed_torch:.1f} s ({embed_torch / embed_onnx:.2f} x slower) |"
+    )
+    print(
+        f"| (f) whole first frozen run: ONNX embed / torch embed | {whole_onnx:.1f} s / "
+        f"{whole_torch:.1f} s ({whole_torch / whole_onnx:.2f} x) |"
+    )
+    print(
+        f"| (g) draft-mode decode vs full decode, max abs diff in p | {draft_shift:.4f} "
+        f"(another seed moves p by up to {seed_noise:.4f}) |"
     )
 
 

@@ -41,7 +41,12 @@ def _pair(data: Embedded, i: int, j: int, cos: float, exact: bool, thumb: float)
     a, b = data.refs[i], data.refs[j]
     cross = a.split != b.split
     return DuplicatePair(
-        (a.file, b.file), round(min(cos, 1.0), 4), cross, exact, (a.split, b.split), round(thumb, 4)
+        (a.file, b.file),
+        round(min(float(cos), 1.0), 4),
+        cross,
+        exact,
+        (a.split, b.split),
+        round(float(thumb), 4),
     )
 
 

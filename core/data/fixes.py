@@ -33,6 +33,7 @@ from core.data.types import Dataset, LabeledImages
 
 FIXES_FORMAT = 1
 KINDS = ("set_label", "keep_label", "drop", "keep", "add")
+CHANGES = ("set_label", "drop", "add")  # the kinds that change what loads
 
 
 @dataclass(frozen=True)
@@ -125,9 +126,9 @@ class FixLog:
         if not current:
             return dataset
         base = dataset_folder(self.dataset)
-        skipped = [0]
+        applied = [0]
         splits = {
-            name: _apply_split(part, name, current, base, dataset.label_names, skipped)
+            name: _apply_split(part, current, base, dataset.label_names, applied)
             for name, part in (
                 ("train", dataset.train),
                 ("val", dataset.val),
@@ -135,21 +136,21 @@ class FixLog:
             )
             if part is not None
         }
-        _add_images(splits, current, dataset.label_names, skipped)
-        if skipped[0]:
+        _add_images(splits, current, dataset.label_names, applied)
+        skipped = sum(d.kind in CHANGES for d in current) - applied[0]
+        if skipped:
             dataset.report.add(
                 "warning",
                 "fix log",
-                f"{skipped[0]} recorded decision(s) name files or labels this data set does "
+                f"{skipped} recorded decision(s) name files or labels this data set does "
                 f"not have; they are skipped ({self.path}).",
             )
-        applied = len(current) - skipped[0]
         return replace(
             dataset,
             train=splits["train"],
             val=splits["val"],
             test=splits.get("test"),
-            fixes_applied=applied,
+            fixes_applied=applied[0],
         )
 
 
@@ -175,31 +176,31 @@ def relative_file(path: Path, base: Path) -> str:
 
 def _apply_split(
     part: LabeledImages,
-    split: str,
     current: list[Decision],
     base: Path,
     names: list[str],
-    skipped: list[int],
+    applied: list[int],
 ) -> LabeledImages:
     row_of = {relative_file(p, base): i for i, p in enumerate(part.paths)}
     labels = part.labels.copy()
     drop: set[int] = set()
     for d in current:
         row = row_of.get(d.file)
-        if row is None or d.kind in ("keep", "keep_label", "add"):
+        if row is None or d.kind not in ("set_label", "drop"):
             continue
         if d.kind == "drop":
             drop.add(row)
         elif d.label in names:
             labels[row, names.index(d.label)] = float(bool(d.value))
         else:
-            skipped[0] += 1
+            continue
+        applied[0] += 1
     keep = np.array([i for i in range(len(part)) if i not in drop], dtype=int)
     return LabeledImages([part.paths[i] for i in keep], labels[keep], list(part.label_names))
 
 
 def _add_images(
-    splits: dict[str, LabeledImages], current: list[Decision], names: list[str], skipped: list[int]
+    splits: dict[str, LabeledImages], current: list[Decision], names: list[str], applied: list[int]
 ) -> None:
     for d in current:
         if d.kind != "add":
@@ -207,12 +208,12 @@ def _add_images(
         path = Path(d.file)
         part = splits.get(d.split)
         if part is None or not path.is_file() or path in part.paths:
-            skipped[0] += 1
             continue
         row = np.array([[float(name in d.labels) for name in names]], dtype=np.float32)
         splits[d.split] = LabeledImages(
             [*part.paths, path], np.concatenate([part.labels, row]), list(part.label_names)
         )
+        applied[0] += 1
 
 
 def _plain(decision: Decision) -> dict:

@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 from core.base.errors import DataError
 from core.base.runtime import torch_threads, training_threads
 from core.data.datasets import Dataset
@@ -19,7 +21,7 @@ from core.data.fixes import FixLog
 from core.health.confident import label_issues
 from core.health.duplicates import find_duplicates
 from core.health.embeddings import Embedded, doctor_config, embed_dataset
-from core.health.neighbours import fingerprints, neighbourhood
+from core.health.neighbours import Neighbourhood, fingerprints, neighbour_votes, neighbourhood
 from core.health.oof import DEFAULT_MEMBERS, Member, out_of_fold
 from core.health.outliers import find_outliers
 from core.health.report import HealthReport, LabelIssue
@@ -36,9 +38,11 @@ class DoctorOptions:
     members: tuple[Member, ...] = DEFAULT_MEMBERS
     flip: bool = False  # also embed mirrored images (TTA) for the out-of-fold heads
     image_size: int = 224
+    multi_stage: bool = True  # two-stage features (the CPU recipe); False: pooled only
     min_fingerprint: float = 0.985  # thumbnail correlation from which a pair is a duplicate
     min_cosine: float = 0.9  # centred-embedding cosine from which a pair is one
-    neighbours: int = 5  # for the stray score
+    neighbours: int = 20  # for the kNN vote (strays use the nearest 5)
+    knn_vote: bool = True  # add the neighbours' labels to the ensemble
     max_outliers: int = 50
     hide_decided: bool = True  # leave out what the fix log already decided
     threads: int | None = None
@@ -59,18 +63,7 @@ def run_doctor(
         )
     started = time.perf_counter()
     with torch_threads(options.threads or training_threads(keep_ui_core=False)):
-        config = doctor_config(options.image_size, options.flip)
-        data = embed_dataset(dataset, config, progress, should_stop)
-        probs = out_of_fold(data, options.folds, options.members, progress)
-        near = neighbourhood(
-            data.features,
-            fingerprints(data.images, len(data)),
-            options.neighbours,
-            options.min_fingerprint,
-            options.min_cosine,
-            check=lambda: data.context.check_stop("looking for duplicates"),
-            progress=lambda d, t: progress("neighbours", d, t) if progress else None,
-        )
+        data, probs, near = _look(dataset, options, progress, should_stop)
     report = HealthReport(
         label_issues=_issues(data, probs),
         duplicates=find_duplicates(data, near),
@@ -80,6 +73,30 @@ def run_doctor(
         report = without_decided(report, FixLog.for_dataset(dataset.root))
     report.summary = _summary(report, data, options, time.perf_counter() - started)
     return report
+
+
+def _look(
+    dataset: Dataset,
+    options: DoctorOptions,
+    progress: Progress | None,
+    should_stop: ShouldStop | None,
+) -> tuple[Embedded, np.ndarray, Neighbourhood]:
+    """Embeddings, out-of-fold probabilities (heads, plus the kNN vote) and neighbours."""
+    config = doctor_config(options.image_size, options.flip, multi_stage=options.multi_stage)
+    data = embed_dataset(dataset, config, progress, should_stop)
+    probs = out_of_fold(data, options.folds, options.members, progress)
+    near = neighbourhood(
+        data.features,
+        fingerprints(data.images, len(data)),
+        options.neighbours,
+        options.min_fingerprint,
+        options.min_cosine,
+        check=lambda: data.context.check_stop("looking for duplicates"),
+        progress=lambda d, t: progress("neighbours", d, t) if progress else None,
+    )
+    if options.knn_vote:
+        probs = (probs + neighbour_votes(near, data.targets)) / 2
+    return data, probs, near
 
 
 def _issues(data: Embedded, probs) -> list[LabelIssue]:

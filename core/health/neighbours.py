@@ -27,6 +27,7 @@ class Neighbourhood:
     """Each image's `k` highest embedding cosines to others, and the candidate pairs."""
 
     knn: np.ndarray  # N x k centred-embedding cosines, highest first
+    knn_index: np.ndarray  # N x k: which images those are
     pairs: np.ndarray  # M x 2 indices, i < j
     cosines: np.ndarray  # M embedding cosines
     fingerprints: np.ndarray  # M thumbnail correlations
@@ -62,7 +63,7 @@ def neighbourhood(
     cosine >= `min_cosine`; `check()` runs between blocks (it may raise)."""
     x, n = centred(features), len(features)
     k = max(1, min(k, n - 1))
-    knn, pairs, cosines, prints_out = [], [], [], []
+    knn, knn_index, pairs, cosines, prints_out = [], [], [], [], []
     for start in range(0, n, BLOCK):
         if check is not None:
             check()
@@ -70,7 +71,9 @@ def neighbourhood(
         thumbs = prints[start : start + BLOCK] @ prints.T
         rows = torch.arange(len(sims))
         sims[rows, rows + start] = -2.0  # not its own neighbour
-        knn.append(sims.topk(k, dim=1).values.numpy())
+        top = sims.topk(k, dim=1)
+        knn.append(top.values.numpy())
+        knn_index.append(top.indices.numpy())
         i, j = torch.nonzero((thumbs >= min_fingerprint) | (sims >= min_cosine), as_tuple=True)
         keep = i + start < j
         i, j = i[keep], j[keep]
@@ -80,10 +83,22 @@ def neighbourhood(
         if progress is not None:
             progress(min(start + BLOCK, n), n)
     if n < 2:
-        return Neighbourhood(np.zeros((n, 1)), np.zeros((0, 2), int), np.zeros(0), np.zeros(0))
+        empty = np.zeros((n, 1))
+        return Neighbourhood(empty, empty.astype(int), np.zeros((0, 2), int), *[np.zeros(0)] * 2)
     return Neighbourhood(
         np.concatenate(knn),
+        np.concatenate(knn_index),
         np.concatenate(pairs),
         np.concatenate(cosines),
         np.concatenate(prints_out),
     )
+
+
+def neighbour_votes(
+    near: Neighbourhood, targets: np.ndarray, temperature: float = 0.05
+) -> np.ndarray:
+    """Per image and label: its neighbours' labels, weighted by a softmax of their
+    cosines (a leave-one-out kNN classifier; never the image's own label)."""
+    weights = np.exp((near.knn - near.knn.max(axis=1, keepdims=True)) / temperature)
+    weights /= weights.sum(axis=1, keepdims=True)
+    return np.einsum("nk,nkl->nl", weights, targets[near.knn_index])

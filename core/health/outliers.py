@@ -12,9 +12,12 @@ from core.health.report import Outlier
 Z_MIN = 3.5  # robust z-score from which an image counts as a stray
 
 
+STRAY_NEIGHBOURS = 5
+
+
 def stray_scores(near: Neighbourhood) -> np.ndarray:
-    """1 - the mean cosine to the image's nearest neighbours, per image."""
-    return 1.0 - near.knn.mean(axis=1)
+    """1 - the mean cosine to the image's 5 nearest neighbours, per image."""
+    return 1.0 - near.knn[:, :STRAY_NEIGHBOURS].mean(axis=1)
 
 
 def find_outliers(data: Embedded, near: Neighbourhood, limit: int = 50) -> list[Outlier]:

@@ -84,7 +84,8 @@ def _look(
     """Embeddings, out-of-fold probabilities (heads, plus the kNN vote) and neighbours."""
     config = doctor_config(options.image_size, options.flip, multi_stage=options.multi_stage)
     data = embed_dataset(dataset, config, progress, should_stop)
-    probs = out_of_fold(data, options.folds, options.members, progress)
+    with torch_threads(1):  # milliseconds per head step: more threads only contend
+        probs = out_of_fold(data, options.folds, options.members, progress)
     near = neighbourhood(
         data.features,
         fingerprints(data.images, len(data)),

@@ -33,15 +33,17 @@ class Member:
     lr: float = 1e-2
     weight_decay: float = 1e-4
     loss: str = "bce"
+    dropout: float = 0.2
 
 
-LINEAR = (
-    Member("linear", 0, epochs=5),
-    Member("linear", 1, epochs=5),
-    Member("linear", 2, epochs=5),
-)
+# No dropout: as good here (0.59 against 0.56 precision at K on the planted sample set)
+# and twice as fast (drawing the dropout mask is most of a head step on a CPU).
+LINEAR = tuple(Member("linear", seed, epochs=5, dropout=0.0) for seed in range(3))
 MLP = (Member("mlp", 10, epochs=15, lr=3e-3), Member("mlp", 11, epochs=15, lr=3e-3))
 DEFAULT_MEMBERS = LINEAR
+# Large data sets train heads in bigger batches, so a fold's epoch stays at most this many
+# steps (a head step costs the same ~milliseconds at 32 or 256 rows on a CPU).
+MAX_STEPS_PER_EPOCH = 40
 
 
 class HeadOnly(nn.Module):
@@ -94,7 +96,9 @@ def fold_probabilities(
         lr=member.lr,
         weight_decay=member.weight_decay,
         loss=member.loss,
+        dropout=member.dropout,
         seed=member.seed,
+        batch_size=max(data.config.batch_size, -(-len(train_idx) // MAX_STEPS_PER_EPOCH)),
     )
     torch.manual_seed(member.seed)
     model = HeadOnly(

@@ -116,7 +116,7 @@ def map_recovery(seed: int, work: Path, fraction: float) -> dict:
         log.clear()
         if policy.get("prune"):
             chosen = {i.file for i in report.label_issues if i.score >= policy["min_score"]}
-            accept_report(log, report, labels=False)
+            accept_report(log, report, labels=False)  # the duplicates only
             log.record(*(Decision("drop", f, reason="label issue") for f in sorted(chosen)))
         else:
             accept_report(log, report, min_score=policy["min_score"])

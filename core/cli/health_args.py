@@ -36,8 +36,8 @@ def _add_doctor(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--accept",
         action="store_true",
-        help="record every suggested label fix and drop one image of each duplicate pair "
-        "in the data set's fix log (undo with 'marquee fixes DATA --undo')",
+        help="record the suggested label fixes scored >= 0.9 and drop one image of each "
+        "duplicate pair in the data set's fix log (undo with 'marquee fixes DATA --undo N')",
     )
 
 
@@ -53,7 +53,12 @@ def _add_fixes(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="write the fixes into the data set's own CSV file(s), after a timestamped backup",
     )
-    p.add_argument("--min-score", type=float, default=0.0, help="--accept: label issues from")
+    p.add_argument(
+        "--min-score",
+        type=float,
+        default=0.9,
+        help="--accept: accept label issues scored at least this (default 0.9; 0: every one)",
+    )
     p.add_argument("--strays", action="store_true", help="--accept: also drop the strays")
     p.add_argument("--no-duplicates", action="store_true", help="--accept: keep duplicates")
 

@@ -8,7 +8,7 @@ from dataclasses import asdict
 
 from tqdm import tqdm
 
-from core.base.errors import UsageError
+from core.base.errors import DataError, UsageError, shorten
 from core.cli.console import print_json
 from core.cli.data_args import label_choice, load_data
 from core.cli.output import bars_enabled, say
@@ -42,6 +42,8 @@ def run_fixes(args: argparse.Namespace) -> int:
     from core.data.corrected import export_corrected, write_back
     from core.health.decisions import accept_report
 
+    if not args.data.exists():
+        raise DataError(f"{shorten(str(args.data), 300)} does not exist.")
     log = FixLog.for_dataset(args.data)
     result: dict = {"dataset": str(log.dataset), "fix_log": str(log.path)}
     if args.accept is not None:

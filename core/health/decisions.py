@@ -1,12 +1,11 @@
 """A report's findings turned into fix-log decisions (what the app's buttons and
-`marquee fixes accept` record)."""
+`marquee fixes DATA --accept REPORT` record)."""
 
 from __future__ import annotations
 
 from core.data.fixes import Decision, FixLog
 from core.health.duplicates import to_drop
 from core.health.report import DuplicatePair, HealthReport, LabelIssue, Outlier
-
 
 # Label issues scored at least this are accepted in bulk: on the planted sample set about
 # two thirds of them are real, and accepting only them won back half the mAP the noise

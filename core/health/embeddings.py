@@ -7,12 +7,13 @@ data set that was trained on (or checked before) is not embedded again.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from core.base.config import TrainConfig
 from core.base.device import amp_dtype
@@ -121,9 +122,10 @@ def embed_dataset(
 
 
 def head_setup(
-    model: MultiLabelClassifier, config: TrainConfig, context: TrainingContext, steps: int
+    model: nn.Module, config: TrainConfig, context: TrainingContext, steps: int
 ) -> Setup:
-    """The training steps' `Setup` for a head on the CPU (a new optimiser and schedule)."""
+    """The training steps' `Setup` for a head on the CPU (a new optimiser and schedule);
+    `model` has the classifier's `head` and `backbone` (oof.HeadOnly, or the classifier)."""
     optimizer, scheduler = make_optimizer(model, config, steps)
     generator = torch.Generator().manual_seed(config.seed)
     return Setup(
@@ -136,10 +138,6 @@ def head_setup(
         scheduler,
         amp_dtype("cpu"),
     )
-
-
-def with_flip(config: TrainConfig, flip: bool) -> TrainConfig:
-    return replace(config, tta=flip)
 
 
 def _show(progress: Progress | None, stage: str, done: int, total: int) -> None:

@@ -218,3 +218,38 @@ def test_a_kill_during_write_back_never_loses_the_original(make_data_dir, tmp_pa
     assert all(b.read_bytes() == original for b in backups)
     assert len(backups) == 1
     assert len(load_dataset(root).train) == 5  # the data set still loads, the fix applied
+
+
+# ----------------------------------------------------------------------------- decisions
+def test_bulk_accept_takes_sure_fixes_and_the_training_copy_of_a_leak(tmp_path) -> None:
+    from core.health.decisions import accept_report
+
+    report = HealthReport(
+        [
+            LabelIssue("train/a.jpg", "train", 0, "Crime", 0, 1, 0.95),
+            LabelIssue("train/b.jpg", "train", 1, "Action", 1, 0, 0.5),
+        ],
+        [
+            DuplicatePair(("val/v.jpg", "train/t.jpg"), 0.99, True, False, ("val", "train")),
+            DuplicatePair(("train/t.jpg", "train/u.jpg"), 0.99, False, False, ("train", "train")),
+            DuplicatePair(("train/x.jpg", "train/y.jpg"), 0.99, False, False, ("train", "train")),
+        ],
+        [Outlier("train/blank.jpg", 0.5)],
+    )
+    log = FixLog.for_dataset(tmp_path)
+    made = accept_report(log, report)
+    assert [(d.kind, d.file, d.label, d.value) for d in made] == [
+        ("set_label", "train/a.jpg", "Crime", 1),
+        ("drop", "train/t.jpg", None, None),
+        ("drop", "train/y.jpg", None, None),
+    ]
+    assert len(FixLog.for_dataset(tmp_path).decisions) == 3
+    assert len(accept_report(log, report, min_score=0.0, strays=True)) == 5
+
+
+def test_suggestion_scores_peak_at_the_threshold() -> None:
+    from core.health.suggest import uncertainty
+
+    probs = np.array([[0.3, 0.0, 1.0, 0.65]])
+    closeness = uncertainty(probs, np.array([0.3, 0.3, 0.3, 0.5]))
+    assert closeness[0].tolist() == pytest.approx([1.0, 0.0, 0.0, 0.7])

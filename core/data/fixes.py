@@ -248,4 +248,6 @@ def apply_recorded_fixes(dataset: Dataset, dataset_path: Path) -> Dataset:
     except DataError as exc:
         dataset.report.add("warning", "fix log", str(exc))
         return dataset
+    except OSError:  # no data folder can be made (a read-only home): nothing recorded
+        return dataset
     return log.apply(dataset)

@@ -253,3 +253,36 @@ def test_suggestion_scores_peak_at_the_threshold() -> None:
     probs = np.array([[0.3, 0.0, 1.0, 0.65]])
     closeness = uncertainty(probs, np.array([0.3, 0.3, 0.3, 0.5]))
     assert closeness[0].tolist() == pytest.approx([1.0, 0.0, 0.0, 0.7])
+
+
+def test_write_back_into_a_csv_with_a_label_column(tmp_path) -> None:
+    from PIL import Image
+
+    folder = tmp_path / "csvdata"
+    folder.mkdir()
+    rows = [("a.jpg", "Action|Crime"), ("b.jpg", "Romance"), ("c.jpg", "Action")]
+    for i, (name, _) in enumerate(rows):
+        Image.new("RGB", (16, 16), (40 * i, 90, 200)).save(folder / name)
+    table = folder / "labels.csv"
+    table.write_text("image,labels\n" + "".join(f"{name},{labels}\n" for name, labels in rows))
+    log = FixLog.for_dataset(table)
+    log.record(
+        Decision("set_label", "a.jpg", label="Crime", value=0),
+        Decision("set_label", "b.jpg", label="Action", value=1),
+    )
+    (written,) = write_back(table, log)
+    assert written.changed == 2 and written.backup.is_file()
+    assert table.read_text().splitlines() == [
+        "image,labels", "a.jpg,Action", "b.jpg,Action|Romance", "c.jpg,Action"
+    ]  # fmt: skip
+
+
+def test_a_home_without_a_data_folder_still_loads_data_sets(make_data_dir, tmp_path, monkeypatch):
+    from core.data import fixes
+
+    def unwritable() -> Path:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(fixes, "data_dir", unwritable)
+    dataset = load_dataset(make_data_dir(tmp_path / "data", 6, 3))
+    assert len(dataset.train) == 6 and dataset.fixes_applied == 0

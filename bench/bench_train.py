@@ -117,12 +117,12 @@ def plain_no_freeze(data: Dataset, args: argparse.Namespace) -> Rates:
 @contextmanager
 def embedding_cache_disabled() -> Iterator[None]:
     """The same frozen-backbone training, but the backbone runs in every step."""
-    original = engine._Trainer._compute_features
-    engine._Trainer._compute_features = lambda self: None
+    original = engine._uses_embeddings  # the loop's switch for its embed phase
+    engine._uses_embeddings = lambda config: False
     try:
         yield
     finally:
-        engine._Trainer._compute_features = original
+        engine._uses_embeddings = original
 
 
 def timed_fit(config: TrainConfig, data: Dataset) -> tuple[float, float]:

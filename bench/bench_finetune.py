@@ -3,11 +3,11 @@
 `--strategy no_freeze` for --epochs epochs at --image-size px (default 3 at 128, the case of
 issue 20), through core.training.loop.fit, once per variant of MARQUEE_TRAIN_SPEEDUPS
 (core.training.speed): "none" (the plain path: what main did before the speed-ups),
-each speed-up alone, and "all" (the default). The image cache is filled before the first
-timing, so every variant reads the same pre-resized images. Reports wall and CPU seconds
-of fit(), the speed-up over "none" by both, and the validation mAP / micro-F1 (tuned
-thresholds), so a speed-up that costs accuracy shows. Variants run in the order given,
---repeats times interleaved; the fastest run of each is kept.
+each speed-up alone, and "all" (the default); `a+b` names a combination. The image cache
+is filled before the first timing, so every variant reads the same pre-resized images.
+Reports wall and CPU seconds of fit(), the speed-up over "none" by both, and the
+validation mAP / micro-F1 (tuned thresholds), so a speed-up that costs accuracy shows.
+Variants run in the order given, --repeats times interleaved; the fastest of each is kept.
 
     python bench/bench_finetune.py [--set normal|hard|print] [--train N] [--epochs 3]
         [--image-size 128] [--threads N] [--variants none,channels_last,...] [--repeats 1]

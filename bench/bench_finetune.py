@@ -11,6 +11,7 @@ Variants run in the order given, --repeats times interleaved; the fastest of eac
 
     python bench/bench_finetune.py [--set normal|hard|print] [--train N] [--epochs 3]
         [--image-size 128] [--threads N] [--variants none,channels_last,...] [--repeats 1]
+        [--seed 0]
 
 Prints a Markdown table; asserts nothing.
 """
@@ -71,6 +72,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0, help="training seed of every variant")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     data = _subset(load_dataset(ensure_sample_data(variant=args.set)), args.train)
@@ -81,6 +83,7 @@ def main() -> int:
         batch_size=args.batch_size,
         num_threads=args.threads,
         device="cpu",
+        seed=args.seed,
     )
     for split in (data.train, data.val):  # every variant reads the cached images
         load_split_images(split.paths, args.image_size)

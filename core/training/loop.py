@@ -190,7 +190,7 @@ def _setup(
     total_steps: int,
 ) -> Setup:
     speed = speed_options(device)
-    optimizer, scheduler = make_optimizer(model, config, total_steps, foreach=speed.foreach)
+    optimizer, scheduler = make_optimizer(model, config, total_steps, speed.foreach or None)
     criterion = make_criterion(config, pos_weight(config, train_labels, device))
     generator = torch.Generator().manual_seed(config.seed)
     amp = amp_dtype(device)

@@ -79,7 +79,7 @@ def test_cli_and_ensure_know_the_print_variant() -> None:
         ("all", "cpu", ALL),
         ("none", "cpu", NONE),
         ("channels_last, progressive", "cpu", replace(ALL, foreach=False)),
-        ("all", "mps", replace(ALL, channels_last=False)),
+        ("all", "mps", replace(ALL, channels_last=False, foreach=False)),
         ("bogus", "cpu", NONE),
     ],
 )

@@ -113,7 +113,7 @@ def measure_predict(budget_s: float) -> dict:
 
     names = [f"label{i}" for i in range(LABELS)]
     meta = ModelMeta(BACKBONE, SIZE, names, [0.5] * LABELS, IMAGENET_MEAN, IMAGENET_STD)
-    predictor = Predictor(create_model(BACKBONE, LABELS, pretrained=False), meta, "cpu")
+    predictor = Predictor.for_model(create_model(BACKBONE, LABELS, pretrained=False), meta, "cpu")
     poster = sample_paths(1)
     for _ in range(3):
         predictor.predict(poster)

@@ -57,7 +57,7 @@ def predict_page_task(
             from core.inference.predictor import Predictor
 
             if request.result is not None:
-                predictor = Predictor(request.result.model, request.result.meta)
+                predictor = Predictor.for_model(request.result.model, request.result.meta)
             else:
                 predictor = Predictor.from_file(request.path)
             state.partial(ModelReady(predictor, request.path))
@@ -72,10 +72,12 @@ def predict_page_task(
             todo += [str(p) for p in images if str(p) not in known]
         state.check_stop()
         if predictor is not None and todo:
-            from core.base.runtime import prediction_threads, use_torch_threads
+            if predictor.runtime == "torch":
+                from core.base.runtime import prediction_threads, use_torch_threads
 
-            # Per thread: one while a training runs in this process, so the two do not fight.
-            use_torch_threads(prediction_threads())
+                # Per thread: one while a training runs in this process, so the two do not
+                # fight. (ONNX Runtime's session has its own count from the same policy.)
+                use_torch_threads(prediction_threads())
             predictor.predict(
                 todo,
                 batch_size=PREDICT_BATCH,

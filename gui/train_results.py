@@ -55,7 +55,10 @@ class TrainResultActions:
 
         val = self.dataset.val
         dialog = EvaluationDialog(
-            Predictor(self.result.model, self.result.meta), list(val.paths), val.labels, parent=self
+            Predictor.for_model(self.result.model, self.result.meta),
+            list(val.paths),
+            val.labels,
+            parent=self,
         )
         dialog.thresholds_chosen.connect(self.use_thresholds)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)

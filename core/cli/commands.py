@@ -34,13 +34,23 @@ def _choose_thresholds(args: argparse.Namespace, predictions: PredictionSet, tun
         predictions.use_tuned()
 
 
-def run_predict(args: argparse.Namespace) -> int:
-    from core.inference.predictor import Predictor, expand_inputs
+def _load_predictor(args: argparse.Namespace):
+    """The model file's predictor; torch gets the prediction thread count only where torch
+    runs it (importing torch for nothing would cost seconds)."""
+    from core.inference.predictor import Predictor
 
     predictor = Predictor.from_file(
         args.model, device=args.device, tta=args.tta, runtime=args.runtime
     )
-    use_torch_threads(prediction_threads())
+    if predictor.runtime == "torch":
+        use_torch_threads(prediction_threads())
+    return predictor
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from core.inference.predictor import expand_inputs
+
+    predictor = _load_predictor(args)
     predictions = predictor.new_set()
     _choose_thresholds(args, predictions, tuned=args.tuned)
     images, skipped = expand_inputs(args.inputs)
@@ -110,13 +120,9 @@ def _predict_with_bar(args: argparse.Namespace, predictor, paths: list, what: st
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from core.inference.predictor import Predictor
     from core.training.metrics import compute_metrics, label_reports, reports_to_json
 
-    predictor = Predictor.from_file(
-        args.model, device=args.device, tta=args.tta, runtime=args.runtime
-    )
-    use_torch_threads(prediction_threads())
+    predictor = _load_predictor(args)
     names = _evaluated_labels(args, predictor.label_names)
     columns = [predictor.label_names.index(name) for name in names]
     dataset = load_data(args, names)  # its label columns are now exactly `names`

@@ -49,6 +49,17 @@ def _on_models(name: str) -> Handler:
     return handler
 
 
+def _on_health(name: str) -> Handler:
+    """The handler `run_<name>` of core.cli.health_commands (doctor, fixes, suggest)."""
+
+    def handler(args: argparse.Namespace) -> int:
+        from core.cli import health_commands
+
+        return getattr(health_commands, f"run_{name}")(args)
+
+    return handler
+
+
 HANDLERS: dict[str, Handler] = {
     "train": _train,
     "explain": _explain,
@@ -57,4 +68,5 @@ HANDLERS: dict[str, Handler] = {
         name: _on_models(name)
         for name in ("predict", "evaluate", "info", "backbones", "cache", "serve", "export")
     },
+    **{name: _on_health(name) for name in ("doctor", "fixes", "suggest")},
 }

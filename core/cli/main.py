@@ -1,4 +1,5 @@
-"""The `marquee` command line: train, predict, evaluate, backbones, info, serve, export.
+"""The `marquee` command line: train, predict, evaluate, backbones, info, serve, export,
+doctor, fixes, suggest.
 
 Exit codes: 0 success, 2 bad input or usage (one clear line on stderr), 1 unexpected error.
 The GUI's entry point hands subcommands here without importing Qt.
@@ -24,6 +25,7 @@ from core.cli.console import (
     expected_exit,
     show_core_warnings,
 )
+from core.cli.health_args import add_health_parsers
 
 SUBCOMMANDS = (
     "train",
@@ -36,6 +38,9 @@ SUBCOMMANDS = (
     "cache",
     "serve",
     "export",
+    "doctor",
+    "fixes",
+    "suggest",
 )
 
 
@@ -73,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("model", type=Path, metavar="MODEL")
     export.add_argument("--format", default="onnx", choices=("onnx",))
     export.add_argument("--out", type=Path, metavar="FILE", help="default: MODEL with .onnx")
+    add_health_parsers(sub)
     return parser
 
 

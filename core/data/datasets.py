@@ -30,6 +30,7 @@ import numpy as np
 from core.base.errors import shorten
 from core.base.limits import label_names_problem
 from core.data.csv_labels import parse_labels
+from core.data.fixes import apply_recorded_fixes
 from core.data.image_check import check_images
 from core.data.readers import (
     CSV_SUFFIXES,
@@ -90,6 +91,7 @@ def load_dataset(
     seed: int = 0,
     progress: Progress | None = None,
     should_stop: ShouldStop | None = None,
+    fixes: bool = True,
 ) -> Dataset:
     """Read, validate and split a data set; see the module docstring for layouts.
 
@@ -99,7 +101,8 @@ def load_dataset(
     keeps only those labels, in that order (see ``select_labels``); an unknown name fails
     before any image is opened. Every image is fully decoded; ``progress(done, total)``
     follows that check. Without a val split, ``val_fraction`` of train is carved out
-    (seeded, ``val_was_split``; the split does not depend on ``labels``).
+    (seeded, ``val_was_split``; the split does not depend on ``labels``). With ``fixes``
+    the data set's fix log (core.data.fixes: label fixes, dropped and added images) applies.
     """
     if not 0 < val_fraction < 1:
         raise DataError("The validation fraction must be between 0 and 1.")
@@ -120,7 +123,8 @@ def load_dataset(
     test = splits.get("test")
     _warn_empty(report, {"train": train, "val": val, "test": test}, was_split)
     names = list(raw.label_names)
-    dataset = Dataset(train, val, test, names, report, f"{root} ({fmt})", was_split)
+    dataset = Dataset(train, val, test, names, report, f"{root} ({fmt})", was_split, root=root)
+    dataset = apply_recorded_fixes(dataset, root) if fixes else dataset
     return select_labels(dataset, names if chosen is None else chosen)
 
 

@@ -13,14 +13,17 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image
 
 from core.base.errors import Cancelled
 from core.base.runtime import decode_threads
 from core.data.image_open import decoded, open_image, read_rgb
+
+if TYPE_CHECKING:  # torch loads only where tensors are made: prediction on ONNX needs none
+    import torch
 
 __all__ = [
     "DecodedImageCache",
@@ -59,6 +62,8 @@ def decode_images(
     should_stop: Callable[[], bool] | None = None,
 ) -> torch.Tensor:
     """Decode images in parallel threads (PIL releases the GIL) into an NCHW uint8 tensor."""
+    import torch
+
     out = torch.empty((len(sources), 3, size, size), dtype=torch.uint8)
     with ThreadPoolExecutor(max_workers=decode_threads()) as pool:
         chunk = 64

@@ -79,6 +79,8 @@ class Dataset:
     val_was_split: bool = False  # True when val was carved out of train
     # Every label the source holds, in its order; label_names may be a chosen subset.
     all_label_names: list[str] = field(default_factory=list)
+    root: Path | None = None  # the folder or label file it was read from
+    fixes_applied: int = 0  # decisions of its fix log (core.data.fixes) in force
 
     def __post_init__(self) -> None:
         if not self.all_label_names:

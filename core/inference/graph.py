@@ -13,10 +13,10 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from core.inference.contract import INPUT_NAME, OUTPUT_NAME
 from core.modelfile.checkpoint import ModelMeta
 
-INPUT_NAME = "images"
-OUTPUT_NAME = "probabilities"
+__all__ = ["INPUT_NAME", "OUTPUT_NAME", "InferenceGraph", "graph_for"]
 
 
 class InferenceGraph(nn.Module):

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-
+from core import __version__
 from core.base.runtime import prediction_threads
-from core.inference.graph import InferenceGraph
-from core.inference.onnx_export import export_graph
-from core.model.onnx_runtime import OPSET, cached_session, cached_session_if_present
+from core.model.onnx_runtime import (
+    OPSET,
+    cached_session,
+    cached_session_if_present,
+    exporter_version,
+)
 from core.modelfile.checkpoint import ModelMeta, weights_digest
+
+if TYPE_CHECKING:  # torch is needed to export a graph, not to run a cached one
+    from core.inference.graph import InferenceGraph
 
 
 def onnx_session(
@@ -20,6 +25,8 @@ def onnx_session(
 ) -> Any:
     """An ONNX Runtime session (CPU) running `graph`, from the cache when it is there
     (`key`: the graph's name in the cache; default: from its weights)."""
+    from core.inference.onnx_export import export_graph
+
     return cached_session(
         key or graph_key(graph, meta),
         lambda path: export_graph(graph, meta, path),
@@ -38,8 +45,7 @@ def file_graph_key(path: Path, meta: ModelMeta, tta: bool) -> str:
     """A digest of the model file's weights (the bytes after its header) and of everything
     else that shapes the graph; thresholds edits do not change it."""
     digest = hashlib.blake2b(digest_size=16)
-    details = ("inference-file", meta.image_size, meta.mean, meta.std, tta, OPSET)
-    digest.update(repr((*details, torch.__version__)).encode())
+    digest.update(repr(("inference-file", *_graph_shape(meta, tta))).encode())
     with open(path, "rb") as handle:
         header_size = int.from_bytes(handle.read(8), "little")
         handle.seek(8 + header_size)
@@ -51,7 +57,13 @@ def file_graph_key(path: Path, meta: ModelMeta, tta: bool) -> str:
 def graph_key(graph: InferenceGraph, meta: ModelMeta) -> str:
     """A digest of everything that shapes the exported graph."""
     digest = hashlib.blake2b(digest_size=16)
-    details = ("inference", meta.image_size, meta.mean, meta.std, graph.tta, OPSET)
-    digest.update(repr((*details, torch.__version__)).encode())
+    digest.update(repr(("inference", *_graph_shape(meta, graph.tta))).encode())
     digest.update(weights_digest(graph.model).encode())
     return digest.hexdigest()
+
+
+def _graph_shape(meta: ModelMeta, tta: bool) -> tuple:
+    """Besides the weights, what the exported graph depends on (Marquee's version: the graph's
+    code; the exporter's version and opset: how it is written)."""
+    sizes = (meta.image_size, meta.mean, meta.std, tta)
+    return (*sizes, OPSET, exporter_version(), __version__)

@@ -13,19 +13,22 @@ import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch import nn
 
-from core.base.device import resolve_device
+from core.base.device import cpu_name, resolve_device
 from core.base.errors import ConfigError, ImageDecodeError
 from core.base.runtime import decode_threads
 from core.data.decode import ImageSource, load_rgb
-from core.inference.graph import INPUT_NAME, InferenceGraph, graph_for
+from core.inference.contract import INPUT_NAME
 from core.inference.onnx_cache import cached_file_session, onnx_session
 from core.modelfile.checkpoint import ModelMeta, load_model, read_meta
+
+if TYPE_CHECKING:  # torch is imported only where torch runs the graph or exports it
+    from torch import nn
+
+    from core.inference.graph import InferenceGraph
 
 RUNTIMES = ("auto", "torch", "onnx")
 log = logging.getLogger("marquee.inference")
@@ -38,10 +41,32 @@ class InferencePipeline:
     about three times as fast as torch, and torch on a GPU (CUDA, MPS). Where the graph
     cannot be exported or ONNX Runtime is missing, the CPU falls back to torch with one
     log line: both run the same graph, so the numbers do not change.
+
+    Build one with `for_model` (a torch model in memory) or `from_file`.
     """
 
     def __init__(
         self,
+        meta: ModelMeta,
+        tta: bool,
+        device: tuple[str, str],
+        *,
+        graph: InferenceGraph | None = None,
+        session: Any | None = None,
+        model_file: Path | None = None,
+    ) -> None:
+        """`graph` (torch) or `session` (ONNX Runtime) runs the model; `model_file` is
+        where the torch model comes from when only a session was given."""
+        if graph is None and (session is None or model_file is None):
+            raise ValueError("a pipeline needs a graph, or a session and its model file")
+        self.meta, self._tta, self._model_file = meta, tta, model_file
+        self.device, self.device_name = device
+        self.graph, self._session = graph, session
+        self.runtime = "onnx" if session is not None else "torch"
+
+    @classmethod
+    def for_model(
+        cls,
         model: nn.Module,
         meta: ModelMeta,
         device: str = "auto",
@@ -49,15 +74,17 @@ class InferencePipeline:
         runtime: str = "auto",
         *,
         cache_key: str | None = None,
-    ) -> None:
-        self.meta, self._model_file = meta, None
-        self.device, self.device_name = _device_for(runtime, device)
-        self.graph: InferenceGraph | None = graph_for(model, meta, tta).to(self.device)
-        self._tta = self.graph.tta
-        self._session = None
-        if runtime == "onnx" or (runtime == "auto" and self.device == "cpu"):
-            self._session = _session_or_none(self.graph, meta, runtime == "onnx", cache_key)
-        self.runtime = "onnx" if self._session is not None else "torch"
+    ) -> InferencePipeline:
+        """A torch model in memory; on the CPU its graph is exported (or taken from the
+        cache, under `cache_key` or its weights' digest) for ONNX Runtime."""
+        from core.inference.graph import graph_for
+
+        where = _device_for(runtime, device)
+        graph = graph_for(model, meta, tta).to(where[0])
+        session = None
+        if runtime == "onnx" or (runtime == "auto" and where[0] == "cpu"):
+            session = _session_or_none(graph, meta, runtime == "onnx", cache_key)
+        return cls(meta, graph.tta, where, graph=graph, session=session)
 
     @classmethod
     def from_file(
@@ -70,26 +97,18 @@ class InferencePipeline:
         """Load a .safetensors model file (ModelFileError with a clear message if bad).
 
         On the CPU a graph exported earlier runs straight from the cache, without building
-        the torch model (it is loaded only if something asks for `model`)."""
+        the torch model or even importing torch (it is loaded only if something asks for
+        `model`)."""
         key = None
         if runtime != "torch" and _device_for(runtime, device)[0] == "cpu":
             meta = read_meta(path)
             use_tta = bool(meta.config.get("tta", False)) if tta is None else tta
             key, session = cached_file_session(Path(path), meta, use_tta)
             if session is not None:
-                return cls._from_session(Path(path), meta, use_tta, session)
+                where = ("cpu", cpu_name())
+                return cls(meta, use_tta, where, session=session, model_file=Path(path))
         model, meta = load_model(path)
-        return cls(model, meta, device, tta, runtime, cache_key=key)
-
-    @classmethod
-    def _from_session(
-        cls, path: Path, meta: ModelMeta, tta: bool, session: Any
-    ) -> InferencePipeline:
-        pipeline = cls.__new__(cls)
-        pipeline.meta, pipeline._model_file, pipeline._tta = meta, path, tta
-        pipeline.device, pipeline.device_name = resolve_device("cpu")
-        pipeline.graph, pipeline._session, pipeline.runtime = None, session, "onnx"
-        return pipeline
+        return cls.for_model(model, meta, device, tta, runtime, cache_key=key)
 
     @property
     def tta(self) -> bool:
@@ -99,6 +118,8 @@ class InferencePipeline:
     def model(self) -> nn.Module:
         """The torch model (loaded from the model file on first use when ONNX runs it)."""
         if self.graph is None:
+            from core.inference.graph import graph_for
+
             assert self._model_file is not None
             model, _ = load_model(self._model_file)
             self.graph = graph_for(model, self.meta, self._tta)
@@ -128,6 +149,9 @@ class InferencePipeline:
         batch = np.ascontiguousarray(np.stack(arrays), dtype=np.uint8)
         if self._session is not None:
             return self._session.run(None, {INPUT_NAME: batch})[0]
+        import torch
+
+        assert self.graph is not None
         with torch.inference_mode():
             return self.graph(torch.from_numpy(batch).to(self.device)).cpu().numpy()
 

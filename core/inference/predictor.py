@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -17,8 +18,10 @@ from core.data.datasets import IMAGE_SUFFIXES
 from core.data.decode import ImageSource
 from core.inference.pipeline import InferencePipeline
 from core.inference.predictions import Prediction, PredictionSet
-from core.model.classifier import MultiLabelClassifier
-from core.modelfile.checkpoint import ModelMeta, load_model
+from core.modelfile.checkpoint import ModelMeta
+
+if TYPE_CHECKING:  # a cached ONNX graph predicts without torch
+    from core.model.classifier import MultiLabelClassifier
 
 __all__ = ["Prediction", "PredictionSet", "Predictor", "expand_inputs"]
 
@@ -33,24 +36,34 @@ class Predictor:
     file says so (`meta.config["tta"]`); `tta` overrides it.
     """
 
-    def __init__(
-        self,
+    def __init__(self, pipeline: InferencePipeline) -> None:
+        self.pipeline = pipeline
+        self.meta: ModelMeta = pipeline.meta
+
+    @classmethod
+    def for_model(
+        cls,
         model: MultiLabelClassifier,
         meta: ModelMeta,
         device: str = "auto",
         tta: bool | None = None,
         runtime: str = "auto",
-    ) -> None:
-        self.pipeline = InferencePipeline(model, meta, device, tta, runtime)
-        self.meta = meta
+    ) -> Predictor:
+        """A model in memory (one just trained)."""
+        return cls(InferencePipeline.for_model(model, meta, device, tta, runtime))
 
     @classmethod
     def from_file(
         cls, path: str | Path, device: str = "auto", tta: bool | None = None, runtime: str = "auto"
     ) -> Predictor:
-        """Load a .safetensors model file (raises ModelFileError with a clear message)."""
-        model, meta = load_model(path)
-        return cls(model, meta, device, tta, runtime)
+        """Load a .safetensors model file (raises ModelFileError with a clear message); on
+        the CPU a graph cached by an earlier run starts without torch."""
+        return cls(InferencePipeline.from_file(path, device, tta, runtime))
+
+    @property
+    def runtime(self) -> str:
+        """What runs the model: "onnx" or "torch"."""
+        return self.pipeline.runtime
 
     @property
     def device(self) -> str:

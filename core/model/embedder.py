@@ -15,8 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from core import __version__
 from core.model.classifier import MultiLabelClassifier
-from core.model.onnx_runtime import OPSET, cached_session, export_module
+from core.model.onnx_runtime import OPSET, cached_session, export_module, exporter_version
 from core.model.preprocess import normalize
 
 log = logging.getLogger("marquee.training")
@@ -47,7 +48,9 @@ def onnx_embedder(
     cannot be exported or ONNX Runtime is missing, with one log line saying so."""
     embedder = Embedder(model, mean, std).eval()
     example = torch.zeros(2, 3, size, size, dtype=torch.uint8)
-    key = hashlib.blake2b(repr(("embed", family, OPSET)).encode(), digest_size=16).hexdigest()
+    # family: backbone, weights and size; then how the graph is written, and by which code
+    shape = ("embed", family, OPSET, exporter_version(), __version__)
+    key = hashlib.blake2b(repr(shape).encode(), digest_size=16).hexdigest()
     try:
         return cached_session(
             key, lambda path: export_module(embedder, example, path, "images", "features"), threads

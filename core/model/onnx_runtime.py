@@ -10,20 +10,22 @@ process only.
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from core.base.files import replacing
 from core.base.paths import cache_dir
 
 OPSET = 18
 log = logging.getLogger("marquee.inference")
+
+if TYPE_CHECKING:  # a cached graph runs without torch: it is imported only to export one
+    import torch
 Writer = Callable[[Path], None]  # writes the ONNX file to the given path
 
 
@@ -32,6 +34,8 @@ def export_module(
 ) -> None:
     """Write `module` as ONNX with a dynamic batch axis (the TorchScript-based exporter:
     self-contained, one file, and fast for a CNN)."""
+    import torch
+
     with warnings.catch_warnings(), torch.inference_mode():
         warnings.simplefilter("ignore")  # deprecation notes about the legacy exporter
         torch.onnx.export(
@@ -44,6 +48,15 @@ def export_module(
             opset_version=OPSET,
             dynamo=False,
         )
+
+
+def exporter_version() -> str:
+    """The installed torch's version, for cache keys, read without importing torch (its
+    distribution's metadata; a frozen app without it carries one fixed torch)."""
+    try:
+        return importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        return "bundled"
 
 
 def cached_session(key: str, write: Writer, threads: int) -> Any:

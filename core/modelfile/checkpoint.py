@@ -129,7 +129,8 @@ def read_meta(path: str | Path) -> ModelMeta:
     path = Path(path)
     _refuse_non_safetensors(path)
     try:
-        with safe_open(str(path), framework="pt") as handle:
+        # numpy, not "pt": only the header is read, and torch's import costs seconds
+        with safe_open(str(path), framework="numpy") as handle:
             header = handle.metadata() or {}
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelFileError(

@@ -167,7 +167,7 @@ def test_tta_is_stored_in_the_model_file_and_averages_the_flip(
     assert predictor.tta is True
     image = _poster(3)
     mirrored = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-    plain = Predictor(*load_model(path), device="cpu", tta=False)
+    plain = Predictor.for_model(*load_model(path), device="cpu", tta=False)
     expected = (
         plain.predict([image])[0].probabilities + plain.predict([mirrored])[0].probabilities
     ) / 2

@@ -3,7 +3,11 @@ and rebuilt when damaged, a torch fallback that says so, and decoding in threads
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +17,8 @@ from PIL import Image
 from core.base.errors import ConfigError, ImageDecodeError
 from core.inference.pipeline import InferencePipeline
 from core.inference.predictor import Predictor
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _cached_graphs(home: Path) -> list[Path]:
@@ -78,3 +84,31 @@ def test_decoding_in_threads_keeps_order_and_reports_each_bad_file(model_path, t
     results = predictor.predict(paths, batch_size=4)
     assert [r.ok for r in results] == [i != 4 for i in range(9)]
     assert [Path(r.source).name for r in results] == [p.name for p in paths]
+
+
+def test_a_second_predict_on_the_cpu_never_imports_torch(model_path, marquee_home, tmp_path):
+    """The cached graph path skips torch's import (seconds), and gives the same numbers."""
+    poster = tmp_path / "poster.png"
+    Image.fromarray(np.random.default_rng(3).integers(0, 255, (90, 60, 3), np.uint8)).save(poster)
+    code = (
+        "import json, sys\n"
+        "from core.cli.main import main\n"
+        f"code = main(['predict', {str(model_path)!r}, {str(poster)!r}, '--json'])\n"
+        "print(json.dumps({'code': code, 'torch': 'torch' in sys.modules}))\n"
+    )
+
+    def run() -> dict:
+        env = {**os.environ, "MARQUEE_HOME": str(marquee_home)}
+        done = subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        document, status = done.stdout.rsplit("\n{", 1)  # the command's JSON, then ours
+        return {**json.loads("{" + status), "result": json.loads(document)}
+
+    first, second = run(), run()
+    assert first["code"] == second["code"] == 0
+    assert first["torch"] is True  # the first run exported the graph with torch
+    assert second["torch"] is False
+    probabilities = [r["result"]["predictions"][0]["probabilities"] for r in (first, second)]
+    assert probabilities[0] == probabilities[1]

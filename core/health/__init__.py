@@ -1,0 +1,1 @@
+"""Data health: label issues (confident learning), duplicates and leaks, strays, fixes."""

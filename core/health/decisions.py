@@ -1,0 +1,70 @@
+"""A report's findings turned into fix-log decisions (what the app's buttons and
+`marquee fixes DATA --accept REPORT` record)."""
+
+from __future__ import annotations
+
+from core.data.fixes import Decision, FixLog
+from core.health.duplicates import to_drop
+from core.health.report import DuplicatePair, HealthReport, LabelIssue, Outlier
+
+# Label issues scored at least this are accepted in bulk: on the planted sample set about
+# two thirds of them are real, and accepting only them won back half the mAP the noise
+# cost, where accepting every flag (a third real) lost more (bench/bench_health.py).
+SURE_SCORE = 0.9
+
+
+def accept_issue(issue: LabelIssue) -> Decision:
+    """Set the label to the suggested value."""
+    return Decision("set_label", issue.file, label=issue.label, value=issue.suggested)
+
+
+def keep_issue(issue: LabelIssue) -> Decision:
+    """Reviewed: the given value stays (the issue is not shown again)."""
+    return Decision("keep_label", issue.file, label=issue.label)
+
+
+def keep_one(pair: DuplicatePair, drop: str | None = None) -> Decision:
+    """Drop one file of the pair: `drop`, or a leak's training copy / the second file."""
+    reason = "leak" if pair.cross_split else "duplicate"
+    return Decision("drop", drop or to_drop(pair), reason=reason)
+
+
+def keep_both(pair: DuplicatePair) -> Decision:
+    return Decision("keep", pair.files[0], other=pair.files[1])
+
+
+def drop_stray(outlier: Outlier) -> Decision:
+    return Decision("drop", outlier.file, reason="stray")
+
+
+def keep_stray(outlier: Outlier) -> Decision:
+    return Decision("keep", outlier.file)
+
+
+def accept_report(
+    log: FixLog,
+    report: HealthReport,
+    *,
+    labels: bool = True,
+    duplicates: bool = True,
+    strays: bool = False,
+    min_score: float = SURE_SCORE,
+) -> list[Decision]:
+    """Record the suggested fix for every finding chosen (one save); returns them.
+
+    Label issues scored under `min_score` are left for a person to judge; for each duplicate pair
+    one file is dropped (a leak's training copy); strays are dropped only when asked.
+    """
+    chosen = [accept_issue(i) for i in report.label_issues if labels and i.score >= min_score]
+    if duplicates:
+        dropped: set[str] = set()
+        for pair in report.duplicates:
+            if dropped & set(pair.files):
+                continue  # a group of copies: one of them goes already
+            decision = keep_one(pair)
+            dropped.add(decision.file)
+            chosen.append(decision)
+    if strays:
+        chosen += [drop_stray(o) for o in report.outliers]
+    log.record(*chosen)
+    return chosen

@@ -35,6 +35,7 @@ REPORT_BATCH = 200  # report lines added at a time, more as the list is scrolled
 SOURCES = {
     "sample": "Sample posters",
     "sample_hard": "Hard sample posters",
+    "sample_print": "Print sample posters",
     "movie": "Movie posters",
     "folder": "Folder",
     "csv": "CSV file",
@@ -42,7 +43,11 @@ SOURCES = {
 }
 
 
-_SAMPLES = {"sample": "normal", "sample_hard": "hard"}  # source kind -> generated variant
+_SAMPLES = {
+    "sample": "normal",
+    "sample_hard": "hard",
+    "sample_print": "print",
+}  # source kind -> generated variant
 _BUILT_IN = (*_SAMPLES, "movie")  # sources without a path
 
 
@@ -130,6 +135,12 @@ class DataPage(DataReportView, QWidget):
                 "Hard sample",
                 "A harder synthetic set for comparing recipes: 10 labels, small motifs, clutter, "
                 "label noise, and a style shift between training and validation",
+            ),
+            (
+                "sample_print",
+                "Print sample",
+                "The hard set's training posters, validated on photographs of printed posters "
+                "with smaller, hatched motifs: a second shift for comparing recipes",
             ),
             ("movie", "Movie posters", "Download the real movie-posters data set (about 1 GB)"),
             ("folder", "Open folder…", "A folder of images: per-label sub-folders or a CSV inside"),

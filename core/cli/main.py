@@ -89,8 +89,9 @@ def _add_data_options(p: argparse.ArgumentParser, required: bool = False) -> Non
         "--sample",
         nargs="?",
         const="normal",
-        choices=("normal", "hard"),
-        help="the bundled sample posters; 'hard': the harder development set (default: normal)",
+        choices=("normal", "hard", "print"),
+        help="the bundled sample posters; 'hard' and 'print': the development sets with a "
+        "style shift (default: normal)",
     )
     source.add_argument(
         "--movie-posters", action="store_true", help="download the real movie posters data set"

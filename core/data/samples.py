@@ -53,14 +53,16 @@ _N_GENRES_P = np.array([0.4, 0.42, 0.18])  # posters with 1, 2, 3 genres
 # ----------------------------------------------------------------------------- public API
 
 
-SAMPLE_VARIANTS = ("normal", "hard")
+SAMPLE_VARIANTS = ("normal", "hard", "print")
 
 
 def ensure_sample_data(root: Path | None = None, variant: str = "normal") -> Path:
     """Return the sample data folder (seed layout), generating it on first use.
 
-    `variant` is "normal" (the easy posters) or "hard" (core.data.samples_hard: the development
-    benchmark with clutter, label noise and a style shift between train and val).
+    `variant` is "normal" (the easy posters), "hard" (core.data.samples_hard: the development
+    benchmark with clutter, label noise and a style shift between train and val) or "print"
+    (core.data.samples_print: the hard set's training posters, validated on photographed
+    prints of hatched motifs: a different shift).
     Generation goes to a temporary sibling folder that is renamed into place once
     complete, so an interrupted run never leaves a half-written data set behind.
     """
@@ -70,6 +72,10 @@ def ensure_sample_data(root: Path | None = None, variant: str = "normal") -> Pat
         from core.data.samples_hard import HARD_DIR_NAME, generate_hard_data
 
         generate, default_name = generate_hard_data, HARD_DIR_NAME
+    elif variant == "print":
+        from core.data.samples_print import PRINT_DIR_NAME, generate_print_data
+
+        generate, default_name = generate_print_data, PRINT_DIR_NAME
     else:
         generate, default_name = generate_sample_data, SAMPLE_DIR_NAME
     root = Path(root) if root is not None else cache_dir() / default_name

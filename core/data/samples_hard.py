@@ -43,6 +43,7 @@ SPURIOUS_P = 0.08  # training label noise: a label without its motif
 Draw = ImageDraw.ImageDraw
 Rng = np.random.Generator
 Colour = tuple[int, int, int]
+Restyle = Callable[[Image.Image, Rng], Image.Image]  # an RGBA motif layer, redrawn
 
 # ----------------------------------------------------------------------------- public API
 
@@ -57,12 +58,12 @@ def generate_hard_data(root: Path, n_train: int = 400, n_val: int = 200, seed: i
         for index in range(count):
             rng = np.random.default_rng([seed, _SPLIT_CODES[split], index])
             drawn = sample_concepts(rng)
-            labels = _noisy(drawn, rng) if split == "train" else drawn
+            labels = noisy_labels(drawn, rng) if split == "train" else drawn
             poster_id = f"hard_{index + 1:04d}"
             image = render_hard_poster(drawn, rng, style=split)
             image.save(split_dir / f"{poster_id}.jpg", quality=art.JPEG_QUALITY)
             rows.append((poster_id, labels))
-        _write_metadata(split_dir / "metadata.csv", rows)
+        write_metadata(split_dir / "metadata.csv", rows)
     return root
 
 
@@ -72,18 +73,31 @@ def sample_concepts(rng: Rng) -> tuple[str, ...]:
     return tuple(CONCEPTS[i] for i in sorted(chosen))
 
 
-def render_hard_poster(concepts: Sequence[str], rng: Rng, style: str = "train") -> Image.Image:
-    """One poster: background, clutter, small styled motifs, occluders, title bar, noise."""
+def render_hard_poster(
+    concepts: Sequence[str],
+    rng: Rng,
+    style: str = "train",
+    restyle: Restyle | None = None,
+    scale: tuple[float, float] = (0.45, 0.7),
+) -> Image.Image:
+    """One poster: background, clutter, small styled motifs, occluders, title bar, noise.
+
+    `style` "train" draws warm backgrounds and motifs in their own colours; any other style
+    cold backgrounds and motifs through `restyle` (default: the validation duotones and
+    outlines). `scale` is the range of a motif's size as a fraction of the poster.
+    """
     image = Image.fromarray(_background(rng, style))
     draw = ImageDraw.Draw(image)
     for _ in range(int(rng.integers(4, 8))):
         art.distractor(draw, rng)
     for _ in range(int(rng.integers(1, 3))):
         _decoy(draw, rng, style)
+    if restyle is None and style != "train":
+        restyle = _restyle
     for concept in concepts:
-        motifs = _MOTIFS[concept]
+        motifs = MOTIFS[concept]
         for _ in range(1 + int(rng.random() < 0.35)):
-            _paste_motif(image, motifs[int(rng.integers(len(motifs)))], rng, style)
+            _paste_motif(image, motifs[int(rng.integers(len(motifs)))], rng, restyle, scale)
     _occlude(draw, rng, style)
     art.title_bar(draw, rng)
     return Image.fromarray(art.finish(np.asarray(image), rng, rng.random() < 0.3))
@@ -92,7 +106,7 @@ def render_hard_poster(concepts: Sequence[str], rng: Rng, style: str = "train") 
 # ----------------------------------------------------------------------------- composition
 
 
-def _noisy(labels: tuple[str, ...], rng: Rng) -> tuple[str, ...]:
+def noisy_labels(labels: tuple[str, ...], rng: Rng) -> tuple[str, ...]:
     kept = [c for c in labels if rng.random() >= DROP_POSITIVE_P]
     if rng.random() < SPURIOUS_P:
         others = [c for c in CONCEPTS if c not in labels]
@@ -119,7 +133,11 @@ def _background(rng: Rng, style: str) -> np.ndarray:
 
 
 def _paste_motif(
-    image: Image.Image, motif: Callable[[Draw, Rng], None], rng: Rng, style: str
+    image: Image.Image,
+    motif: Callable[[Draw, Rng], None],
+    rng: Rng,
+    restyle: Restyle | None,
+    scale_range: tuple[float, float],
 ) -> None:
     layer = Image.new("RGBA", (SIZE, SIZE), (0, 0, 0, 0))
     motif(ImageDraw.Draw(layer), rng)
@@ -127,11 +145,11 @@ def _paste_motif(
     if box is None:
         return
     layer = layer.crop(box)
-    scale = rng.uniform(0.45, 0.7) * SIZE / max(layer.size)
+    scale = rng.uniform(*scale_range) * SIZE / max(layer.size)
     w, h = (max(6, round(d * scale)) for d in layer.size)
     layer = layer.resize((w, h), Image.Resampling.BILINEAR)
-    if style != "train":
-        layer = _restyle(layer, rng)
+    if restyle is not None:
+        layer = restyle(layer, rng)
     x = int(rng.integers(-w // 6, SIZE - w + w // 6))
     y = int(rng.integers(-h // 6, SIZE - h + h // 6))
     image.paste(layer, (x, y), layer)
@@ -179,7 +197,7 @@ def _occlude(draw: Draw, rng: Rng, style: str) -> None:
         draw.rectangle((x - w / 2, y - h / 2, x + w / 2, y + h / 2), fill=art.pick(palette, rng))
 
 
-def _write_metadata(path: Path, rows: list[tuple[str, tuple[str, ...]]]) -> None:
+def write_metadata(path: Path, rows: list[tuple[str, tuple[str, ...]]]) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["Id", "Genre", *CONCEPTS])
@@ -277,7 +295,7 @@ def _star_badge(draw: Draw, rng: Rng) -> None:
     draw.polygon(points, fill=art.pick([(200, 160, 60), (180, 140, 80)], rng))
 
 
-_MOTIFS: dict[str, tuple[Callable[[Draw, Rng], None], ...]] = {
+MOTIFS: dict[str, tuple[Callable[[Draw, Rng], None], ...]] = {
     "Action": (art.burst, art.streaks),
     "Romance": (art.heart, art.soft_circles),
     "Crime": (art.silhouette,),

@@ -1,8 +1,9 @@
 """The embed phase: a frozen backbone's features for every image, computed once.
 
 The plain embeddings of both splits go through the image cache (the next run reads them
-back); with `feature_views` K the training images are also embedded in K augmented views,
-and with `tta` the validation images are embedded mirrored too.
+back); with `feature_views` K the training images are also embedded in K augmented views
+(on ONNX Runtime too, where it runs: the augmentation is drawn on the uint8 images), and
+with `tta` the validation images are embedded mirrored too.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from core.data.cached import cached_embeddings, embedding_family
 from core.model.backbones import IMAGENET_MEAN, IMAGENET_STD
 from core.model.classifier import MultiLabelClassifier
 from core.model.embedder import onnx_embedder, run_embedder
+from core.model.preprocess import normalize
 from core.training.feature_views import view_augment
 from core.training.steps import Setup, SplitData, model_inputs
 
@@ -52,7 +54,10 @@ def embed_splits(
             progress=lambda count, _total: counter.show(count),
         ).to(setup.device)
         counter.next_pass(len(split))
-    extra = [_embed_all(model, train, setup, view, False, counter) for view in range(1, 1 + views)]
+    extra = [
+        _embed_all(model, train, setup, view, False, counter, session)
+        for view in range(1, 1 + views)
+    ]
     if setup.config.tta and len(val):
         val.flipped = _embed_all(model, val, setup, 0, True, counter, session)
     if extra:
@@ -129,11 +134,13 @@ def _embed_batch(
     flip: bool,
     ort: Any | None = None,
 ) -> torch.Tensor:
-    """One batch's embeddings: the plain and mirrored views on ONNX Runtime when given, the
-    augmented views (random, per epoch) on torch."""
+    """One batch's embeddings, on ONNX Runtime when given (augmented views are drawn on the
+    uint8 images and embedded there too), else on torch."""
     setup.context.check_stop("embedding images")
-    if ort is not None and view == 0:
+    if ort is not None:
         images = split.images[idx]
+        if view > 0:
+            images = augmented_images(images, setup.generator)
         return run_embedder(ort, images.flip(-1) if flip else images)
     x = model_inputs(split, idx, setup, train=False)
     if view > 0:
@@ -142,3 +149,13 @@ def _embed_batch(
         x = x.flip(-1)
     with setup.autocast():
         return model.embed(x).float()
+
+
+def augmented_images(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """`view_augment` of a uint8 N x 3 x S x S batch, back in uint8 (for ONNX Runtime)."""
+    x = view_augment(
+        normalize(images, IMAGENET_MEAN, IMAGENET_STD), IMAGENET_MEAN, IMAGENET_STD, generator
+    )
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return (x * std + mean).clamp(0, 1).mul(255).round().to(torch.uint8)

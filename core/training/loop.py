@@ -42,6 +42,7 @@ from core.training.events import (
 from core.training.feature_views import sample_views
 from core.training.losses import make_criterion, pos_weight
 from core.training.metrics import compute_metrics, tune_thresholds
+from core.training.speed import epoch_image_size, speed_options, to_memory_format
 from core.training.steps import Evaluation, Setup, SplitData, evaluate, make_optimizer
 from core.training.steps import train_one_epoch as run_epoch
 
@@ -170,9 +171,10 @@ def _start(
     """The model (new, or the parent's) on the device, and the optimiser for the run."""
     torch.manual_seed(config.seed)
     device, device_name = resolve_device(config.device)
-    model = initial_model(config, list(data.label_names), parent).to(device)
-    if device == "cuda":
-        model = model.to(memory_format=torch.channels_last)
+    speed = speed_options(device)
+    model = to_memory_format(
+        initial_model(config, list(data.label_names), parent).to(device), speed
+    )
     share = context.shard(data)
     total_steps = math.ceil(len(share.train) / config.batch_size) * config.epochs
     setup = _setup(config, context, model, device, share.train.labels, total_steps)
@@ -187,12 +189,12 @@ def _setup(
     train_labels: np.ndarray,
     total_steps: int,
 ) -> Setup:
-    optimizer, scheduler = make_optimizer(model, config, total_steps)
+    speed = speed_options(device)
+    optimizer, scheduler = make_optimizer(model, config, total_steps, speed.foreach or None)
     criterion = make_criterion(config, pos_weight(config, train_labels, device))
     generator = torch.Generator().manual_seed(config.seed)
-    return Setup(
-        config, context, device, generator, criterion, optimizer, scheduler, amp_dtype(device)
-    )
+    amp = amp_dtype(device)
+    return Setup(config, context, device, generator, criterion, optimizer, scheduler, amp, speed)
 
 
 def _decode(run: _Run) -> None:
@@ -268,6 +270,7 @@ def _run_epoch(run: _Run, epoch: int) -> None:
     started = time.perf_counter()
     frozen = _is_frozen(run.config, epoch)
     run.model.set_backbone_trainable(not frozen)
+    run.setup.train_size = epoch_image_size(run.config, epoch, run.setup.speed)
     if frozen and run.train.features is not None and run.train.features.dim() == 3:
         views = run.train.features.shape[0]
         run.train.view_choice = sample_views(len(run.train), views, run.setup.generator)

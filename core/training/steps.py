@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from core.base.config import TrainConfig
 from core.base.errors import Cancelled
@@ -27,6 +28,7 @@ from core.training.context import TrainingContext
 from core.training.events import LabelMetrics
 from core.training.feature_views import gather_views
 from core.training.metrics import compute_metrics
+from core.training.speed import SpeedOptions, input_format
 
 StepCallback = Callable[[float, int, float], None]  # loss, batch size, images per second
 
@@ -69,6 +71,8 @@ class Setup:
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
     amp_dtype: torch.dtype | None = None
+    speed: SpeedOptions = field(default_factory=SpeedOptions)
+    train_size: int | None = None  # this epoch's training image size (progressive resizing)
 
     def __post_init__(self) -> None:
         enabled = self.amp_dtype == torch.float16
@@ -104,11 +108,12 @@ def model_inputs(split: SplitData, idx: torch.Tensor, setup: Setup, train: bool)
     """A normalised (and, when training with augmentation, augmented) image batch."""
     batch = split.images[idx].to(setup.device, non_blocking=True)
     x = normalize(batch, IMAGENET_MEAN, IMAGENET_STD)
+    if train and setup.train_size is not None and setup.train_size < x.shape[-1]:
+        size = (setup.train_size, setup.train_size)
+        x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
     if train and setup.config.use_augmentation:
         x = augment(x, setup.generator)
-    if setup.device == "cuda":
-        x = x.contiguous(memory_format=torch.channels_last)
-    return x
+    return input_format(x, setup.speed)
 
 
 def forward(
@@ -210,15 +215,16 @@ def _all_logits(
 
 
 def make_optimizer(
-    model: MultiLabelClassifier, config: TrainConfig, total_steps: int
+    model: MultiLabelClassifier, config: TrainConfig, total_steps: int, foreach: bool | None = None
 ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
-    """AdamW with the head at `lr` and the backbone at `lr * backbone_lr_factor`."""
+    """AdamW with the head at `lr` and the backbone at `lr * backbone_lr_factor` (`foreach`:
+    the multi-tensor step; None lets torch choose)."""
     backbone_lr = config.lr * config.backbone_lr_factor
     groups = [
         {"params": list(model.head.parameters()), "lr": config.lr},
         {"params": list(model.backbone.parameters()), "lr": backbone_lr},
     ]
-    optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay, foreach=foreach)
     if config.schedule == "onecycle":
         total = max(total_steps, 1)
         # OneCycleLR divides by pct_start * total - 1 (a ZeroDivisionError at 4 steps).

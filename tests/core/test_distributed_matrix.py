@@ -53,6 +53,7 @@ def test_every_training_option_runs_under_two_gloo_processes(
     assert report["auto_tune"]["config"]["epochs"] in (5, 10, 20)  # the tuner's choice, shared
     assert report["feature_views"]["config"]["feature_views"] == 2
     assert report["no_freeze"]["config"]["strategy"] == "no_freeze"
+    assert report["no_freeze_progressive"]["lineage"][-1]["epochs"] == 3
     lineage = report["init_from"]["lineage"]
     assert len(lineage) == 2 and lineage[-1]["init_from"]["path"].endswith("default.safetensors")
 

@@ -82,3 +82,13 @@ def test_an_offline_movie_posters_download_is_one_plain_message(window, qtbot, m
     assert "Could not load" in message and "127.0.0.1" in message
     assert details in ([], [""])  # a user error: no traceback to unfold
     assert "Traceback" not in message
+
+
+def test_the_print_sample_is_a_source_of_its_own(window, qtbot):
+    page = window.data_page
+    assert "sample_print" in page.source_buttons
+    with qtbot.waitSignal(page.dataset_loaded, timeout=120_000) as blocker:
+        page.load_source("sample_print")
+    dataset = blocker.args[0]
+    assert len(dataset.label_names) == 10 and dataset.train.paths[0].name.startswith("print_")
+    assert window.prefs.data_source()["kind"] == "sample_print"

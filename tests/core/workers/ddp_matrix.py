@@ -29,12 +29,22 @@ from core.modelfile.checkpoint import save_model  # noqa: E402
 from core.training.distributed import init_context  # noqa: E402
 from core.training.loop import fit  # noqa: E402
 from core.training.recipes import recipe_config  # noqa: E402
+from core.training.speed import ENV  # noqa: E402
 
 BASE = {"epochs": 1, "image_size": 32, "batch_size": 8, "num_threads": 1, "device": "cpu"}
 OPTIONS: dict[str, dict] = {
     "default": {},  # the CPU recipe: two-stage features + flip TTA
     "freeze_unfreeze": {"strategy": "freeze_unfreeze", "epochs": 2, "tta": False},
     "no_freeze": {"strategy": "no_freeze", "tta": False, "multi_stage": False},
+    # Speed-ups (core.training.speed): channels-last and foreach AdamW are on by default;
+    # this one also trains its first epoch at 32 px (progressive resizing, set in main()).
+    "no_freeze_progressive": {
+        "strategy": "no_freeze",
+        "epochs": 3,
+        "image_size": 64,
+        "tta": False,
+        "multi_stage": False,
+    },
     "augment": {"augment": True},
     "feature_views": {"feature_views": 2},
     "auto_tune": {"auto_tune": True},
@@ -51,6 +61,7 @@ def main(data: str, out: str, names: list[str]) -> None:
     dataset = load_dataset(Path(data))
     report: dict[str, dict] = {}
     for name in names or list(OPTIONS):
+        os.environ[ENV] = "all" if name == "no_freeze_progressive" else "default"
         config = recipe_config("cpu", **{**BASE, **OPTIONS[name]})
         if name == "init_from":
             config = replace(config, init_from=str(Path(out) / "default.safetensors"))

@@ -1,0 +1,121 @@
+"""Full fine-tuning speed on this machine: each speed-up against the plain path, same run.
+
+`--strategy no_freeze` for --epochs epochs at --image-size px (default 3 at 128, the case of
+issue 20), through core.training.loop.fit, once per variant of MARQUEE_TRAIN_SPEEDUPS
+(core.training.speed): "none" (the plain path: what main did before the speed-ups),
+each speed-up alone, and "all" (the default); `a+b` names a combination. The image cache
+is filled before the first timing, so every variant reads the same pre-resized images.
+Reports wall and CPU seconds of fit(), the speed-up over "none" by both, and the
+validation mAP / micro-F1 (tuned thresholds), so a speed-up that costs accuracy shows.
+Variants run in the order given, --repeats times interleaved; the fastest of each is kept.
+
+    python bench/bench_finetune.py [--set normal|hard|print] [--train N] [--epochs 3]
+        [--image-size 128] [--threads N] [--variants none,channels_last,...] [--repeats 1]
+        [--seed 0]
+
+Prints a Markdown table; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from core.base.config import TrainConfig
+from core.data.cached import load_split_images
+from core.data.datasets import Dataset, load_dataset
+from core.data.samples import ensure_sample_data
+from core.training.loop import fit
+from core.training.speed import ENV, SPEEDUPS
+
+VARIANTS = ("none", *SPEEDUPS, "all")
+
+
+def run_variant(variant: str, config: TrainConfig, data: Dataset) -> dict:
+    os.environ[ENV] = variant
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    result = fit(config, data)
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    metrics = result.meta.metrics
+    return {
+        "variant": variant,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "map": metrics["map"],
+        "f1_micro": metrics["f1_micro"],
+        "load_avg": os.getloadavg()[0],
+    }
+
+
+def _subset(data: Dataset, n_train: int | None) -> Dataset:
+    if not n_train or n_train >= len(data.train):
+        return data
+    return replace(data, train=data.train.subset(np.arange(n_train)))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", default="normal", choices=("normal", "hard", "print"))
+    parser.add_argument("--train", type=int, default=None, help="first N training images")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--image-size", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0, help="training seed of every variant")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    data = _subset(load_dataset(ensure_sample_data(variant=args.set)), args.train)
+    config = TrainConfig(
+        strategy="no_freeze",
+        epochs=args.epochs,
+        image_size=args.image_size,
+        batch_size=args.batch_size,
+        num_threads=args.threads,
+        device="cpu",
+        seed=args.seed,
+    )
+    for split in (data.train, data.val):  # every variant reads the cached images
+        load_split_images(split.paths, args.image_size)
+    print(f"## {args.set}: {len(data.train)} train / {len(data.val)} val, no_freeze", flush=True)
+    best: dict[str, dict] = {}
+    for _ in range(args.repeats):
+        for variant in args.variants.split(","):
+            row = run_variant(variant, config, data)
+            print(json.dumps(row), flush=True)
+            if variant not in best or row["wall_s"] < best[variant]["wall_s"]:
+                best[variant] = row
+    print(_table(list(best.values())))
+    if args.json:
+        args.json.write_text(json.dumps(list(best.values()), indent=2))
+    return 0
+
+
+def _table(rows: list[dict]) -> str:
+    base = next((r for r in rows if r["variant"] == "none"), None)
+    lines = [
+        "| speed-ups | wall s | × faster (wall) | CPU s | × faster (CPU) | mAP | micro-F1 | load |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        wall = f"{base['wall_s'] / r['wall_s']:.2f}" if base else ""
+        cpu = f"{base['cpu_s'] / r['cpu_s']:.2f}" if base else ""
+        lines.append(
+            f"| {r['variant']} | {r['wall_s']:.0f} | {wall} | {r['cpu_s']:.0f} | {cpu} | "
+            f"{r['map']:.3f} | {r['f1_micro']:.3f} | {r['load_avg']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

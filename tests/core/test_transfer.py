@@ -1,0 +1,158 @@
+"""Issue 20 on tiny data: the print sample set and the training speed-ups (channels-last,
+foreach AdamW, progressive resizing) and their switch."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from core.base.config import TrainConfig
+from core.data.datasets import Dataset
+from core.data.samples_hard import CONCEPTS
+from core.data.samples_print import generate_print_data, hatch, photograph
+from core.training import loop as engine
+from core.training.speed import ENV, SpeedOptions, epoch_image_size, speed_options
+
+ALL = SpeedOptions(channels_last=True, foreach=True, progressive=True)
+NONE = SpeedOptions(channels_last=False, foreach=False, progressive=False)
+
+
+# ----------------------------------------------------------------------------- print set
+def _rows(split_dir: Path) -> list[dict[str, str]]:
+    with (split_dir / "metadata.csv").open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_print_set_is_deterministic_in_the_seed_layout(tmp_path: Path) -> None:
+    a = generate_print_data(tmp_path / "a", n_train=6, n_val=4)
+    b = generate_print_data(tmp_path / "b", n_train=6, n_val=4)
+    files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    assert len(files) == 6 + 4 + 2
+    assert all((a / f).read_bytes() == (b / f).read_bytes() for f in files)
+    assert list(_rows(a / "train")[0])[2:] == list(CONCEPTS)
+    assert all(1 <= sum(int(r[c]) for c in CONCEPTS) <= 3 for r in _rows(a / "val"))
+
+
+def test_validation_prints_look_photographed_unlike_training_posters(tmp_path: Path) -> None:
+    root = generate_print_data(tmp_path / "p", n_train=4, n_val=4)
+
+    def spread(split: str) -> float:
+        images = [np.asarray(Image.open(p), np.float32) for p in (root / split).glob("*.jpg")]
+        return float(np.mean([np.percentile(i, 99) - np.percentile(i, 1) for i in images]))
+
+    # Ink on paper, light and blur: a narrower tonal range than the drawn posters.
+    assert spread("val") < spread("train") - 20
+
+
+def test_photograph_lifts_black_and_hatching_keeps_fewer_ink_pixels() -> None:
+    rng = np.random.default_rng(0)
+    black = photograph(Image.new("RGB", (128, 128)), rng)
+    centre = np.asarray(black, np.float32)[40:88, 40:88]
+    assert centre.mean() > 25  # printed black is the paper seen through ink
+    solid = Image.new("RGBA", (40, 40), (200, 30, 30, 255))
+    hatched = np.asarray(hatch(solid, rng))
+    coverage = (hatched[..., 3] > 127).mean()
+    assert 0.2 < coverage < 0.9  # lines, not a fill, not nothing
+    assert hatched[..., 0].max() < 200  # the ink is darker than the fill
+
+
+def test_cli_and_ensure_know_the_print_variant() -> None:
+    from core.cli.main import build_parser
+    from core.data.samples import SAMPLE_VARIANTS
+
+    assert "print" in SAMPLE_VARIANTS
+    assert build_parser().parse_args(["train", "--sample", "print"]).sample == "print"
+
+
+# ----------------------------------------------------------------------------- speed-ups
+@pytest.mark.parametrize(
+    ("value", "device", "expected"),
+    [
+        (None, "cpu", SpeedOptions()),
+        ("default", "cpu", replace(ALL, progressive=False)),
+        ("all", "cpu", ALL),
+        ("none", "cpu", NONE),
+        ("channels_last, progressive", "cpu", replace(ALL, foreach=False)),
+        ("all", "mps", replace(ALL, channels_last=False, foreach=False)),
+        ("bogus", "cpu", NONE),
+    ],
+)
+def test_speed_options_follow_the_environment(
+    value: str | None, device: str, expected: SpeedOptions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if value is None:
+        monkeypatch.delenv(ENV, raising=False)
+    else:
+        monkeypatch.setenv(ENV, value)
+    assert speed_options(device) == expected
+
+
+def test_progressive_sizes_shrink_only_the_first_third_of_unfrozen_epochs() -> None:
+    def sizes(options: SpeedOptions = ALL, **changes: object) -> list[int]:
+        config = TrainConfig(image_size=128, **changes)
+        return [epoch_image_size(config, e, options) for e in range(1, config.epochs + 1)]
+
+    assert sizes(strategy="no_freeze", epochs=3) == [96, 128, 128]
+    assert sizes(strategy="no_freeze", epochs=6) == [96, 96, 128, 128, 128, 128]
+    assert sizes(strategy="no_freeze", epochs=2) == [128, 128]  # never all small
+    assert (
+        sizes(strategy="freeze_unfreeze", epochs=6, unfreeze_epoch=3) == [128, 128, 96] + [128] * 3
+    )
+    assert sizes(strategy="freeze", epochs=3) == [128] * 3
+    assert sizes(NONE, strategy="no_freeze", epochs=3) == [128] * 3
+
+
+def test_no_freeze_trains_small_first_evaluates_full_size_in_channels_last(
+    dataset: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV, "all")
+    seen: list[tuple[bool, int]] = []
+    original = engine.initial_model
+
+    def recording(*args: object, **kwargs: object) -> torch.nn.Module:
+        model = original(*args, **kwargs)
+        model.backbone.register_forward_pre_hook(
+            lambda module, inputs: seen.append((module.training, inputs[0].shape[-1]))
+        )
+        return model
+
+    monkeypatch.setattr(engine, "initial_model", recording)
+    config = TrainConfig(
+        strategy="no_freeze", epochs=3, image_size=64, batch_size=8, device="cpu", num_threads=1
+    )
+    result = engine.fit(config, dataset)
+    train_widths = [w for training, w in seen if training]
+    steps = -(-len(dataset.train) // 8)
+    assert train_widths == [32] * steps + [64] * (2 * steps)
+    assert {w for training, w in seen if not training} == {64}
+    weight = result.model.backbone.conv_stem.weight
+    assert weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_the_plain_path_is_still_there_when_speedups_are_off(
+    dataset: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV, "none")
+    config = TrainConfig(
+        strategy="no_freeze", epochs=1, image_size=32, batch_size=8, device="cpu", num_threads=1
+    )
+    result = engine.fit(config, dataset)
+    weight = result.model.backbone.conv_stem.weight
+    assert weight.is_contiguous() and not weight.is_contiguous(memory_format=torch.channels_last)
+
+
+# ----------------------------------------------------------------------------- views on ONNX
+def test_augmented_views_for_onnx_runtime_stay_uint8_seeded_and_changed() -> None:
+    from core.training.embedding import augmented_images
+
+    images = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
+    a = augmented_images(images, torch.Generator().manual_seed(1))
+    b = augmented_images(images, torch.Generator().manual_seed(1))
+    assert a.dtype == torch.uint8 and a.shape == images.shape
+    assert torch.equal(a, b) and not torch.equal(a, images)

@@ -335,7 +335,10 @@ def _finish(run: _Run, stopped: bool) -> TrainResult:
     run.emit(
         TrainingFinished(best["epoch"], len(run.history), stopped, metrics, per_label, seconds)
     )
-    return TrainResult(run.model.cpu(), meta, run.history, stopped)
+    # The layout a loaded model file has, so the model in memory and its saved file give
+    # bit-identical outputs (training may have run channels-last).
+    model = run.model.cpu().to(memory_format=torch.contiguous_format)
+    return TrainResult(model, meta, run.history, stopped)
 
 
 def _meta(run: _Run, thresholds: np.ndarray, metrics: dict, per_label: tuple) -> ModelMeta:

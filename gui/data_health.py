@@ -170,5 +170,7 @@ class DataHealthActions:
 
     def reload(self) -> FunctionWorker:
         """Read the data set from disk again (its label files changed)."""
+        self._fixes_timer.stop()  # the labels file holds them now
+        self.fix_tasks.cancel()
         kind, path, options = self._source
         return self.load_source(kind, path, **options)

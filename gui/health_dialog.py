@@ -97,7 +97,6 @@ class HealthDialog(QDialog):
         for widget in (self.issues, self.pairs, self.strays):
             self.tabs.addTab(widget, "")
             widget.decided.connect(self.decide)
-        self._set_tab_titles()
         self.tabs.setEnabled(False)
         self.status = QLabel("")
         self.status.setWordWrap(True)
@@ -111,6 +110,7 @@ class HealthDialog(QDialog):
         layout.addLayout(self._build_actions())
         layout.addWidget(self.status)
         QShortcut(QKeySequence.StandardKey.Undo, self, self.undo)
+        self._set_tab_titles()
 
     def _build_actions(self) -> QHBoxLayout:
         def button(text: str, tip: str, slot: Callable[[], Any]) -> QPushButton:

@@ -42,6 +42,7 @@ class LabelIssuesWidget(ReviewWidget):
         self.title.setObjectName("cardTitle")
         self.title.setWordWrap(True)
         self.where = QLabel()
+        self.where.setWordWrap(True)
         set_muted(self.where)
         self.question = QLabel()
         self.question.setWordWrap(True)
@@ -51,6 +52,7 @@ class LabelIssuesWidget(ReviewWidget):
             label.setWordWrap(True)
             label.setTextFormat(Qt.TextFormat.RichText)
         self.score = QLabel()
+        self.score.setWordWrap(True)
         set_muted(self.score)
         self.accept_button = self.button(
             "Accept suggestion  (A)", "Record the suggested label (undo: Ctrl+Z)", self.accept, True

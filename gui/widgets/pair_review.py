@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
 from core.health.decisions import keep_both, keep_one
+from core.health.duplicates import to_drop
 from core.health.report import DuplicatePair
 from gui.theme import DANGER, set_muted
 from gui.widgets.issue_review import SPLIT_NAMES
@@ -40,9 +41,7 @@ class DuplicatePairsWidget(ReviewWidget):
         for poster in self.posters:
             row.addWidget(poster, 1)
         self.detail_box.addLayout(row, 1)
-        self.left_button = self.button(
-            "Keep left  (L)", "Drop the right-hand copy", self.keep_left, primary=True
-        )
+        self.left_button = self.button("Keep left  (L)", "Drop the right-hand copy", self.keep_left)
         self.right_button = self.button(
             "Keep right  (R)", "Drop the left-hand copy", self.keep_right
         )
@@ -74,7 +73,7 @@ class DuplicatePairsWidget(ReviewWidget):
     def item_text(self, item: DuplicatePair, rank: int) -> str:
         a, b = (Path(f).name for f in item.files)
         kind = "leak" if item.cross_split else ("identical" if item.exact else "near-duplicate")
-        return f"{a}  ↔  {b}\n{kind}  ·  similarity {item.similarity:.3f}"
+        return f"{a}\n↔ {b}\n{kind}  ·  similarity {item.similarity:.3f}"
 
     def files_of(self, item: DuplicatePair) -> tuple[str, ...]:
         return tuple(item.files)
@@ -88,6 +87,14 @@ class DuplicatePairsWidget(ReviewWidget):
         self.similarity.setText(
             f"{kind} · similarity {item.similarity:.3f} · thumbnail match {item.fingerprint:.3f}"
         )
+        keep_left = to_drop(item) == item.files[1]  # the suggestion: a leak keeps its val copy
+        for button, suggested in (
+            (self.left_button, keep_left),
+            (self.right_button, not keep_left),
+        ):
+            button.setObjectName("primary" if suggested else "")
+            button.style().unpolish(button)
+            button.style().polish(button)
         for poster, file, split in zip(self.posters, item.files, splits, strict=True):
             poster.set_caption(f"<b>{Path(file).name}</b><br>{split} · {file}")
             poster.caption.setTextFormat(Qt.TextFormat.RichText)

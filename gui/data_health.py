@@ -97,10 +97,12 @@ class DataHealthActions:
             )
             return None
         if folder is None:
-            chosen = QFileDialog.getExistingDirectory(parent, "Folder of unlabelled posters")
+            last = self.prefs.value("health/unlabelled", str(Path.home()), str)
+            chosen = QFileDialog.getExistingDirectory(parent, "Folder of unlabelled posters", last)
             if not chosen:
                 return None
             folder = Path(chosen)
+            self.prefs.set_value("health/unlabelled", chosen)
         return self._open_labelling(predictor, folder, parent)
 
     def _open_labelling(

@@ -56,6 +56,8 @@ class LabellingDialog(QDialog):
         self.setWindowTitle("Label unlabelled posters")
         self.predictor, self.folder, self.log = predictor, Path(folder), log
         self.label_names = list(label_names)
+        names = getattr(predictor, "label_names", [])
+        self.thresholds = dict(zip(names, getattr(predictor, "thresholds", []), strict=False))
         self.items: list[Any] = []  # core.health.suggest.Suggestion, most useful first
         self.index = 0
         self.added: list[str] = []  # files added in this window, in order
@@ -84,6 +86,7 @@ class LabellingDialog(QDialog):
         self.message = QLabel("")
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message.setWordWrap(True)
+        self.message.setObjectName("cardTitle")
         self.stack = QStackedWidget()
         self.stack.addWidget(self.message)
         self.stack.addWidget(self._build_page())
@@ -96,7 +99,12 @@ class LabellingDialog(QDialog):
         layout.addWidget(header)
         layout.addWidget(self.progress_row)
         layout.addWidget(self.stack, 1)
-        layout.addWidget(self.status)
+        close = self._button("Close", self.close)
+        close.setToolTip("Close; the posters added stay added (Esc)")
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.status, 1)
+        bottom.addWidget(close)
+        layout.addLayout(bottom)
         for n in range(1, 10):
             QShortcut(QKeySequence(str(n)), self, lambda n=n: self.toggle(n - 1))
         for key, slot in (
@@ -146,7 +154,10 @@ class LabellingDialog(QDialog):
         info.setSpacing(10)
         for widget in (self.counter, self.why, self.file_label):
             info.addWidget(widget)
+        caption = QLabel("Labels · the model's probability, and where it ticks a label")
+        set_muted(caption)
         info.addSpacing(6)
+        info.addWidget(caption)
         info.addLayout(grid)
         info.addStretch(1)
         info.addLayout(buttons)
@@ -212,8 +223,11 @@ class LabellingDialog(QDialog):
         chosen = item.suggested if ticked is None else ticked
         for name, check, chance in zip(self.label_names, self.checks, self.chances, strict=True):
             check.setChecked(name in chosen)
-            p = item.probabilities.get(name)
-            chance.setText(f"{p:.0%}" if p is not None else "")
+            p, t = item.probabilities.get(name), self.thresholds.get(name)
+            text = "" if p is None else f"{p:.0%}"
+            if p is not None and t is not None:
+                text += f"  ·  ticks at {t:.0%}"
+            chance.setText(text)
         self.counter.setText(f"Poster {self.index + 1} of {len(self.items)}")
         self.why.setText(
             f"The model is least sure about <b>{item.uncertain_label}</b> "

@@ -125,18 +125,7 @@ class LabellingDialog(QDialog):
         self.file_label = QLabel()
         self.file_label.setWordWrap(True)
         set_muted(self.file_label)
-        self.checks: list[QCheckBox] = []
-        self.chances: list[QLabel] = []
-        grid = QGridLayout()
-        grid.setVerticalSpacing(6)
-        for i, name in enumerate(self.label_names):
-            check = QCheckBox(f"{i + 1}   {name}" if i < 9 else f"     {name}")
-            chance = QLabel("")
-            set_muted(chance)
-            grid.addWidget(check, i, 0)
-            grid.addWidget(chance, i, 1, Qt.AlignmentFlag.AlignRight)
-            self.checks.append(check)
-            self.chances.append(chance)
+        grid = self._build_labels()
         self.accept_button = self._button("Add to training  (Enter)", self.accept_current)
         self.accept_button.setObjectName("primary")
         buttons = QHBoxLayout()
@@ -169,6 +158,23 @@ class LabellingDialog(QDialog):
         row.addWidget(self.poster, 3)
         row.addLayout(info, 2)
         return page
+
+    def _build_labels(self) -> QGridLayout:
+        """One tick box per label of the data set (1-9 for the first nine), and the model's
+        probability beside it."""
+        self.checks: list[QCheckBox] = []
+        self.chances: list[QLabel] = []
+        grid = QGridLayout()
+        grid.setVerticalSpacing(6)
+        for i, name in enumerate(self.label_names):
+            check = QCheckBox(f"{i + 1}   {name}" if i < 9 else f"     {name}")
+            chance = QLabel("")
+            set_muted(chance)
+            grid.addWidget(check, i, 0)
+            grid.addWidget(chance, i, 1, Qt.AlignmentFlag.AlignRight)
+            self.checks.append(check)
+            self.chances.append(chance)
+        return grid
 
     def _button(self, text: str, slot: Any) -> QPushButton:
         button = QPushButton(text)

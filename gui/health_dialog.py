@@ -196,6 +196,8 @@ class HealthDialog(QDialog):
             f"{summary.get('seconds', 0):.1f} s ({summary.get('folds', '?')} folds)"
         )
         self.tabs.setEnabled(True)
+        for widget in (self.issues, self.pairs, self.strays):
+            widget.reset()
         self.refresh()
         self.status.setText(
             "Decisions are kept in the data set's fix log; your files are untouched."

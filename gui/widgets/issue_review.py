@@ -112,9 +112,9 @@ class LabelIssuesWidget(ReviewWidget):
         self.decide(keep_issue)
 
     # ------------------------------------------------------------------ ReviewWidget
-    def item_text(self, item: LabelIssue, rank: int) -> str:
+    def item_text(self, item: LabelIssue) -> str:
         verb = "Add" if item.suggested else "Remove"
-        return f"{Path(item.file).name}\n{verb} {item.label}  ·  score {item.score:.2f}"
+        return f"{item.file.rsplit('/', 1)[-1]}\n{verb} {item.label}  ·  score {item.score:.2f}"
 
     def files_of(self, item: LabelIssue) -> tuple[str, ...]:
         return (item.file,)

@@ -70,8 +70,8 @@ class DuplicatePairsWidget(ReviewWidget):
         self.decide(keep_both)
 
     # ------------------------------------------------------------------ ReviewWidget
-    def item_text(self, item: DuplicatePair, rank: int) -> str:
-        a, b = (Path(f).name for f in item.files)
+    def item_text(self, item: DuplicatePair) -> str:
+        a, b = (f.rsplit("/", 1)[-1] for f in item.files)
         kind = "leak" if item.cross_split else ("identical" if item.exact else "near-duplicate")
         return f"{a}\n↔ {b}\n{kind}  ·  similarity {item.similarity:.3f}"
 

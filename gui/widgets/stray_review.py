@@ -85,9 +85,9 @@ class StraysWidget(ReviewWidget):
                     self._set_icon(row, image)
 
     # ------------------------------------------------------------------ ReviewWidget
-    def item_text(self, item: Outlier, rank: int) -> str:
+    def item_text(self, item: Outlier) -> str:
         split = SPLIT_NAMES.get(item.split, item.split)
-        return f"#{rank + 1}  {Path(item.file).name}\n{split}  ·  score {item.score:.2f}"
+        return f"{item.file.rsplit('/', 1)[-1]}\n{split}  ·  score {item.score:.2f}"
 
     def files_of(self, item: Outlier) -> tuple[str, ...]:
         return (item.file,)

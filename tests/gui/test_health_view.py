@@ -51,9 +51,9 @@ def test_the_check_runs_in_a_worker_and_shows_what_it_found(window, qtbot, plant
     dialog = page.health_dialog
     dialog.tasks.current.progressed.connect(lambda d, t, stage: stages.append(stage))
     assert dialog.progress_row.isVisibleTo(dialog)
-    qtbot.waitUntil(lambda: dialog.result is not None, timeout=120_000)
+    qtbot.waitUntil(lambda: not dialog.tasks.busy(), timeout=120_000)
     assert {"embed", "folds", "neighbours"} <= set(stages)
-    assert not dialog.progress_row.isVisibleTo(dialog)
+    assert not dialog.progress_row.isVisibleTo(dialog) and dialog.result is not None
     assert dialog.issues.list.count() == len(dialog.result.report.label_issues) > 0
     assert dialog.tabs.tabText(0) == f"Label issues ({dialog.issues.list.count()})"
     leaks = [p for p in dialog.pairs.items if p.cross_split and "train/copy.jpg" in p.files]

@@ -120,7 +120,7 @@ class HealthDialog(QDialog):
             made.clicked.connect(slot)
             return made
 
-        self.undo_button = button("Undo", "Take back the last decision (Ctrl+Z)", self.undo)
+        self.undo_button = button("Undo  (Ctrl+Z)", "Take back the last decision", self.undo)
         self.again_button = button("Check again", "Run the check again", self.start)
         self.label_more_button = button(
             "Label unlabelled posters…",
@@ -140,7 +140,9 @@ class HealthDialog(QDialog):
         close = button("Close", "Close this window; decisions are kept", self.close)
         row = QHBoxLayout()
         row.setSpacing(8)
-        for widget in (self.undo_button, self.again_button):
+        self.decided = QLabel("")
+        set_muted(self.decided)
+        for widget in (self.undo_button, self.again_button, self.decided):
             row.addWidget(widget)
         row.addStretch(1)
         for widget in (self.label_more_button, self.export_button, self.write_button, close):
@@ -243,7 +245,7 @@ class HealthDialog(QDialog):
             self.tabs.setTabText(index, title)
         in_force = len(self.log.current())
         self.undo_button.setEnabled(bool(self.log.decisions))
-        self.undo_button.setText(f"Undo ({in_force} decided)" if in_force else "Undo")
+        self.decided.setText(f"{in_force} decision(s) in force" if in_force else "")
 
     def decide(self, decision: Any) -> None:
         """Record one decision (a core.data.fixes.Decision) and show what is left."""

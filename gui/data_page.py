@@ -19,8 +19,10 @@ from PySide6.QtWidgets import (
 )
 
 from gui.csv_dialog import CsvImportDialog
+from gui.data_health import DataHealthActions
 from gui.data_report import DataReportView
 from gui.errors import show_error
+from gui.health_tasks import Loaded
 from gui.settings import Preferences
 from gui.tasks import TaskSlot
 from gui.widgets.cards import CardWidget, StatTileWidget, hbox, page_header
@@ -54,8 +56,9 @@ _BUILT_IN = (*_SAMPLES, "movie")  # sources without a path
 def _load_task(kind: str, path: str, options: dict):
     """The worker's job for one source (runs off the UI thread; imports happen there)."""
 
-    def task(state: TaskState) -> Dataset:
+    def task(state: TaskState) -> Loaded:
         from core.data.datasets import load_dataset
+        from gui.health_tasks import with_fixes
 
         root: Path
         if kind in _SAMPLES:
@@ -72,13 +75,15 @@ def _load_task(kind: str, path: str, options: dict):
         else:
             root = Path(path)
         fmt = {"csv": "csv", "createml": "createml"}.get(kind, "auto")
-        return load_dataset(
+        raw = load_dataset(
             root,
             fmt=fmt,
             progress=lambda d, t=None: state.progress(d, t, "load"),
             should_stop=state.should_stop,
+            fixes=False,  # kept as on disk: the fix log is applied again after each decision
             **{k: v for k, v in options.items() if v},
         )
+        return Loaded(raw, with_fixes(raw))
 
     return task
 
@@ -92,7 +97,7 @@ def _default_labels(kind: str, dataset: Dataset) -> list[str]:
     return list(dataset.label_names)
 
 
-class DataPage(DataReportView, QWidget):
+class DataPage(DataHealthActions, DataReportView, QWidget):
     dataset_loaded = Signal(object)
     status_message = Signal(str)
 
@@ -107,6 +112,7 @@ class DataPage(DataReportView, QWidget):
         self.workers = WorkerSet()
         self.tasks = TaskSlot(self.workers, self)  # loading (or downloading) a data set
         self._source: tuple[str, str, dict] = ("sample", "", {})
+        self._init_health()
         self._build(thumbnails)
 
     # ------------------------------------------------------------------ layout
@@ -159,6 +165,7 @@ class DataPage(DataReportView, QWidget):
             self.source_buttons[kind] = button
             row.addWidget(button)
         row.addStretch(1)
+        row.addWidget(self.health_button)
         card.body.addLayout(row)
         self.progress = QProgressBar()
         self.progress.setToolTip("Progress of the current download or load")
@@ -310,11 +317,13 @@ class DataPage(DataReportView, QWidget):
         self.progress.setRange(0, 1000)
         self.progress.setValue(int(1000 * done / total))
 
-    def _on_loader_succeeded(self, dataset: Dataset) -> None:
+    def _on_loader_succeeded(self, loaded: Loaded) -> None:
         kind, path, options = self._source
         self.prefs.set_data_source(kind, path, options)
         key = kind if kind in _BUILT_IN else f"{kind}:{path}"
-        self.set_dataset(dataset, self.prefs.chosen_labels(key) or _default_labels(kind, dataset))
+        dataset = loaded.dataset
+        chosen = self.prefs.chosen_labels(key) or _default_labels(kind, dataset)
+        self.set_dataset(dataset, chosen, raw=loaded.raw)
         self._dataset_key = key
         self.status_message.emit(
             f"Loaded {len(dataset.train)} training and {len(dataset.val)} validation images."
@@ -328,9 +337,14 @@ class DataPage(DataReportView, QWidget):
         self.status_message.emit("Cancelled.")
 
     # ------------------------------------------------------------------ display
-    def set_dataset(self, dataset: Dataset, chosen: list[str] | None = None) -> None:
-        """Show a loaded data set and train on `chosen` of its labels (default: all)."""
+    def set_dataset(
+        self, dataset: Dataset, chosen: list[str] | None = None, raw: Dataset | None = None
+    ) -> None:
+        """Show a loaded data set and train on `chosen` of its labels (default: all); `raw`:
+        the same before its fix log (default: `dataset`)."""
         self.full, self._dataset_key = dataset, None
+        self.raw = raw if raw is not None else dataset
+        self.health_button.setEnabled(True)
         self.source_label.setText(dataset.source)
         names = dataset.label_names
         chosen = [n for n in chosen or names if n in names] or list(names)

@@ -223,6 +223,10 @@ class MainWindow(QMainWindow):
             lambda _d: QTimer.singleShot(1500, self, self.train_page.detect_device)
         )
         self.train_page.open_in_predict.connect(self._on_train_open_in_predict)
+        self.data_page.predictor_provider = lambda: self.predict_page.predictor
+        self.predict_page.label_more_requested.connect(
+            lambda: self.data_page.label_more(self.predict_page.predictor, parent=self.predict_page)
+        )
         self.train_page.actions_changed.connect(self._update_actions)
         self.predict_page.actions_changed.connect(self._update_actions)
         self._update_actions()

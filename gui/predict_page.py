@@ -43,7 +43,7 @@ from gui.settings import Preferences
 from gui.tasks import TaskSlot
 from gui.theme import set_muted
 from gui.widgets.card_flow import CardFlowWidget
-from gui.widgets.cards import CardWidget, page_header
+from gui.widgets.cards import CardWidget, hbox, page_header
 from gui.widgets.drop_area import DropAreaWidget
 from gui.widgets.prediction_card import PredictionCardWidget
 from gui.widgets.results_table import ResultsTable
@@ -63,6 +63,7 @@ class PredictPage(ThresholdControls, QWidget):
     status_message = Signal(str)
     model_loaded = Signal(object)
     actions_changed = Signal()  # what can be exported / cleared changed
+    label_more_requested = Signal()  # label unlabelled posters with this model's help
 
     def __init__(
         self, prefs: Preferences, thumbnails: ThumbnailWorker, parent: QWidget | None = None
@@ -122,16 +123,15 @@ class PredictPage(ThresholdControls, QWidget):
         self.export_button = QPushButton("Export CSV…")
         self.export_button.setToolTip("Save file, probability per label and predicted labels")
         self.export_button.clicked.connect(self.export_dialog)
-        top = QHBoxLayout()
-        top.setSpacing(8)
-        for button in (self.open_images_button, self.open_model_button, self.clear_button):
-            top.addWidget(button)
-        top.addStretch(1)
+        top = hbox(self.open_images_button, self.open_model_button, self.clear_button)
         self.serve_button = QPushButton("Serve this model…")
         self.serve_button.setToolTip("Run a local REST endpoint for this model (marquee serve)")
         self.serve_button.clicked.connect(self._on_serve_clicked)
-        top.addWidget(self.serve_button)
-        top.addWidget(self.export_button)
+        self.label_more_button = QPushButton("Label unlabelled posters…")
+        self.label_more_button.setToolTip("Label new posters for the data set, most unsure first")
+        self.label_more_button.clicked.connect(self.label_more_requested)
+        for button in (self.label_more_button, self.serve_button, self.export_button):
+            top.addWidget(button)
         card.body.addLayout(top)
         card.body.addLayout(self._build_threshold_row())
         self.threshold_panel = ThresholdPanelWidget()
@@ -368,6 +368,7 @@ class PredictPage(ThresholdControls, QWidget):
     def _update_actions(self) -> None:
         self.export_button.setEnabled(self.can_export())
         self.clear_button.setEnabled(bool(self.cards))
+        self.label_more_button.setEnabled(self.predictor is not None)
         self.actions_changed.emit()
 
     def export_csv(self, path: Path) -> int:

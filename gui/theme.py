@@ -53,6 +53,8 @@ QSlider::groove:horizontal { height: 6px; background: palette(mid); border-radiu
 QSlider::sub-page:horizontal { background: ACCENT; border-radius: 3px; }
 QSlider::handle:horizontal { background: palette(base); border: 2px solid ACCENT;
                              width: 14px; margin: -6px 0; border-radius: 9px; }
+QListWidget#reviewList::item { padding: 5px 6px; border-bottom: 1px solid palette(midlight); }
+QListWidget#reviewList::item:selected { background: ACCENT; color: white; }
 QTabWidget::pane { border: 1px solid palette(mid); border-radius: 8px; top: -1px; }
 QTabBar::tab { padding: 6px 14px; }
 QToolTip { padding: 4px; }

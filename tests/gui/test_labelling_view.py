@@ -1,0 +1,88 @@
+"""The labelling view: ranked posters one at a time, number keys tick labels, Enter adds the
+poster to training (an `add` decision), the arrow skips, Ctrl+Z undoes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from health_helpers import FakePredictor, has_file, labels_of, load_folder, make_planted
+from health_helpers import make_unlabelled as make_new
+from PySide6.QtCore import Qt
+
+from core.data.fixes import FixLog
+
+
+@pytest.fixture(scope="module")
+def posters(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_planted(tmp_path_factory.mktemp("labelling") / "posters")
+
+
+@pytest.fixture(scope="module")
+def unlabelled(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_new(tmp_path_factory.mktemp("labelling-new") / "new")
+
+
+def open_labelling(window, qtbot, posters: Path, unlabelled: Path):
+    page = window.data_page
+    dataset = load_folder(page, qtbot, posters)
+    dialog = page.label_more(FakePredictor(dataset.label_names), folder=unlabelled)
+    qtbot.waitUntil(lambda: dialog.current() is not None, timeout=30_000)
+    dialog.activateWindow()
+    return page, dialog
+
+
+def test_keys_tick_labels_and_enter_adds_the_poster_to_training(window, qtbot, posters, unlabelled):
+    page, dialog = open_labelling(window, qtbot, posters, unlabelled)
+    first = dialog.current()
+    names = dialog.label_names
+    assert first.score >= dialog.items[-1].score  # the most unsure first
+    assert dialog.ticked() == (names[0],)  # the model's suggestion, pre-ticked
+    qtbot.keyClick(dialog, Qt.Key.Key_1)  # off
+    qtbot.keyClick(dialog, Qt.Key.Key_3)  # on
+    assert dialog.ticked() == (names[2],)
+    with qtbot.waitSignal(page.dataset_loaded, timeout=30_000) as blocker:
+        qtbot.keyClick(dialog, Qt.Key.Key_Return)
+    [decision] = FixLog.for_dataset(posters).decisions
+    file = str(Path(first.file).resolve())
+    assert (decision.kind, decision.file, decision.split) == ("add", file, "train")
+    assert decision.labels == (names[2],)
+    assert dialog.current() is dialog.items[1] and dialog.isVisible()  # the next poster
+    reloaded = blocker.args[0]
+    assert Path(file) in reloaded.train.paths and window.train_page.dataset is reloaded
+    assert labels_of(reloaded, Path(file).name) == {names[2]}
+
+
+def test_the_arrow_skips_and_ctrl_z_takes_the_poster_back(window, qtbot, posters, unlabelled):
+    page, dialog = open_labelling(window, qtbot, posters, unlabelled)
+    first = dialog.current()
+    with qtbot.waitSignal(page.dataset_loaded, timeout=30_000):
+        qtbot.keyClick(dialog, Qt.Key.Key_Enter)
+    qtbot.keyClick(dialog, Qt.Key.Key_Right)
+    assert dialog.index == 2 and len(dialog.log.decisions) == 1
+    with qtbot.waitSignal(page.dataset_loaded, timeout=30_000) as blocker:
+        qtbot.keyClick(dialog, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert dialog.log.decisions == [] and dialog.current() is first
+    assert not has_file(blocker.args[0], Path(first.file).name)
+
+
+def test_the_predict_page_opens_it_and_without_a_data_set_it_says_so(
+    window, qtbot, posters, unlabelled, monkeypatch
+):
+    shown = []
+    monkeypatch.setattr("gui.data_health.show_error", lambda *a, **k: shown.append(a[1]))
+    predict = window.predict_page
+    assert not predict.label_more_button.isEnabled()  # no model yet
+    predict.predictor = FakePredictor(["Action", "Romance", "Crime"])
+    predict.label_more_requested.emit()
+    assert "No data set is loaded" in shown[0]
+    assert window.data_page.labelling_dialog is None
+
+    monkeypatch.setattr(
+        "gui.data_health.QFileDialog.getExistingDirectory", lambda *a, **k: str(unlabelled)
+    )
+    load_folder(window.data_page, qtbot, posters)
+    predict.label_more_requested.emit()
+    dialog = window.data_page.labelling_dialog
+    qtbot.waitUntil(lambda: dialog.current() is not None, timeout=30_000)
+    assert len(dialog.items) == 3

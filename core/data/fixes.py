@@ -122,13 +122,15 @@ class FixLog:
         Decisions about files or labels the data set does not have are skipped (a warning
         in its report says how many).
         """
-        current = list(self.current().values())
+        # Dropping an added image replaced its `add` (same key): nothing is left to apply.
+        added = {d.file for d in self.decisions if d.kind == "add"}
+        current = [d for d in self.current().values() if not (d.kind == "drop" and d.file in added)]
         if not current:
             return dataset
         base = dataset_folder(self.dataset)
         applied = [0]
-        splits = {
-            name: _apply_split(part, current, base, dataset.label_names, applied)
+        parts = {
+            name: part
             for name, part in (
                 ("train", dataset.train),
                 ("val", dataset.val),
@@ -136,7 +138,12 @@ class FixLog:
             )
             if part is not None
         }
-        _add_images(splits, current, dataset.label_names, applied)
+        # Added images first: a later label fix or drop may be about one of them.
+        _add_images(parts, current, dataset.label_names, applied)
+        splits = {
+            name: _apply_split(part, current, base, dataset.label_names, applied)
+            for name, part in parts.items()
+        }
         skipped = sum(d.kind in CHANGES for d in current) - applied[0]
         if skipped:
             dataset.report.add(

@@ -140,6 +140,22 @@ def test_added_images_join_train_with_their_labels(make_data_dir, tmp_path):
     assert dataset.train.labels[-1].tolist() == [0, 1, 0]
 
 
+def test_a_label_fix_on_an_added_image_is_applied(make_data_dir, tmp_path):
+    """The doctor may flag a poster added in the labelling view: its fix must take effect."""
+    root = make_data_dir(tmp_path / "data", 6, 3)
+    extra = make_data_dir(tmp_path / "more", 2, 1) / "train"
+    image, other = sorted(extra.glob("*.jpg"))[:2]
+    log = FixLog.for_dataset(root)
+    log.record(Decision("add", str(image), labels=("Romance",)))
+    log.record(Decision("add", str(other), labels=("Action",)))
+    log.record(Decision("set_label", image.resolve().as_posix(), label="Crime", value=1))
+    log.record(Decision("drop", other.resolve().as_posix(), reason="stray"))
+    dataset = load_dataset(root)
+    assert dataset.train.paths[-1] == image and other not in dataset.train.paths
+    assert dataset.train.labels[-1].tolist() == [0, 1, 1]
+    assert not [p for p in dataset.report.problems if "skipped" in p.message]
+
+
 def test_export_writes_a_seed_layout_copy_that_loads_with_the_fixes(make_data_dir, tmp_path):
     root = make_data_dir(tmp_path / "data", 8, 4)
     a = f"train/{_first_ids(root, 'train')[0]}.jpg"

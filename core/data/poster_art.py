@@ -6,12 +6,14 @@ Shared by the normal sample set (core.data.samples) and the hard one
 
 from __future__ import annotations
 
+import csv
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
-from PIL import ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont
 
 Colour = tuple[int, int, int]
 Draw = ImageDraw.ImageDraw
@@ -295,3 +297,49 @@ MOTIFS: dict[str, tuple[Callable[[Draw, Rng], None], ...]] = {
     "Thriller": (eye, spiral, shards),
     "Adventure": (mountains, sun, hills),
 }
+
+
+# ----------------------------------------------------------------------------- writing a set
+Poster = tuple[Image.Image, tuple[str, ...]]  # the picture and its given labels
+DrawPoster = Callable[[str, np.random.Generator], Poster]  # (split, rng) -> poster
+
+
+def write_sample_set(
+    root: Path,
+    counts: Mapping[str, int],
+    seeds: tuple[int, Mapping[str, int]],
+    prefix: str,
+    label_names: Sequence[str],
+    draw: DrawPoster,
+) -> Path:
+    """A generated set in the seed layout: per split, `<prefix>_NNNN.jpg` and metadata.csv.
+
+    `seeds` is (the set's seed, a code per split): every poster draws from its own
+    generator seeded by (seed, split code, index), so any one poster can be regenerated
+    and no poster depends on another."""
+    root = Path(root)
+    seed, split_codes = seeds
+    for split, count in counts.items():
+        split_dir = root / split
+        split_dir.mkdir(parents=True, exist_ok=True)
+        rows = []
+        for index in range(count):
+            image, labels = draw(split, np.random.default_rng([seed, split_codes[split], index]))
+            poster_id = f"{prefix}_{index + 1:04d}"
+            image.save(split_dir / f"{poster_id}.jpg", quality=JPEG_QUALITY)
+            rows.append((poster_id, labels))
+        write_metadata(split_dir / "metadata.csv", rows, label_names)
+    return root
+
+
+def write_metadata(
+    path: Path, rows: list[tuple[str, tuple[str, ...]]], label_names: Sequence[str]
+) -> None:
+    """The seed's metadata.csv: Id, the genres as text, one 0/1 column per label."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["Id", "Genre", *label_names])
+        for poster_id, labels in rows:
+            writer.writerow(
+                [poster_id, str(list(labels)), *(int(n in labels) for n in label_names)]
+            )

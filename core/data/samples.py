@@ -11,7 +11,6 @@ ImageNet backbone yet not trivial. The layout matches the real movie-posters dat
 
 from __future__ import annotations
 
-import csv
 import glob
 import os
 import shutil
@@ -103,21 +102,14 @@ def generate_sample_data(
     root: Path, n_train: int = 400, n_val: int = 120, seed: int = 1234
 ) -> Path:
     """Write `n_train` + `n_val` posters and their metadata.csv files under `root`."""
-    root = Path(root)
-    for split, count in (("train", n_train), ("val", n_val)):
-        split_dir = root / split
-        split_dir.mkdir(parents=True, exist_ok=True)
-        rows = []
-        for index in range(count):
-            rng = np.random.default_rng([seed, _SPLIT_CODES[split], index])
-            labels = sample_labels(rng)
-            poster_id = f"sample_{index + 1:04d}"
-            render_poster(labels, rng).save(
-                split_dir / f"{poster_id}.jpg", quality=art.JPEG_QUALITY
-            )
-            rows.append((poster_id, labels))
-        _write_metadata(split_dir / "metadata.csv", rows)
-    return root
+    return art.write_sample_set(
+        root, {"train": n_train, "val": n_val}, (seed, _SPLIT_CODES), "sample", GENRES, _draw
+    )
+
+
+def _draw(split: str, rng: Rng) -> art.Poster:
+    labels = sample_labels(rng)
+    return render_poster(labels, rng), labels
 
 
 def sample_labels(rng: Rng) -> tuple[str, ...]:
@@ -151,12 +143,3 @@ def render_poster(labels: Sequence[str], rng: Rng) -> Image.Image:
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _write_metadata(path: Path, rows: list[tuple[str, tuple[str, ...]]]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["Id", "Genre", *GENRES])
-        for poster_id, labels in rows:
-            flags = [int(g in labels) for g in GENRES]
-            writer.writerow([poster_id, str(list(labels)), *flags])

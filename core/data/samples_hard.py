@@ -11,7 +11,6 @@ over. Deterministic and generated locally; same layout as the normal sample set.
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -50,21 +49,15 @@ Restyle = Callable[[Image.Image, Rng], Image.Image]  # an RGBA motif layer, redr
 
 def generate_hard_data(root: Path, n_train: int = 400, n_val: int = 200, seed: int = 4321) -> Path:
     """Write `n_train` + `n_val` hard posters and their metadata.csv files under `root`."""
-    root = Path(root)
-    for split, count in (("train", n_train), ("val", n_val)):
-        split_dir = root / split
-        split_dir.mkdir(parents=True, exist_ok=True)
-        rows = []
-        for index in range(count):
-            rng = np.random.default_rng([seed, _SPLIT_CODES[split], index])
-            drawn = sample_concepts(rng)
-            labels = noisy_labels(drawn, rng) if split == "train" else drawn
-            poster_id = f"hard_{index + 1:04d}"
-            image = render_hard_poster(drawn, rng, style=split)
-            image.save(split_dir / f"{poster_id}.jpg", quality=art.JPEG_QUALITY)
-            rows.append((poster_id, labels))
-        write_metadata(split_dir / "metadata.csv", rows)
-    return root
+    return art.write_sample_set(
+        root, {"train": n_train, "val": n_val}, (seed, _SPLIT_CODES), "hard", CONCEPTS, _draw
+    )
+
+
+def _draw(split: str, rng: Rng) -> art.Poster:
+    drawn = sample_concepts(rng)
+    labels = noisy_labels(drawn, rng) if split == "train" else drawn
+    return render_hard_poster(drawn, rng, style=split), labels
 
 
 def sample_concepts(rng: Rng) -> tuple[str, ...]:
@@ -195,14 +188,6 @@ def _occlude(draw: Draw, rng: Rng, style: str) -> None:
         if rng.random() < 0.5:
             w, h = rng.uniform(50, 110), rng.uniform(3, 6)  # a long thin bar
         draw.rectangle((x - w / 2, y - h / 2, x + w / 2, y + h / 2), fill=art.pick(palette, rng))
-
-
-def write_metadata(path: Path, rows: list[tuple[str, tuple[str, ...]]]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["Id", "Genre", *CONCEPTS])
-        for poster_id, labels in rows:
-            writer.writerow([poster_id, str(list(labels)), *(int(c in labels) for c in CONCEPTS)])
 
 
 # ----------------------------------------------------------------------------- new motifs

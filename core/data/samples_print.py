@@ -20,12 +20,12 @@ from PIL import Image, ImageFilter
 
 from core.data import poster_art as art
 from core.data.samples_hard import (
+    CONCEPTS,
     SIZE,
     Rng,
     noisy_labels,
     render_hard_poster,
     sample_concepts,
-    write_metadata,
 )
 
 PRINT_DIR_NAME = "sample-posters-print-v1"
@@ -35,21 +35,16 @@ VAL_MOTIF_SCALE = (0.35, 0.55)  # training motifs span 0.45-0.7 of the poster
 
 def generate_print_data(root: Path, n_train: int = 400, n_val: int = 200, seed: int = 8642) -> Path:
     """Write `n_train` + `n_val` posters (validation: photographed prints) under `root`."""
-    root = Path(root)
-    for split, count in (("train", n_train), ("val", n_val)):
-        split_dir = root / split
-        split_dir.mkdir(parents=True, exist_ok=True)
-        rows = []
-        for index in range(count):
-            rng = np.random.default_rng([seed, _SPLIT_CODES[split], index])
-            drawn = sample_concepts(rng)
-            labels = noisy_labels(drawn, rng) if split == "train" else drawn
-            poster_id = f"print_{index + 1:04d}"
-            image = render_print_poster(drawn, rng) if split == "val" else _train_poster(drawn, rng)
-            image.save(split_dir / f"{poster_id}.jpg", quality=art.JPEG_QUALITY)
-            rows.append((poster_id, labels))
-        write_metadata(split_dir / "metadata.csv", rows)
-    return root
+    return art.write_sample_set(
+        root, {"train": n_train, "val": n_val}, (seed, _SPLIT_CODES), "print", CONCEPTS, _draw
+    )
+
+
+def _draw(split: str, rng: Rng) -> art.Poster:
+    drawn = sample_concepts(rng)
+    labels = noisy_labels(drawn, rng) if split == "train" else drawn
+    image = render_print_poster(drawn, rng) if split == "val" else _train_poster(drawn, rng)
+    return image, labels
 
 
 def render_print_poster(concepts: tuple[str, ...], rng: Rng) -> Image.Image:

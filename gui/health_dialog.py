@@ -204,6 +204,7 @@ class HealthDialog(QDialog):
         self.status.setText(
             "Decisions are kept in the data set's fix log; your files are untouched."
         )
+        self.activateWindow()  # keys go to the findings, even where no window manager is
         self.tabs.currentWidget().list.setFocus()
 
     # ------------------------------------------------------------------ deciding

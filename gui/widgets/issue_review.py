@@ -13,7 +13,7 @@ from core.health.decisions import accept_issue, keep_issue
 from core.health.report import LabelIssue
 from gui.theme import DANGER, THIRD, set_muted
 from gui.widgets.poster_view import PosterWidget
-from gui.widgets.review_list import ReviewWidget
+from gui.widgets.review_list import ReviewWidget, heading_labels
 from gui.workers import ThumbnailWorker
 
 KEYS_HINT = "A accept · K keep as given · ↑ ↓ move · Ctrl+Z undo"
@@ -38,12 +38,7 @@ class LabelIssuesWidget(ReviewWidget):
         super().__init__(thumbnails, "No label issues left to review.", parent)
         self.labels_of: dict[str, tuple[str, ...]] = {}
         self.poster = PosterWidget()
-        self.title = QLabel()
-        self.title.setObjectName("cardTitle")
-        self.title.setWordWrap(True)
-        self.where = QLabel()
-        self.where.setWordWrap(True)
-        set_muted(self.where)
+        self.title, self.where = heading_labels()
         self.question = QLabel()
         self.question.setWordWrap(True)
         self.given = QLabel()

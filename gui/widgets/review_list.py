@@ -31,6 +31,16 @@ from gui.workers import ThumbnailWorker
 CACHED_POSTERS = 64  # decoded posters kept per tab (about 0.5 MB each)
 
 
+def heading_labels() -> tuple[QLabel, QLabel]:
+    """A review's detail heading: the file's name (card title) and, muted, where it is."""
+    title, where = QLabel(), QLabel()
+    title.setObjectName("cardTitle")
+    for label in (title, where):
+        label.setWordWrap(True)
+    set_muted(where)
+    return title, where
+
+
 class ReviewWidget(QWidget):
     decided = Signal(object)  # a core.data.fixes.Decision
 

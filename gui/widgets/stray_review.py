@@ -14,7 +14,7 @@ from core.health.report import Outlier
 from gui.theme import set_muted
 from gui.widgets.issue_review import SPLIT_NAMES
 from gui.widgets.poster_view import PosterWidget
-from gui.widgets.review_list import ReviewWidget
+from gui.widgets.review_list import ReviewWidget, heading_labels
 from gui.workers import ThumbnailWorker
 
 KEYS_HINT = "D drop · K keep · ↑ ↓ move · Ctrl+Z undo"
@@ -26,12 +26,7 @@ class StraysWidget(ReviewWidget):
         super().__init__(thumbnails, "No strays left to review.", parent)
         self.list.setIconSize(ICON)
         self.poster = PosterWidget()
-        self.title = QLabel()
-        self.title.setObjectName("cardTitle")
-        self.title.setWordWrap(True)
-        self.where = QLabel()
-        self.where.setWordWrap(True)
-        set_muted(self.where)
+        self.title, self.where = heading_labels()
         self.explain = QLabel(
             "Far from every other image in the data set: a wrong file, a blank frame, or "
             "something that is not a poster. Drop it from training, or keep it."

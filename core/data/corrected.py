@@ -18,6 +18,7 @@ from core.base.files import replacing
 from core.data.csv_labels import CsvLabels, parse_labels, split_labels
 from core.data.fixes import FixLog, dataset_folder, relative_file
 from core.data.image_check import resolve_image
+from core.data.seed_layout import write_metadata
 from core.data.types import Dataset, LabeledImages, ValidationReport
 
 SPLITS = ("train", "val", "test")
@@ -66,12 +67,8 @@ def _export_split(part: LabeledImages, folder: Path) -> None:
             ident = f"{ident}_1"
         taken.add(ident.lower())
         shutil.copy2(path, folder / f"{ident}{path.suffix.lower()}")
-        names = [n for n, v in zip(part.label_names, labels, strict=True) if v > 0.5]
-        rows.append([ident, str(names), *(int(v > 0.5) for v in labels)])
-    with (folder / "metadata.csv").open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["Id", "Genre", *part.label_names])
-        writer.writerows(rows)
+        rows.append((ident, [n for n, v in zip(part.label_names, labels, strict=True) if v > 0.5]))
+    write_metadata(folder / "metadata.csv", rows, part.label_names)
 
 
 def write_back(dataset_path: Path, log: FixLog | None = None) -> list[WrittenBack]:

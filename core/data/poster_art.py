@@ -6,7 +6,6 @@ Shared by the normal sample set (core.data.samples) and the hard one
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
@@ -14,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from core.data.seed_layout import write_metadata
 
 Colour = tuple[int, int, int]
 Draw = ImageDraw.ImageDraw
@@ -330,16 +331,3 @@ def write_sample_set(
             rows.append((poster_id, labels))
         write_metadata(split_dir / "metadata.csv", rows, label_names)
     return root
-
-
-def write_metadata(
-    path: Path, rows: list[tuple[str, tuple[str, ...]]], label_names: Sequence[str]
-) -> None:
-    """The seed's metadata.csv: Id, the genres as text, one 0/1 column per label."""
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["Id", "Genre", *label_names])
-        for poster_id, labels in rows:
-            writer.writerow(
-                [poster_id, str(list(labels)), *(int(n in labels) for n in label_names)]
-            )

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from core.base.device import cpu_name, resolve_device
+from core.base.device import resolve_device
 from core.base.errors import ConfigError, ImageDecodeError
 from core.base.runtime import decode_threads
 from core.data.decode import ImageSource, load_rgb
@@ -100,12 +100,12 @@ class InferencePipeline:
         the torch model or even importing torch (it is loaded only if something asks for
         `model`)."""
         key = None
-        if runtime != "torch" and _device_for(runtime, device)[0] == "cpu":
+        where = _device_for(runtime, device)
+        if runtime != "torch" and where[0] == "cpu":
             meta = read_meta(path)
             use_tta = bool(meta.config.get("tta", False)) if tta is None else tta
             key, session = cached_file_session(Path(path), meta, use_tta)
             if session is not None:
-                where = ("cpu", cpu_name())
                 return cls(meta, use_tta, where, session=session, model_file=Path(path))
         model, meta = load_model(path)
         return cls.for_model(model, meta, device, tta, runtime, cache_key=key)

@@ -3,14 +3,17 @@ poster to training (an `add` decision), the arrow skips, Ctrl+Z undoes."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
+from gui_helpers import TINY
 from health_helpers import FakePredictor, has_file, labels_of, load_folder, make_planted
 from health_helpers import make_unlabelled as make_new
 from PySide6.QtCore import Qt
 
 from core.data.fixes import FixLog
+from core.training.events import TrainingStarted
 
 
 @pytest.fixture(scope="module")
@@ -86,3 +89,29 @@ def test_the_predict_page_opens_it_and_without_a_data_set_it_says_so(
     dialog = window.data_page.labelling_dialog
     qtbot.waitUntil(lambda: dialog.current() is not None, timeout=30_000)
     assert len(dialog.items) == 3
+
+
+@pytest.mark.slow
+def test_train_more_trains_on_the_posters_added_in_the_labelling_view(
+    window, qtbot, tmp_path, unlabelled
+):
+    posters = make_planted(tmp_path / "posters")
+    train = window.train_page
+    started: list[TrainingStarted] = []
+    train.training_event.connect(lambda e: isinstance(e, TrainingStarted) and started.append(e))
+    load_folder(window.data_page, qtbot, posters)
+    train.form.set_config(dataclasses.replace(TINY, epochs=1))
+    with qtbot.waitSignal(train.start_training().finished, timeout=180_000):
+        pass
+    qtbot.waitUntil(lambda: train.result is not None and not train.is_training(), timeout=10_000)
+
+    page, dialog = open_labelling(window, qtbot, posters, unlabelled)
+    with qtbot.waitSignal(page.dataset_loaded, timeout=30_000):
+        qtbot.keyClick(dialog, Qt.Key.Key_Return)
+    dialog.close()
+    with qtbot.waitSignal(train.train_more(1).finished, timeout=180_000):
+        pass
+    qtbot.waitUntil(lambda: train.result is not None and not train.is_training(), timeout=10_000)
+    first, more = started
+    assert more.n_train == first.n_train + 1  # the added poster is trained on
+    assert len(train.result.meta.lineage) == 2

@@ -21,10 +21,16 @@ from core.data.fixes import FixLog
 from core.health.confident import label_issues
 from core.health.duplicates import find_duplicates
 from core.health.embeddings import Embedded, doctor_config, embed_dataset
-from core.health.neighbours import Neighbourhood, fingerprints, neighbour_votes, neighbourhood
+from core.health.neighbours import (
+    Neighbourhood,
+    neighbour_votes,
+    neighbourhood,
+    with_cropped_copies,
+)
 from core.health.oof import DEFAULT_MEMBERS, Member, out_of_fold
 from core.health.outliers import find_outliers
 from core.health.report import HealthReport, LabelIssue
+from core.health.thumbnails import fingerprints, small_images
 
 Progress = Callable[[str, int, int], None]  # stage, done, total
 ShouldStop = Callable[[], bool]
@@ -41,6 +47,7 @@ class DoctorOptions:
     multi_stage: bool = True  # two-stage features (the CPU recipe); False: pooled only
     min_fingerprint: float = 0.985  # thumbnail correlation from which a pair is a duplicate
     min_cosine: float = 0.9  # centred-embedding cosine from which a pair is one
+    min_aligned: float = 0.975  # a nearest neighbour's crop-aligned thumbnail correlation
     neighbours: int = 20  # for the kNN vote (strays use the nearest 5)
     knn_vote: bool = True  # add the neighbours' labels to the ensemble
     max_outliers: int = 50
@@ -86,15 +93,17 @@ def _look(
     data = embed_dataset(dataset, config, progress, should_stop)
     with torch_threads(1):  # milliseconds per head step: more threads only contend
         probs = out_of_fold(data, options.folds, options.members, progress)
+    small = small_images(data.images, len(data))
     near = neighbourhood(
         data.features,
-        fingerprints(data.images, len(data)),
+        fingerprints(small),
         options.neighbours,
         options.min_fingerprint,
         options.min_cosine,
         check=lambda: data.context.check_stop("looking for duplicates"),
         progress=lambda d, t: progress("neighbours", d, t) if progress else None,
     )
+    near = with_cropped_copies(near, small, options.min_aligned)
     if options.knn_vote:
         probs = (probs + neighbour_votes(near, data.targets)) / 2
     return data, probs, near

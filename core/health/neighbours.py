@@ -5,21 +5,22 @@ Two measures per pair: the cosine of the centred embeddings (semantic: survives 
 and colour changes) and a perceptual fingerprint, the correlation of 16 x 16 colour
 thumbnails made from the decoded images the image cache already holds (survives
 resizing and re-encoding, and tells apart posters that only share a style, which the
-embeddings of a synthetic set may not).
+embeddings of a synthetic set may not). Nearest neighbours get a third look, with a crop
+lined up (core.health.thumbnails), which finds slightly cropped copies.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
+from core.health.thumbnails import aligned_similarity, nearest_pairs
+
 BLOCK = 1024
-THUMB_PX = 16
 PCA_FROM, PCA_DIMS = 2000, 256
 
 
@@ -32,16 +33,6 @@ class Neighbourhood:
     pairs: np.ndarray  # M x 2 indices, i < j
     cosines: np.ndarray  # M embedding cosines
     fingerprints: np.ndarray  # M thumbnail correlations
-
-
-def fingerprints(images: Any, n: int, batch: int = 256) -> torch.Tensor:
-    """N x (3 * 16 * 16) unit vectors: each image's colour thumbnail, mean removed."""
-    out = []
-    for start in range(0, n, batch):
-        idx = torch.arange(start, min(start + batch, n))
-        thumb = F.adaptive_avg_pool2d(images[idx].float(), THUMB_PX).reshape(len(idx), -1)
-        out.append(F.normalize(thumb - thumb.mean(1, keepdim=True), dim=1))
-    return torch.cat(out) if out else torch.zeros((0, 3 * THUMB_PX * THUMB_PX))
 
 
 def centred(features: torch.Tensor) -> torch.Tensor:
@@ -98,6 +89,30 @@ def neighbourhood(
         np.concatenate(pairs),
         np.concatenate(cosines),
         np.concatenate(prints_out),
+    )
+
+
+def with_cropped_copies(
+    near: Neighbourhood, small: torch.Tensor, min_aligned: float, min_cosine: float = 0.5
+) -> Neighbourhood:
+    """`near` plus the nearest-neighbour pairs (embedding cosine >= `min_cosine`) whose
+    crop-aligned thumbnail correlation is >= `min_aligned`; their fingerprint is that."""
+    known = {(int(i), int(j)) for i, j in near.pairs}
+    pairs, cosines = nearest_pairs(near.knn, near.knn_index, min_cosine)
+    new = np.array([tuple(p) not in known for p in pairs.tolist()], dtype=bool)
+    pairs, cosines = pairs[new], cosines[new]
+    if len(pairs) == 0:
+        return near
+    aligned = aligned_similarity(
+        small, torch.from_numpy(pairs[:, 0]), torch.from_numpy(pairs[:, 1])
+    ).numpy()
+    keep = aligned >= min_aligned
+    return Neighbourhood(
+        near.knn,
+        near.knn_index,
+        np.concatenate([near.pairs, pairs[keep]]),
+        np.concatenate([near.cosines, cosines[keep]]),
+        np.concatenate([near.fingerprints, aligned[keep]]),
     )
 
 

@@ -33,8 +33,13 @@ def plant_problems(
     seed: int = 0,
     scale: float = 0.8,
     quality: int = 80,
+    crop: float = 0.0,
 ) -> Planted:
-    """Copy the seed-layout data set `source` to `target` and plant problems in the copy."""
+    """Copy the seed-layout data set `source` to `target` and plant problems in the copy.
+
+    Each copy is resized by `scale`, re-encoded at JPEG `quality`, and (when `crop` > 0)
+    first trimmed by a random 0 to `crop` of its size at each edge.
+    """
     shutil.copytree(source, target)
     rng = np.random.default_rng(seed)
     planted = Planted(target)
@@ -48,8 +53,13 @@ def plant_problems(
     for k, i in enumerate(rng.choice(len(val_rows), copies, replace=False)):
         row = dict(val_rows[i])
         new_id = f"copy_{k:03d}_{row['Id']}"
+        trims = tuple(rng.uniform(0, crop, 4)) if crop else (0.0,) * 4
         _resized_copy(
-            target / "val" / f"{row['Id']}.jpg", target / "train" / f"{new_id}.jpg", scale, quality
+            target / "val" / f"{row['Id']}.jpg",
+            target / "train" / f"{new_id}.jpg",
+            scale,
+            quality,
+            trims,
         )
         planted.leaks.add(frozenset({f"val/{row['Id']}.jpg", f"train/{new_id}.jpg"}))
         rows.append({**row, "Id": new_id})
@@ -57,10 +67,17 @@ def plant_problems(
     return planted
 
 
-def _resized_copy(source: Path, target: Path, scale: float, quality: int) -> None:
+def _resized_copy(
+    source: Path, target: Path, scale: float, quality: int, trims: tuple[float, ...]
+) -> None:
+    """`source` less `trims` (left, top, right, bottom: fractions of its size), resized."""
     with Image.open(source) as image:
-        size = (max(8, round(image.width * scale)), max(8, round(image.height * scale)))
-        image.convert("RGB").resize(size, Image.BICUBIC).save(target, quality=quality)
+        w, h = image.size
+        left, top, right, bottom = trims
+        box = (round(left * w), round(top * h), w - round(right * w), h - round(bottom * h))
+        size = (max(8, round(w * scale)), max(8, round(h * scale)))
+        cut = image.convert("RGB").crop(box)
+        cut.resize(size, Image.BICUBIC).save(target, quality=quality)
 
 
 def _read(path: Path) -> tuple[list[str], list[dict[str, str]]]:

@@ -49,6 +49,17 @@ def test_doctor_finds_the_planted_label_flips_and_leaks(planted_sample) -> None:
     assert all(d.cross_split for d in report.duplicates if frozenset(d.files) in true)
 
 
+def test_doctor_finds_slightly_cropped_copies(planted_sample, tmp_path: Path) -> None:
+    """Copies trimmed by up to 5% at each edge (then resized and re-encoded): the plain
+    thumbnail misses most, the crop-aligned check of nearest neighbours finds them."""
+    clean = planted_sample.root.parent / "sample"
+    cropped = plant_problems(clean, tmp_path / "cropped", 0.0, seed=3, crop=0.05)
+    report = run_doctor(load_dataset(cropped.root))
+    found = {frozenset(d.files) for d in report.duplicates}
+    true = found & cropped.leaks
+    assert len(true) / len(found) >= 0.8 and len(true) / len(cropped.leaks) >= 0.9
+
+
 @pytest.fixture
 def tiny_with_problems(make_data_dir, tmp_path: Path) -> Path:
     """A tiny seed-layout set plus a blank stray and an exact copy of a val image in train."""

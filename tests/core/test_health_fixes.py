@@ -19,8 +19,9 @@ from core.data.corrected import export_corrected, write_back
 from core.data.datasets import load_dataset
 from core.data.fixes import Decision, FixLog, sidecar_path
 from core.health import confident
-from core.health.neighbours import fingerprints, neighbour_votes, neighbourhood
+from core.health.neighbours import neighbour_votes, neighbourhood
 from core.health.report import DuplicatePair, HealthReport, LabelIssue, Outlier
+from core.health.thumbnails import aligned_similarity, fingerprints, small_images
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -51,7 +52,7 @@ def test_thresholds_are_the_mean_confidence_per_given_value() -> None:
 def test_neighbour_votes_never_use_the_image_itself() -> None:
     features = torch.eye(4).repeat_interleave(2, dim=0) + 0.01 * torch.randn(8, 4)
     targets = np.array([[1], [0], [1], [1], [0], [0], [1], [1]], dtype=np.float32)
-    near = neighbourhood(features, fingerprints(torch.zeros(8, 3, 8, 8), 8), k=1)
+    near = neighbourhood(features, fingerprints(small_images(torch.zeros(8, 3, 8, 8), 8)), k=1)
     votes = neighbour_votes(near, targets)
     assert votes[:, 0].tolist() == [0, 1, 1, 1, 0, 0, 1, 1]  # each pair's other member
 
@@ -67,9 +68,26 @@ def test_a_resized_copy_has_the_same_fingerprint_and_another_image_does_not() ->
     small = torch.nn.functional.interpolate(a[None].float(), size=48, mode="bilinear")
     copy = torch.nn.functional.interpolate(small, size=64, mode="bilinear")[0].round().byte()
     other = poster()
-    prints = fingerprints(torch.stack([a, copy, other]), 3)
+    prints = fingerprints(small_images(torch.stack([a, copy, other]), 3))
     sims = prints @ prints.T
     assert sims[0, 1] > 0.985 > sims[0, 2]
+
+
+def test_a_slightly_cropped_copy_lines_up_and_another_image_does_not() -> None:
+    rng = np.random.default_rng(2)
+
+    def poster() -> torch.Tensor:  # 96 px of colour blocks, 12 px each
+        blocks = torch.from_numpy(rng.integers(0, 255, (1, 3, 8, 8)).astype(np.float32))
+        return torch.nn.functional.interpolate(blocks, size=96)[0]
+
+    a, other = poster(), poster()
+    cut = a[:, 4:, 7:93]  # 4% off the top, 7% off the left and right
+    copy = torch.nn.functional.interpolate(cut[None], size=96, mode="bilinear")[0]
+    small = small_images(torch.stack([a, copy, other]).round().byte(), 3)
+    prints = fingerprints(small)
+    aligned = aligned_similarity(small, torch.tensor([0, 0]), torch.tensor([1, 2]))
+    assert float(prints[0] @ prints[1]) < 0.975  # the plain fingerprint misses it
+    assert aligned[0] >= 0.975 > aligned[1]
 
 
 # ----------------------------------------------------------------------------- report

@@ -49,6 +49,13 @@ def _add_fixes(p: argparse.ArgumentParser) -> None:
     action.add_argument("--clear", action="store_true", help="forget every decision")
     action.add_argument("--export", type=Path, metavar="DIR", help="write a corrected copy")
     action.add_argument(
+        "--add",
+        type=Path,
+        nargs="+",
+        metavar="IMAGE",
+        help="add labelled images to the data set (recorded like the fixes; see --with-labels)",
+    )
+    action.add_argument(
         "--write-back",
         action="store_true",
         help="write the fixes into the data set's own CSV file(s), after a timestamped backup",
@@ -59,6 +66,13 @@ def _add_fixes(p: argparse.ArgumentParser) -> None:
         default=0.9,
         help="--accept: accept label issues scored at least this (default 0.9; 0: every one)",
     )
+    p.add_argument(
+        "--with-labels",
+        default="",
+        metavar="A,B,...",
+        help="--add: the images' labels (default: none of them)",
+    )
+    p.add_argument("--split", default="train", choices=("train", "val"), help="--add: where")
     p.add_argument("--strays", action="store_true", help="--accept: also drop the strays")
     p.add_argument("--no-duplicates", action="store_true", help="--accept: keep duplicates")
 

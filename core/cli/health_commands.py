@@ -13,7 +13,8 @@ from core.cli.console import print_json
 from core.cli.data_args import label_choice, load_data
 from core.cli.output import bars_enabled, say
 from core.data.datasets import Dataset
-from core.data.fixes import FixLog
+from core.data.fixes import Decision, FixLog
+from core.data.image_check import check_image
 from core.health.report import HealthReport
 
 
@@ -62,6 +63,10 @@ def run_fixes(args: argparse.Namespace) -> int:
         result["cleared"] = log.clear()
     elif args.export is not None:
         result["exported"] = str(export_corrected(_load(args), args.export))
+    elif args.add is not None:
+        added = _additions(args, _load(args))
+        log.record(*added)
+        result["recorded"] = len(added)
     elif args.write_back:
         _load(args)  # refuse a data set that does not load before touching its files
         result["written"] = [
@@ -98,6 +103,22 @@ def run_suggest(args: argparse.Namespace) -> int:
         ticked = ", ".join(s.suggested) or "(none)"
         say(args, f"{s.score:.3f}  {s.file}  unsure: {s.uncertain_label}  suggested: {ticked}")
     return 0
+
+
+def _additions(args: argparse.Namespace, dataset: Dataset) -> list[Decision]:
+    """One `add` decision per image, after checking the images decode and the labels exist."""
+    labels = tuple(n.strip() for n in args.with_labels.split(",") if n.strip())
+    unknown = [n for n in labels if n not in dataset.all_label_names]
+    if unknown:
+        raise UsageError(
+            f"--with-labels: {', '.join(unknown)} is not a label of this data set; "
+            f"its labels are {', '.join(dataset.all_label_names)}."
+        )
+    for image in args.add:
+        problem = check_image(image) if image.is_file() else "does not exist"
+        if problem:
+            raise DataError(f"{shorten(str(image), 300)} {problem}; nothing was added.")
+    return [Decision("add", str(i.resolve()), labels=labels, split=args.split) for i in args.add]
 
 
 def _load(args: argparse.Namespace) -> Dataset:

@@ -147,3 +147,32 @@ def test_suggest_ranks_unlabelled_images(model_path: Path, tmp_path: Path, capsy
     assert "broken.jpg" in err
     code, _, err = run_cli(capsys, "suggest", model_path, tmp_path / "nothing")
     assert code == 2
+
+
+def test_fixes_cli_adds_labelled_images_and_refuses_bad_ones(
+    tiny_with_problems: Path, capsys, tmp_path
+) -> None:
+    data = load_dataset(tiny_with_problems)
+    new = tmp_path / "new.jpg"
+    Image.new("RGB", (40, 60), (200, 40, 40)).save(new)
+    first, second = data.label_names[:2]
+    code, out, err = run_cli(
+        capsys, "fixes", tiny_with_problems, "--add", new, "--with-labels", f"{first},{second}",
+        "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out)["recorded"] == 1
+    reloaded = load_dataset(tiny_with_problems)
+    assert len(reloaded.train) == len(data.train) + 1
+    row = reloaded.train.labels[reloaded.train.paths.index(new.resolve())]
+    assert {n for n, v in zip(reloaded.label_names, row, strict=True) if v} == {first, second}
+
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8 not really a jpeg")
+    code, _, err = run_cli(capsys, "fixes", tiny_with_problems, "--add", broken)
+    assert code == 2 and "broken.jpg" in err and "nothing was added" in err
+    code, _, err = run_cli(
+        capsys, "fixes", tiny_with_problems, "--add", new, "--with-labels", "Polka"
+    )
+    assert code == 2 and "Polka" in err and first in err
+    assert len(FixLog.for_dataset(tiny_with_problems).decisions) == 1  # only the good one

@@ -63,8 +63,9 @@ def _add_fixes(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--min-score",
         type=float,
-        default=0.9,
-        help="--accept: accept label issues scored at least this (default 0.9; 0: every one)",
+        default=None,
+        help="--accept: accept label issues scored at least this (default: 0.8 to add a "
+        "missing label, 0.97 to remove a given one; 0: every one)",
     )
     p.add_argument(
         "--with-labels",

@@ -281,6 +281,31 @@ def test_bulk_accept_takes_sure_fixes_and_the_training_copy_of_a_leak(tmp_path) 
     assert len(accept_report(log, report, min_score=0.0, strays=True)) == 5
 
 
+def test_bulk_accept_needs_a_surer_score_to_remove_a_label_than_to_add_one(tmp_path) -> None:
+    from core.health.decisions import accept_report
+
+    def issue(name: str, given: int, score: float) -> LabelIssue:
+        return LabelIssue(f"train/{name}.jpg", "train", 0, "Crime", given, 1 - given, score)
+
+    report = HealthReport(
+        [
+            issue("add_sure", 0, 0.85),
+            issue("add_unsure", 0, 0.75),
+            issue("remove_sure", 1, 0.98),
+            issue("remove_unsure", 1, 0.95),
+        ]
+    )
+    log = FixLog.for_dataset(tmp_path)
+    made = accept_report(log, report)
+    assert [(d.file, d.value) for d in made] == [
+        ("train/add_sure.jpg", 1),
+        ("train/remove_sure.jpg", 0),
+    ]
+    log.clear()
+    chosen = accept_report(log, report, min_score=0.9)  # one threshold for both directions
+    assert [d.file for d in chosen] == ["train/remove_sure.jpg", "train/remove_unsure.jpg"]
+
+
 def test_suggestion_scores_peak_at_the_threshold() -> None:
     from core.health.suggest import uncertainty
 

@@ -36,8 +36,9 @@ def _add_doctor(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--accept",
         action="store_true",
-        help="record the suggested label fixes scored >= 0.9 and drop one image of each "
-        "duplicate pair in the data set's fix log (undo with 'marquee fixes DATA --undo N')",
+        help="record the sure label fixes (a missing label scored >= 0.8, a wrong one >= 0.97) "
+        "and drop one image of each duplicate pair in the data set's fix log (undo with "
+        "'marquee fixes DATA --undo N')",
     )
 
 

@@ -83,9 +83,7 @@ def write_back(dataset_path: Path, log: FixLog | None = None) -> list[WrittenBac
     files = _label_files(root)
     decisions = log.current()
     results = [_rewrite(path, dataset_folder(root), decisions) for path in files]
-    written = {"set_label", "drop"}
-    log.decisions = [d for d in log.decisions if d.kind not in written]
-    log.save()
+    log.forget({"set_label", "drop"})
     return results
 
 

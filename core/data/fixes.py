@@ -101,6 +101,14 @@ class FixLog:
         self.save()
         return count
 
+    def forget(self, kinds: set[str]) -> int:
+        """Remove every decision of these kinds (written into the label files, say); saved.
+        Returns how many went."""
+        kept = [d for d in self.decisions if d.kind not in kinds]
+        gone, self.decisions = len(self.decisions) - len(kept), kept
+        self.save()
+        return gone
+
     def save(self) -> None:
         document = {
             "format": FIXES_FORMAT,

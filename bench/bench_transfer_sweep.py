@@ -45,7 +45,7 @@ from core.data.samples import ensure_sample_data
 from core.model.backbones import IMAGENET_MEAN, IMAGENET_STD, create_backbone
 from core.model.heads import stage_tap
 from core.model.preprocess import normalize
-from core.training.autotune import _train_head  # the engine's head trainer (auto-tune's)
+from core.training.autotune import train_head  # the engine's head trainer
 from core.training.embedding import augmented_images
 from core.training.metrics import average_precision
 
@@ -188,7 +188,7 @@ def train_head(x: torch.Tensor, y: torch.Tensor, seed: int) -> nn.Module:
     torch.manual_seed(seed)
     head = nn.Sequential(nn.Dropout(0.2), nn.Linear(x.shape[-1], y.shape[1]))
     generator = torch.Generator().manual_seed(seed)
-    _train_head(
+    train_head(
         head, nn.BCEWithLogitsLoss(), x, y, torch.arange(len(y)), 1e-2, 1e-4, 5, 32, generator
     )
     return head.eval()

@@ -96,7 +96,7 @@ class _Trial:
             train_idx = (fold_of != fold).nonzero().squeeze(1)
             held_idx = (fold_of == fold).nonzero().squeeze(1)
             head = self.make_head()
-            _train_head(
+            train_head(
                 head,
                 self.make_criterion(),
                 self.features,
@@ -112,7 +112,7 @@ class _Trial:
         return float(np.mean(scores))
 
 
-def _train_head(
+def train_head(
     head: nn.Module,
     criterion: nn.Module,
     features: torch.Tensor,

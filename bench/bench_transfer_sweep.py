@@ -45,7 +45,7 @@ from core.data.samples import ensure_sample_data
 from core.model.backbones import IMAGENET_MEAN, IMAGENET_STD, create_backbone
 from core.model.heads import stage_tap
 from core.model.preprocess import normalize
-from core.training.autotune import train_head  # the engine's head trainer
+from core.training import autotune  # its train_head is the engine's head trainer
 from core.training.embedding import augmented_images
 from core.training.metrics import average_precision
 
@@ -184,11 +184,12 @@ def _normalised(x: torch.Tensor, feats: SetFeatures, v: Variant) -> torch.Tensor
     return x
 
 
-def train_head(x: torch.Tensor, y: torch.Tensor, seed: int) -> nn.Module:
+def linear_head(x: torch.Tensor, y: torch.Tensor, seed: int) -> nn.Module:
+    """A dropout + linear head trained as the engine trains one (5 epochs, one-cycle)."""
     torch.manual_seed(seed)
     head = nn.Sequential(nn.Dropout(0.2), nn.Linear(x.shape[-1], y.shape[1]))
     generator = torch.Generator().manual_seed(seed)
-    train_head(
+    autotune.train_head(
         head, nn.BCEWithLogitsLoss(), x, y, torch.arange(len(y)), 1e-2, 1e-4, 5, 32, generator
     )
     return head.eval()
@@ -215,7 +216,7 @@ def val_probs(head: nn.Module, feats: SetFeatures, v: Variant) -> torch.Tensor:
 def score(feats: SetFeatures, v: Variant, seed: int) -> float:
     stack = [features(feats, "train", v)] + [features(feats, "view1", v)] * min(v.views, 1)
     x = torch.stack(stack) if len(stack) > 1 else stack[0]
-    p = val_probs(train_head(x, feats.y_train, seed), feats, v).numpy()
+    p = val_probs(linear_head(x, feats.y_train, seed), feats, v).numpy()
     aps = [a for a in average_precision(p, feats.y_val.numpy()) if a is not None]
     return float(np.mean(aps))
 

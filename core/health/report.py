@@ -43,7 +43,7 @@ class DuplicatePair:
     cross_split: bool
     exact: bool = False  # identical file contents
     splits: tuple[str, str] = ("", "")
-    fingerprint: float = 0.0  # correlation of the two 16 x 16 colour thumbnails
+    fingerprint: float = 0.0  # 16 x 16 colour-thumbnail correlation (best crop lined up)
 
     @property
     def leak(self) -> bool:

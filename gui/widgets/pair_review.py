@@ -83,7 +83,9 @@ class DuplicatePairsWidget(ReviewWidget):
         if item.cross_split:
             self.badge.setText(f"Leak ({item.splits[0]}/{item.splits[1]})")
         self.badge.setVisible(item.cross_split)
-        kind = "Identical files" if item.exact else "The same picture, re-encoded or resized"
+        kind = (
+            "Identical files" if item.exact else "The same picture: re-encoded, resized or cropped"
+        )
         self.similarity.setText(
             f"{kind} · similarity {item.similarity:.3f} · thumbnail match {item.fingerprint:.3f}"
         )

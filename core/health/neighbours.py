@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from core.health.thumbnails import aligned_similarity, nearest_pairs
+from core.health.thumbnails import aligned_similarity
 
 BLOCK = 1024
 PCA_FROM, PCA_DIMS = 2000, 256
@@ -98,7 +98,7 @@ def with_cropped_copies(
     """`near` plus the nearest-neighbour pairs (embedding cosine >= `min_cosine`) whose
     crop-aligned thumbnail correlation is >= `min_aligned`; their fingerprint is that."""
     known = {(int(i), int(j)) for i, j in near.pairs}
-    pairs, cosines = nearest_pairs(near.knn, near.knn_index, min_cosine)
+    pairs, cosines = _nearest_pairs(near.knn, near.knn_index, min_cosine)
     new = np.array([tuple(p) not in known for p in pairs.tolist()], dtype=bool)
     pairs, cosines = pairs[new], cosines[new]
     if len(pairs) == 0:
@@ -114,6 +114,17 @@ def with_cropped_copies(
         np.concatenate([near.cosines, cosines[keep]]),
         np.concatenate([near.fingerprints, aligned[keep]]),
     )
+
+
+def _nearest_pairs(
+    knn: np.ndarray, knn_index: np.ndarray, min_cosine: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each image with its nearest neighbour when their cosine is at least `min_cosine`,
+    once per pair: M x 2 indices (i < j) and the M cosines."""
+    i = np.flatnonzero(knn[:, 0] >= min_cosine)
+    pairs = np.sort(np.stack([i, knn_index[i, 0]], 1), axis=1).reshape(-1, 2)
+    pairs, first = np.unique(pairs, axis=0, return_index=True)
+    return pairs, knn[i[first], 0]
 
 
 def neighbour_votes(

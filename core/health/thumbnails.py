@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 from torch.nn import functional as F
 
@@ -72,14 +71,3 @@ def _crop_prints(images: torch.Tensor, box: torch.Tensor) -> torch.Tensor:
 
 def _unit(thumbs: torch.Tensor) -> torch.Tensor:
     return F.normalize(thumbs - thumbs.mean(1, keepdim=True), dim=1)
-
-
-def nearest_pairs(
-    knn: np.ndarray, knn_index: np.ndarray, min_cosine: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Each image with its nearest neighbour when their cosine is at least `min_cosine`,
-    once per pair: M x 2 indices (i < j) and the M cosines."""
-    i = np.flatnonzero(knn[:, 0] >= min_cosine)
-    pairs = np.sort(np.stack([i, knn_index[i, 0]], 1), axis=1).reshape(-1, 2)
-    pairs, first = np.unique(pairs, axis=0, return_index=True)
-    return pairs, knn[i[first], 0]

@@ -28,12 +28,12 @@ from PySide6.QtWidgets import (
 from core import __version__
 from core.base.paths import log_dir
 from gui import gc_guard
-from gui.data_page import DataPage
+from gui.data.page import DataPage
 from gui.errors import show_error
-from gui.predict_page import PredictPage
+from gui.predict.page import PredictPage
 from gui.settings import Preferences
 from gui.theme import app_icon, nav_icon, set_muted
-from gui.train_page import TrainPage
+from gui.train.page import TrainPage
 from gui.workers import FunctionWorker, TaskState, ThumbnailWorker
 
 STARTUP_PROBE_ENV = "MARQUEE_STARTUP_PROBE"  # bench: print first-paint time, then quit

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from gui.csv_dialog import CsvImportDialog
+from gui.data.csv_dialog import CsvImportDialog
 
 
 def test_csv_dialog_previews_a_delimited_label_column(qtbot, tmp_path):

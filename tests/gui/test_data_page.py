@@ -31,7 +31,7 @@ def test_label_filter_narrows_the_grid(window, qtbot, sample_dataset):
 
 def test_unusable_folder_reports_a_problem(window, qtbot, tmp_path, monkeypatch):
     shown = []
-    monkeypatch.setattr("gui.data_page.show_error", lambda *a, **k: shown.append(a[1]))
+    monkeypatch.setattr("gui.data.page.show_error", lambda *a, **k: shown.append(a[1]))
     page = window.data_page
     page.load_source("folder", str(tmp_path))
     qtbot.waitUntil(lambda: bool(shown), timeout=30_000)  # the page's handler has run
@@ -75,7 +75,7 @@ def test_an_offline_movie_posters_download_is_one_plain_message(window, qtbot, m
         core.data.movie_posters, "ensure_movie_posters", lambda **kw: real(url=unreachable, **kw)
     )
     shown = []
-    monkeypatch.setattr("gui.data_page.show_error", lambda *a, **k: shown.append(a[1:]))
+    monkeypatch.setattr("gui.data.page.show_error", lambda *a, **k: shown.append(a[1:]))
     window.data_page.load_source("movie")
     qtbot.waitUntil(lambda: bool(shown), timeout=60_000)
     message, *details = shown[0]

@@ -10,7 +10,7 @@ from health_helpers import TINY_CHECK, has_file, labels_of, load_folder, make_pl
 from PySide6.QtCore import Qt
 
 from core.data.fixes import FixLog
-from gui.health_tasks import doctor_task
+from gui.health.tasks import doctor_task
 from gui.workers import TaskState
 
 
@@ -31,7 +31,7 @@ def checked(planted: Path):
 @pytest.fixture
 def opened(window, qtbot, planted, checked, monkeypatch):
     """The health view on `planted`, showing the module's result (the worker runs, at once)."""
-    monkeypatch.setattr("gui.health_dialog.doctor_task", lambda *a: lambda state: checked)
+    monkeypatch.setattr("gui.health.dialog.doctor_task", lambda *a: lambda state: checked)
     page = window.data_page
     load_folder(page, qtbot, planted)
     dialog = page.open_health()
@@ -63,7 +63,7 @@ def test_the_check_runs_in_a_worker_and_shows_what_it_found(window, qtbot, plant
 
 def test_cancel_is_a_cancellation_not_a_failure(window, qtbot, planted, monkeypatch):
     shown = []
-    monkeypatch.setattr("gui.health_dialog.show_error", lambda *a, **k: shown.append(a))
+    monkeypatch.setattr("gui.health.dialog.show_error", lambda *a, **k: shown.append(a))
     page = window.data_page
     load_folder(page, qtbot, planted)
     page.doctor_options = TINY_CHECK
@@ -154,7 +154,7 @@ def test_write_back_keeps_a_backup_then_the_data_set_reloads(
 ):
     import shutil
 
-    monkeypatch.setattr("gui.health_dialog.doctor_task", lambda *a: lambda state: checked)
+    monkeypatch.setattr("gui.health.dialog.doctor_task", lambda *a: lambda state: checked)
     copy = shutil.copytree(planted, tmp_path / "posters")
     page = window.data_page
     load_folder(page, qtbot, copy)

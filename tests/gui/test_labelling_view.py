@@ -73,7 +73,7 @@ def test_the_predict_page_opens_it_and_without_a_data_set_it_says_so(
     window, qtbot, posters, unlabelled, monkeypatch
 ):
     shown = []
-    monkeypatch.setattr("gui.data_health.show_error", lambda *a, **k: shown.append(a[1]))
+    monkeypatch.setattr("gui.health.actions.show_error", lambda *a, **k: shown.append(a[1]))
     predict = window.predict_page
     assert not predict.label_more_button.isEnabled()  # no model yet
     predict.predictor = FakePredictor(["Action", "Romance", "Crime"])
@@ -82,7 +82,7 @@ def test_the_predict_page_opens_it_and_without_a_data_set_it_says_so(
     assert window.data_page.labelling_dialog is None
 
     monkeypatch.setattr(
-        "gui.data_health.QFileDialog.getExistingDirectory", lambda *a, **k: str(unlabelled)
+        "gui.health.actions.QFileDialog.getExistingDirectory", lambda *a, **k: str(unlabelled)
     )
     load_folder(window.data_page, qtbot, posters)
     predict.label_more_requested.emit()

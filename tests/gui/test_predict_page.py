@@ -106,7 +106,7 @@ def test_non_image_drop_is_refused(predict_page, qtbot, tmp_path):
 
 def test_bad_model_file_gives_a_clear_message(window, qtbot, tmp_path, monkeypatch):
     shown = []
-    monkeypatch.setattr("gui.predict_page.show_error", lambda *a, **k: shown.append(a[1]))
+    monkeypatch.setattr("gui.predict.page.show_error", lambda *a, **k: shown.append(a[1]))
     bad = tmp_path / "broken.safetensors"
     bad.write_bytes(b"definitely not a model")
     window.predict_page.load_model(bad)
@@ -217,7 +217,7 @@ def test_clicking_a_bar_explains_that_label_and_arrows_step_through_labels(
 ):
     from PySide6.QtCore import QPoint
 
-    from gui.explain_dialog import ExplanationDialog
+    from gui.predict.explain import ExplanationDialog
     from gui.widgets.probability_bars import ROW
 
     _drop_and_wait(predict_page, qtbot, sample_dataset.val.paths[:1])

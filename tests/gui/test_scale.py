@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from core.data.datasets import Dataset, LabeledImages, ValidationReport
-from gui.data_page import REPORT_BATCH
+from gui.data.page import REPORT_BATCH
 from gui.widgets.thumbnail_grid import FETCH_BATCH
 
 

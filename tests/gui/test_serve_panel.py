@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from PySide6.QtWidgets import QApplication
 
-from gui.serve_panel import ServePanel, parse_metrics, serve_command
+from gui.serve.panel import ServePanel, parse_metrics, serve_command
 
 pytestmark = pytest.mark.slow
 READY_MS = 150_000

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from gui import serve_panel
-from gui.serve_panel import ServePanel
+from gui.serve import panel as serve_panel
+from gui.serve.panel import ServePanel
 
 _CHILD = """
     import json, signal, sys, time

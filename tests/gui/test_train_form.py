@@ -4,7 +4,7 @@ from dataclasses import replace
 
 from core.base.config import TrainConfig
 from core.training.recipes import recommend
-from gui.train_form import TrainFormWidget
+from gui.train.form import TrainFormWidget
 
 
 def test_accuracy_options_round_trip(qtbot):

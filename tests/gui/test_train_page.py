@@ -92,7 +92,7 @@ def test_stop_before_the_first_step_is_a_cancellation_not_a_failure(
     from core.data.decode import decoded_cache
 
     errors = []
-    monkeypatch.setattr("gui.train_page.show_error", lambda *a, **k: errors.append(a[1]))
+    monkeypatch.setattr("gui.train.page.show_error", lambda *a, **k: errors.append(a[1]))
     decoded_cache.clear()  # so the stop lands while the images are being decoded
     page = window.train_page
     window.data_page.set_dataset(tiny_dataset)

@@ -11,9 +11,9 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWi
 
 from core.health.decisions import accept_issue, keep_issue
 from core.health.report import LabelIssue
+from gui.health.review_list import ReviewWidget, heading_labels
 from gui.theme import DANGER, THIRD, set_muted
 from gui.widgets.poster_view import PosterWidget
-from gui.widgets.review_list import ReviewWidget, heading_labels
 from gui.workers import ThumbnailWorker
 
 KEYS_HINT = "A accept · K keep as given · ↑ ↓ move · Ctrl+Z undo"

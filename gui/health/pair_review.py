@@ -11,10 +11,10 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 from core.health.decisions import keep_both, keep_one
 from core.health.duplicates import to_drop
 from core.health.report import DuplicatePair
+from gui.health.issue_review import SPLIT_NAMES
+from gui.health.review_list import ReviewWidget
 from gui.theme import DANGER, set_muted
-from gui.widgets.issue_review import SPLIT_NAMES
 from gui.widgets.poster_view import PosterWidget
-from gui.widgets.review_list import ReviewWidget
 from gui.workers import ThumbnailWorker
 
 KEYS_HINT = "L keep left · R keep right · B keep both · ↑ ↓ move · Ctrl+Z undo"

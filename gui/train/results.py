@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.errors import show_error
-from gui.evaluation_dialog import EvaluationDialog
+from gui.train.evaluation import EvaluationDialog
 from gui.workers import (
     FunctionWorker,
     TaskState,

@@ -26,7 +26,10 @@ from PySide6.QtWidgets import (
 
 from core.base.errors import MarqueeError
 from gui.errors import show_error
-from gui.health_tasks import (
+from gui.health.issue_review import LabelIssuesWidget
+from gui.health.pair_review import DuplicatePairsWidget
+from gui.health.stray_review import StraysWidget
+from gui.health.tasks import (
     DoctorResult,
     describe,
     doctor_task,
@@ -37,9 +40,6 @@ from gui.health_tasks import (
 from gui.tasks import TaskSlot
 from gui.theme import set_muted
 from gui.widgets.cards import hbox, page_header
-from gui.widgets.issue_review import LabelIssuesWidget
-from gui.widgets.pair_review import DuplicatePairsWidget
-from gui.widgets.stray_review import StraysWidget
 from gui.workers import FunctionWorker, ThumbnailWorker, WorkerSet
 
 if TYPE_CHECKING:

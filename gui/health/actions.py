@@ -16,9 +16,9 @@ from PySide6.QtWidgets import QFileDialog, QPushButton, QWidget
 
 from core.base.errors import MarqueeError
 from gui.errors import show_error
-from gui.health_dialog import HealthDialog
-from gui.health_tasks import fixes_task
-from gui.labelling_dialog import LabellingDialog
+from gui.health.dialog import HealthDialog
+from gui.health.labelling import LabellingDialog
+from gui.health.tasks import fixes_task
 from gui.tasks import TaskSlot
 from gui.workers import FunctionWorker
 

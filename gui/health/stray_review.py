@@ -11,10 +11,10 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from core.health.decisions import drop_stray, keep_stray
 from core.health.report import Outlier
+from gui.health.issue_review import SPLIT_NAMES
+from gui.health.review_list import ReviewWidget, heading_labels
 from gui.theme import set_muted
-from gui.widgets.issue_review import SPLIT_NAMES
 from gui.widgets.poster_view import PosterWidget
-from gui.widgets.review_list import ReviewWidget, heading_labels
 from gui.workers import ThumbnailWorker
 
 KEYS_HINT = "D drop · K keep · ↑ ↓ move · Ctrl+Z undo"

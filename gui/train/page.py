@@ -33,9 +33,9 @@ from gui.errors import show_error
 from gui.settings import Preferences
 from gui.tasks import TaskSlot
 from gui.theme import set_muted
-from gui.train_form import TrainFormWidget
-from gui.train_progress import TrainProgressView
-from gui.train_results import TrainResultActions
+from gui.train.form import TrainFormWidget
+from gui.train.progress import TrainProgressView
+from gui.train.results import TrainResultActions
 from gui.widgets.cards import CardWidget, hbox, page_header
 from gui.widgets.label_table import LabelMetricsTable
 from gui.widgets.plot_panel import TrainingPlotsWidget

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from core.base.errors import MarqueeError
 from gui.errors import show_error
-from gui.health_tasks import describe, stage_text, suggest_task
+from gui.health.tasks import describe, stage_text, suggest_task
 from gui.tasks import TaskSlot
 from gui.theme import set_muted
 from gui.widgets.cards import hbox, page_header

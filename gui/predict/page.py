@@ -30,15 +30,15 @@ from PySide6.QtWidgets import (
 from core.base.errors import MarqueeError
 from core.inference.predictions import PredictionSet
 from gui.errors import show_error
-from gui.explain_dialog import ExplanationDialog
-from gui.predict_tasks import (
+from gui.predict.explain import ExplanationDialog
+from gui.predict.tasks import (
     Batch,
     Expanded,
     ModelReady,
     ModelRequest,
     predict_page_task,
 )
-from gui.predict_thresholds import ThresholdControls
+from gui.predict.thresholds import ThresholdControls
 from gui.settings import Preferences
 from gui.tasks import TaskSlot
 from gui.theme import set_muted
@@ -385,7 +385,7 @@ class PredictPage(ThresholdControls, QWidget):
         if self.model_path is None:
             self.status_message.emit("Open or train a model first, then serve it.")
             return
-        from gui.serve_panel import ServePanel
+        from gui.serve.panel import ServePanel
 
         panel = getattr(self, "serve_panel", None)
         if panel is not None and panel.running and panel.model_path == self.model_path:

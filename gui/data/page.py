@@ -18,11 +18,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.csv_dialog import CsvImportDialog
-from gui.data_health import DataHealthActions
-from gui.data_report import DataReportView
+from gui.data.csv_dialog import CsvImportDialog
+from gui.data.report import DataReportView
 from gui.errors import show_error
-from gui.health_tasks import Loaded
+from gui.health.actions import DataHealthActions
+from gui.health.tasks import Loaded
 from gui.settings import Preferences
 from gui.tasks import TaskSlot
 from gui.widgets.cards import CardWidget, StatTileWidget, hbox, page_header
@@ -58,7 +58,7 @@ def _load_task(kind: str, path: str, options: dict):
 
     def task(state: TaskState) -> Loaded:
         from core.data.datasets import load_dataset
-        from gui.health_tasks import with_fixes
+        from gui.health.tasks import with_fixes
 
         root: Path
         if kind in _SAMPLES:

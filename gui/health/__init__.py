@@ -1,0 +1,1 @@
+"""Data health: the check's review window, the labelling view and their background tasks."""

@@ -1,0 +1,1 @@
+"""The Predict page: drop posters, read one bar per label, move thresholds, explain."""

@@ -1,0 +1,1 @@
+"""The Serve panel: run the open model as a local REST endpoint."""

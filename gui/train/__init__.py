@@ -1,0 +1,1 @@
+"""The Train page: settings, live plots, results, evaluation and export."""

@@ -39,6 +39,7 @@ from core.data.cache_files import content_hash, file_stamp, writer_dead
 from core.data.cache_integrity import connect_index, out_of_range, shard_intact
 from core.data.cache_shards import CachedRecords, _crc_file, _open_shard, _ShardWriter
 from core.data.decode import Progress, load_rgb
+from core.data.image_open import DECODE_REVISION
 
 SHARD_BYTES = 64 * 1024 * 1024  # target size of one shard file
 DEFAULT_MAX_GB = 20.0
@@ -84,6 +85,11 @@ class CacheInfo:
     families: dict[str, int]  # family -> bytes
 
 
+def pixel_family(size: int) -> str:
+    """The family of decoded size x size images, as this version of the decoder makes them."""
+    return f"rgb{size}-r{DECODE_REVISION}"
+
+
 class ImageCache:
     """The on-disk cache; cheap to create (one SQLite connection per instance)."""
 
@@ -127,7 +133,7 @@ class ImageCache:
         should_stop: Callable[[], bool] | None = None,
     ) -> CachedRecords:
         """The images decoded at `size` (decoding only what the cache lacks), as a reader."""
-        family = f"rgb{size}"
+        family = pixel_family(size)
         paths = [os.path.abspath(p) for p in paths]
         digests = self._digests(paths, should_stop)
         for _attempt in range(3):
@@ -195,7 +201,7 @@ class ImageCache:
         with ThreadPoolExecutor(max_workers=decode_threads()) as pool:
             for start in range(0, total, per_shard):
                 part = todo[start : start + per_shard]
-                with self.shard_writer(f"rgb{size}", (3, size, size), np.uint8) as writer:
+                with self.shard_writer(pixel_family(size), (3, size, size), np.uint8) as writer:
                     for sub in range(0, len(part), 64):
                         _poll(should_stop)
                         chunk = part[sub : sub + 64]

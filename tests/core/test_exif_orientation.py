@@ -11,7 +11,6 @@ from PIL import ExifTags, Image
 
 from core.data.decode import load_rgb
 from core.data.image_open import read_rgb
-
 from tests.core.conftest import LABELS, draw_poster
 
 # What a camera stores for each orientation: the upright picture turned the other way

@@ -83,9 +83,11 @@ def write_back(dataset_path: Path, log: FixLog | None = None) -> list[WrittenBac
     root = Path(dataset_path).expanduser().resolve()
     log = log or FixLog.for_dataset(root)
     files = _label_files(root)
-    decisions = log.current()
+    snapshot = list(log.decisions)
+    decisions = {d.key: d for d in snapshot}  # the decisions in force
     results = [_rewrite(path, dataset_folder(root), decisions) for path in files]
-    log.forget({"set_label", "drop"})
+    # What was written leaves the log; a decision made meanwhile stays for the next time.
+    log.discard([d for d in snapshot if d.kind in ("set_label", "drop")])
     return [written for written in results if written is not None]
 
 

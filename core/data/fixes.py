@@ -8,13 +8,14 @@ Every change is written atomically and merged with what the file holds (one shar
 per data set in a process, a file lock between processes); ``undo`` takes back the last
 decision. Files are
 named relative to the data set's folder (the CSV's or JSON's folder for those layouts),
-with forward slashes; an added image is named by its absolute path.
+with forward slashes; an added image is named by the absolute path of its copy.
 
 The document: ``{"format": 1, "dataset": P, "decisions": [{"kind", "file", ...}]}``.
 Kinds: ``set_label`` (label, value: the label's new 0/1 value), ``keep_label`` (label:
 reviewed, left as given), ``drop`` (reason: "duplicate" / "stray" / ...), ``keep`` (other:
 a duplicate pair, both kept; or a stray kept), ``add`` (labels, split: a newly labelled
-image). The last decision about the same thing wins.
+image, kept as a copy in the data set's managed folder; other: the file it came from).
+The last decision about the same thing wins.
 """
 
 from __future__ import annotations

@@ -185,7 +185,7 @@ class LabellingDialog(QDialog):
     # ------------------------------------------------------------------ ranking
     def start(self) -> FunctionWorker:
         """Rank the folder's images in a worker; the first poster shows when it is done."""
-        known = [d.file for d in self.log.current().values() if d.kind == "add"]
+        known = [d.other or d.file for d in self.log.current().values() if d.kind == "add"]
         self.progress.setRange(0, 0)
         self.progress.setFormat("Finding images…")
         self.progress_row.show()
@@ -255,14 +255,14 @@ class LabellingDialog(QDialog):
 
     def accept_current(self) -> None:
         """Record the poster with the ticked labels (split train) and show the next one."""
-        from core.data.fixes import Decision
+        from core.data.added_images import add_images
 
         item = self.current()
         if item is None:
             return
         file = str(Path(item.file).resolve())
-        try:
-            self.log.record(Decision("add", file, labels=self.ticked(), split="train"))
+        try:  # a copy goes into the data set's own folder: the original may be deleted
+            add_images(self.log, [Path(file)], self.ticked(), "train")
         except (MarqueeError, OSError) as exc:
             show_error(self, f"Could not record the poster. {exc}")
             return
@@ -290,10 +290,11 @@ class LabellingDialog(QDialog):
         decision = taken[0]
         self.decisions_changed.emit()
         files = [str(Path(s.file).resolve()) for s in self.items]
-        if decision.kind == "add" and decision.file in files:
-            if decision.file in self.added:
-                self.added.remove(decision.file)
-            self.index = files.index(decision.file)
+        source = decision.other or decision.file  # an added poster is kept as a copy
+        if decision.kind == "add" and source in files:
+            if source in self.added:
+                self.added.remove(source)
+            self.index = files.index(source)
             self.show_current(ticked=decision.labels)
         self.status.setText(f"Undone: {describe(decision)}.")
 

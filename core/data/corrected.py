@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,8 +40,12 @@ def export_corrected(dataset: Dataset, out: Path) -> Path:
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise OutputError(f"{shorten(str(out), 200)} is not empty; give a new folder.")
-    temp = out.with_name(f".{out.name}.partial")
-    shutil.rmtree(temp, ignore_errors=True)
+    try:  # a fresh folder of our own: whatever else is beside `out` is left alone
+        out.parent.mkdir(parents=True, exist_ok=True)
+        temp = out.with_name(f".{out.name[:50]}.{uuid.uuid4().hex[:12]}.partial")
+        temp.mkdir()
+    except OSError as exc:
+        raise OutputError(f"Cannot write {shorten(str(out), 200)}: {exc.strerror or exc}.") from exc
     try:
         for split in SPLITS:
             part = getattr(dataset, split)

@@ -188,6 +188,16 @@ def test_export_writes_a_seed_layout_copy_that_loads_with_the_fixes(make_data_di
         export_corrected(fixed, out)
 
 
+def test_export_leaves_a_folder_that_looks_like_its_temporary_one_alone(make_data_dir, tmp_path):
+    root = make_data_dir(tmp_path / "data", 6, 3)
+    theirs = tmp_path / ".out.partial"  # the user's, or another export's still running
+    theirs.mkdir()
+    (theirs / "notes.txt").write_text("mine")
+    export_corrected(load_dataset(root), tmp_path / "out")
+    assert (theirs / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.partial", "data", "out"]
+
+
 def test_write_back_backs_up_then_rewrites_the_metadata(make_data_dir, tmp_path):
     root = make_data_dir(tmp_path / "data", 8, 4)
     ids = _first_ids(root, "train")

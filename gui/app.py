@@ -31,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args and (args[0] in cli.SUBCOMMANDS or args[0] in CLI_FLAGS):
         return cli.main(args)
+    typo = cli.unknown_command(args)
+    if typo is not None:  # `marquee trian`: a mistyped command, not a file to open
+        print(typo, file=sys.stderr)
+        return 2
     if SELF_TEST_FLAG in args:
         return self_test(args)
     return run_gui(args)

@@ -312,7 +312,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _check_arguments(args)
         from core.cli.dispatch import HANDLERS  # the heavy imports (torch) start here
 
-        return HANDLERS[args.command](args)
+        code = HANDLERS[args.command](args)
+        sys.stdout.flush()  # here, where a closed pipe is handled, not at interpreter exit
+        return code
     except (Exception, KeyboardInterrupt) as exc:
         code = expected_exit(exc)
         if code is not None:

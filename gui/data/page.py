@@ -33,6 +33,27 @@ if TYPE_CHECKING:
     from core.data.datasets import Dataset
 
 
+SOURCE_BUTTONS = [  # kind, button text, tooltip
+    ("sample", "Sample posters", "Small synthetic poster set, generated locally (instant)"),
+    (
+        "sample_hard",
+        "Hard sample",
+        "A harder synthetic set for comparing recipes: 10 labels, small motifs, clutter, "
+        "label noise, and a style shift between training and validation",
+    ),
+    (
+        "sample_print",
+        "Print sample",
+        "The hard set's training posters, validated on photographs of printed posters "
+        "with smaller, hatched motifs: a second shift for comparing recipes",
+    ),
+    ("movie", "Movie posters", "Download the real movie-posters data set (about 1 GB)"),
+    ("folder", "Open folder…", "A folder of images: per-label sub-folders or a CSV inside"),
+    ("csv", "Open CSV…", "A CSV listing image files and their labels"),
+    ("createml", "Open Create ML JSON…", "An Apple Create ML annotations file"),
+]
+
+
 class DataPage(QWidget):
     """Composes the source buttons, counts, image browser, label chart, report and the
     data-health controller; owns the loaded data set."""
@@ -78,29 +99,10 @@ class DataPage(QWidget):
 
     def _build_sources(self) -> CardWidget:
         card = CardWidget("Source")
-        specs = [
-            ("sample", "Sample posters", "Small synthetic poster set, generated locally (instant)"),
-            (
-                "sample_hard",
-                "Hard sample",
-                "A harder synthetic set for comparing recipes: 10 labels, small motifs, clutter, "
-                "label noise, and a style shift between training and validation",
-            ),
-            (
-                "sample_print",
-                "Print sample",
-                "The hard set's training posters, validated on photographs of printed posters "
-                "with smaller, hatched motifs: a second shift for comparing recipes",
-            ),
-            ("movie", "Movie posters", "Download the real movie-posters data set (about 1 GB)"),
-            ("folder", "Open folder…", "A folder of images: per-label sub-folders or a CSV inside"),
-            ("csv", "Open CSV…", "A CSV listing image files and their labels"),
-            ("createml", "Open Create ML JSON…", "An Apple Create ML annotations file"),
-        ]
         self.source_buttons: dict[str, QPushButton] = {}
         row = QHBoxLayout()
         row.setSpacing(8)
-        for kind, text, tip in specs:
+        for kind, text, tip in SOURCE_BUTTONS:
             button = QPushButton(text)
             button.setToolTip(tip)
             button.setCheckable(True)
@@ -114,7 +116,7 @@ class DataPage(QWidget):
         self.health_button.setToolTip(
             "Find wrong labels, duplicates, train/validation leaks and strays, and fix them"
         )
-        self.health_button.setEnabled(False)
+        self.health_button.setEnabled(False)  # until a data set is loaded
         self.health_button.clicked.connect(self.health.open_health)
         row.addWidget(self.health_button)
         card.body.addLayout(row)

@@ -69,14 +69,14 @@ class TrainResultsCard(CardWidget):
             "PR curve per label, confusion counts and the most confident mistakes"
         )
         self.evaluate_button.clicked.connect(self.evaluate_requested)
-        self.more_button = QPushButton("Train more")
-        self.more_button.setToolTip("Continue this model for more epochs; the plots go on")
-        self.more_button.clicked.connect(lambda: self.more_requested.emit(self.more_epochs.value()))
         self.more_epochs = QSpinBox()
         self.more_epochs.setRange(1, 500)
         self.more_epochs.setValue(3)
         self.more_epochs.setSuffix(" epochs")
         self.more_epochs.setToolTip("How many more epochs Train more runs")
+        self.more_button = QPushButton("Train more")
+        self.more_button.setToolTip("Continue this model for more epochs; the plots go on")
+        self.more_button.clicked.connect(lambda: self.more_requested.emit(self.more_epochs.value()))
 
     def set_model(self, result: TrainResult | None, run_dir: Path | None) -> None:
         self.result, self.run_dir = result, run_dir

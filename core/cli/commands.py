@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from core.base.errors import OutputError, one_line, shorten
 from core.base.runtime import prediction_threads, use_torch_threads
 from core.cli.console import UsageError, print_json
 from core.cli.data_args import label_choice, load_data
@@ -195,14 +196,24 @@ def run_backbones(args: argparse.Namespace) -> int:
 
 
 def run_cache(args: argparse.Namespace) -> int:
-    from core.data.cache import ImageCache
+    import sqlite3
 
-    cache = ImageCache()
+    from core.data.cache import ImageCache, cache_root
+
     try:
-        freed = cache.clear() if args.action == "clear" else None
-        info = cache.info()
-    finally:
-        cache.close()
+        cache = ImageCache()
+        try:
+            freed = cache.clear() if args.action == "clear" else None
+            info = cache.info()
+        finally:
+            cache.close()
+    except (OSError, sqlite3.Error) as exc:  # read-only, or something in the index's place
+        raise OutputError(
+            f"The image cache at {shorten(str(cache_root()), 200)} cannot be "
+            f"{'cleared' if args.action == 'clear' else 'read'} ({one_line(str(exc))}).",
+            "Check that the folder is yours and writable, or delete it: it is only a cache "
+            "(training then decodes into memory).",
+        ) from exc
     report = {
         "folder": str(info.folder),
         "bytes": info.nbytes,

@@ -183,6 +183,25 @@ def test_shuffled_record_slots_are_never_trained_on(
     assert torch.equal(read_all(paths), expected(paths)) and not decodes  # rebuilt for good
 
 
+@pytest.mark.parametrize("action", ["info", "clear"])
+@pytest.mark.parametrize("blocked", ["index.sqlite", "shards"])
+def test_cache_commands_on_an_unusable_cache_folder_say_so_in_one_line(
+    capsys: pytest.CaptureFixture[str], action: str, blocked: str
+) -> None:
+    from core.cli.main import main
+
+    root = cache_root()
+    root.mkdir(parents=True)
+    if blocked == "index.sqlite":
+        (root / blocked).mkdir()  # a folder where the index should be
+    else:
+        (root / blocked).write_text("not a folder")
+    assert main(["cache", action]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("marquee: error: The image cache at") and "only a cache" in err
+    assert len(err.splitlines()) == 1
+
+
 def test_cache_info_on_a_damaged_index_warns_in_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -238,12 +238,15 @@ def run_cache(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------ serve / export
 def run_serve(args: argparse.Namespace) -> int:
+    from core.serving.limits import default_options
     from core.serving.server import serve
 
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535, got {args.port}")
     if not 0 < args.max_body_mb <= 1024:
         raise UsageError(f"--max-body-mb must be between 0 and 1024, got {args.max_body_mb}")
+    # The batching options, checked before the model loads (the device's defaults wait).
+    default_options("cpu", max_batch=args.max_batch, max_wait_ms=args.max_wait_ms)
     return serve(
         args.model,
         host=args.host,

@@ -169,6 +169,8 @@ def _auto_table(
     rel: str,
     report: ValidationReport,
 ) -> CsvLabels:
+    if not len(frame):  # the columns may well be labels: nothing says they are not
+        raise DataError(f"{rel} has a header but no rows: add one row per image.")
     onehot = onehot_columns(frame, id_column)
     text_column = _named_label_column(frame, id_column)
     # A lone 0/1 column next to a 'labels' column is more likely a flag than a label.

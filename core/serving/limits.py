@@ -21,6 +21,8 @@ class ServeOptions:
     max_batch_images: int = 32  # images in one /v1/predict/batch request
     timeout_s: float = 30.0  # a request's deadline, from arrival to its result (504)
     body_timeout_s: float = 20.0  # a slow client must have sent its body by then (408)
+    header_timeout_s: float = 10.0  # ... and its request's headers by then (else: closed)
+    max_connections: int = 256  # connections held at once; more are closed on arrival
     decode_threads: int = 2
     token: str | None = None  # bearer token; None: no auth
 
@@ -41,6 +43,8 @@ class ServeOptions:
             ),
             "max_queue": (self.max_queue, self.max_queue >= 1, "at least 1"),
             "timeout_s": (self.timeout_s, self.timeout_s > 0, "above 0"),
+            "header_timeout_s": (self.header_timeout_s, self.header_timeout_s > 0, "above 0"),
+            "max_connections": (self.max_connections, self.max_connections >= 1, "at least 1"),
         }
         bad = [
             f"{name} must be {wanted}, got {value}"

@@ -99,6 +99,7 @@ def run_gui(args: list[str]) -> int:
 
 def show_window(app: QApplication, server: InstanceServer, paths: list[Path]) -> int:
     from gui.errors import ErrorHandler, setup_logging
+    from gui.interrupt import InterruptCloses
     from gui.main_window import MainWindow
     from gui.single_instance import FileOpenFilter
     from gui.theme import apply_theme
@@ -117,6 +118,8 @@ def show_window(app: QApplication, server: InstanceServer, paths: list[Path]) ->
     file_open = FileOpenFilter(app)
     app.installEventFilter(file_open)
     file_open.paths_received.connect(window.open_paths)
+    interrupt = InterruptCloses(window)  # Ctrl+C in the terminal closes the window
+    app.aboutToQuit.connect(interrupt.uninstall)
     window.show()
     if paths:
         window.open_paths(paths)

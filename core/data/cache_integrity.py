@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import mmap
 import sqlite3
 import threading
 import zlib
@@ -75,12 +76,24 @@ def shard_intact(name: str, data: memoryview | bytes, crc: int | None) -> bool:
     """
     if name in _intact_shards:
         return True
-    if crc is not None and zlib.crc32(data) != crc:
+    actual = zlib.crc32(data) if crc is not None else None
+    release_pages(data)  # the check read the whole shard: none of it need stay resident
+    if actual != crc:
         log.warning("the image cache shard %s is damaged (CRC mismatch); rebuilding it", name)
         return False
     with _lock:
         _intact_shards.add(name)
     return True
+
+
+def release_pages(data: object) -> None:
+    """Hand a mapped shard's resident pages back to the OS (they stay in the page cache).
+
+    Pages of a file mapping that were read count in the process's resident memory until
+    then, so a check that reads every shard would hold the whole cache in RSS."""
+    if isinstance(data, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        with contextlib.suppress(OSError, ValueError):
+            data.madvise(mmap.MADV_DONTNEED)
 
 
 def forget_checks() -> None:

@@ -169,8 +169,6 @@ def _auto_table(
     rel: str,
     report: ValidationReport,
 ) -> CsvLabels:
-    if not len(frame):  # the columns may well be labels: nothing says they are not
-        raise DataError(f"{rel} has a header but no rows: add one row per image.")
     onehot = onehot_columns(frame, id_column)
     text_column = _named_label_column(frame, id_column)
     # A lone 0/1 column next to a 'labels' column is more likely a flag than a label.
@@ -179,6 +177,8 @@ def _auto_table(
         return CsvLabels(list(frame.columns), id_column, "onehot", None, None, onehot, rows)
     if text_column is not None:
         return _delimited_table(frame, id_column, text_column, delimiter, rel, report)
+    if not len(frame):  # its columns may well be labels: no row says they are not
+        raise DataError(f"{rel} has a header but no rows: add one row per image.")
     raise DataError(
         f"{rel} has no label columns. {_columns_note(frame)} Expected one 0/1 column "
         "per label, or one column of labels such as 'labels' or 'tags' (choose it as "

@@ -20,7 +20,7 @@ from torch.nn import functional as F
 
 from core.base.config import TrainConfig
 from core.base.errors import Cancelled
-from core.model.backbones import IMAGENET_MEAN, IMAGENET_STD
+from core.model.backbones import normalization
 from core.model.classifier import MultiLabelClassifier
 from core.model.preprocess import normalize
 from core.training.augment import augment
@@ -82,6 +82,15 @@ class Setup:
         order = torch.randperm(n, generator=self.generator) if shuffle else torch.arange(n)
         yield from order.split(self.config.batch_size)
 
+    @property
+    def mean(self) -> tuple[float, ...]:
+        """The backbone's input normalisation (its pretrained weights' mean and std)."""
+        return normalization(self.config.backbone)[0]
+
+    @property
+    def std(self) -> tuple[float, ...]:
+        return normalization(self.config.backbone)[1]
+
     def autocast(self) -> torch.autocast:
         return torch.autocast(self.device, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
 
@@ -107,7 +116,7 @@ class Evaluation:
 def model_inputs(split: SplitData, idx: torch.Tensor, setup: Setup, train: bool) -> torch.Tensor:
     """A normalised (and, when training with augmentation, augmented) image batch."""
     batch = split.images[idx].to(setup.device, non_blocking=True)
-    x = normalize(batch, IMAGENET_MEAN, IMAGENET_STD)
+    x = normalize(batch, setup.mean, setup.std)
     if train and setup.train_size is not None and setup.train_size < x.shape[-1]:
         size = (setup.train_size, setup.train_size)
         x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)

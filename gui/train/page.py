@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from core.base.config import TrainConfig
 from core.base.errors import ConfigError
 from core.base.paths import runs_dir
+from core.model.downloads import DownloadProgress
 from core.training.events import (
     EpochEnded,
     PreparingData,
@@ -315,6 +316,8 @@ class TrainPage(TrainProgressView, TrainResultActions, QWidget):
             self.table.set_metrics(event.per_label)
         elif isinstance(event, PreparingData):
             self._on_preparing(event)
+        elif isinstance(event, DownloadProgress):
+            self._on_download(event)
         elif isinstance(event, TrainingStarted):
             self._on_training_started(event)
         elif isinstance(event, TrainingFinished):
@@ -350,6 +353,7 @@ class TrainPage(TrainProgressView, TrainResultActions, QWidget):
 
     def _on_worker_finished(self) -> None:
         self._timer.stop()
+        self.stop_button.setText("Stop")
         self._on_timer_timeout()
         self.plots.refresh()
         if self.result is not None:

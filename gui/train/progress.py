@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.model.downloads import DownloadProgress
 from core.training.events import (
     PreparingData,
     TrainingStarted,
@@ -18,7 +19,17 @@ def format_eta(seconds: float) -> str:
 class TrainProgressView:
     """The Train page's live progress: what is being prepared, steps, speed and time left."""
 
+    def _on_download(self, event: DownloadProgress) -> None:
+        """Pretrained weights arriving: MB on the bar, rate and time left, Cancel."""
+        self.stop_button.setText("Cancel download")
+        total_mb = max(1, round((event.total_bytes or 0) / 1e6))
+        self.progress.setRange(0, total_mb)
+        self.progress.setValue(min(total_mb, round(event.done_bytes / 1e6)))
+        self.progress.setFormat("Downloading %v / %m MB")
+        self.progress_detail.setText(f"{event.line()}  ·  a cancelled download resumes next time")
+
     def _on_preparing(self, event: PreparingData) -> None:
+        self.stop_button.setText("Stop")
         if event.stage == "decode":
             what = "Decoding images into the image cache"
         elif event.stage == "tune":

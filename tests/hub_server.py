@@ -10,6 +10,7 @@ a 206 and `Content-Range`. A file can be served with a connection dropped after 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import threading
@@ -77,11 +78,9 @@ def _handler(state: HubServer) -> type[BaseHTTPRequestHandler]:
             self.send_response(206 if start else 200)
             self._file_headers(hosted, start)
             self.end_headers()
-            if send_body:
-                try:
+            if send_body:  # a client that cancels resets the connection, as on a real server
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self._body(hosted, start)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client cancelled: what a real server sees too
 
         def _file_headers(self, hosted: HostedFile, start: int) -> None:
             size = len(hosted.body)

@@ -224,12 +224,14 @@ class _Meter:
         self.done = self.resumed = 0
         self.total: int | None = None
         self.started = self.last_emit = 0.0
+        self.last_done = 0
 
     def start(self, done: int, total: int | None) -> None:
         self.done = self.resumed = done
         self.total = total
         self.started = time.perf_counter()
         self.last_emit = 0.0
+        self.last_done = done
         self._emit(force=True)
 
     def advance(self, n: int) -> None:
@@ -246,8 +248,12 @@ class _Meter:
 
     def _emit(self, force: bool) -> None:
         now = time.perf_counter()
-        if self.sink is None or (not force and now - self.last_emit < EMIT_EVERY_S):
+        first_bytes = self.done > self.resumed and self.last_done == self.resumed
+        if self.sink is None or (
+            not force and not first_bytes and now - self.last_emit < EMIT_EVERY_S
+        ):
             return
+        self.last_done = self.done
         self.last_emit = now
         elapsed = max(now - self.started, 1e-6)
         rate = (self.done - self.resumed) / elapsed

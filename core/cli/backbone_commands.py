@@ -40,9 +40,7 @@ def _list(args: argparse.Namespace) -> int:
 
     entries = catalog()
     if args.json:
-        measured = measured_speeds().get("measured")
-        rows = [e.to_json() for e in entries]
-        print_json({"backbones": rows, "speeds_measured": measured, "cache": cache_dir()})
+        print_json([e.to_json() for e in entries])
         return 0
     width = max(len(e.info.name) for e in entries)
     for e in entries:
@@ -51,6 +49,7 @@ def _list(args: argparse.Namespace) -> int:
     measured = measured_speeds().get("measured")
     if measured:
         print(f"speeds measured {measured.get('date')} on {measured.get('machine')}")
+    print(f"downloads go to {cache_dir()}")
     return 0
 
 

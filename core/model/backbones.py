@@ -8,7 +8,6 @@ the Hugging Face hub cache (core.model.downloads), which timm then loads from di
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +20,8 @@ if TYPE_CHECKING:
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 STYLE_NOTE = "best for unusual styles"
 
 
@@ -32,6 +33,10 @@ class BackboneInfo:
     notes: str
     params_m: float = 0.0  # millions of parameters without the classifier
     patch: int = 0  # a vision transformer's patch size: image sizes are multiples of it
+    # Per-channel mean and std (of 0..1 pixels) the weights were trained with (timm's
+    # pretrained_cfg; a test checks they still agree).
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
 
     @property
     def bundled_weights(self) -> bool:
@@ -89,6 +94,8 @@ _BACKBONES = (
         f"OpenAI CLIP image tower (400M web images); {STYLE_NOTE}",
         87.5,
         patch=32,
+        mean=CLIP_MEAN,
+        std=CLIP_STD,
     ),
     BackboneInfo(
         "vit_base_patch16_siglip_224",
@@ -97,6 +104,8 @@ _BACKBONES = (
         f"SigLIP 2 image tower (WebLI); {STYLE_NOTE}, slowest",
         92.9,
         patch=16,
+        mean=(0.5, 0.5, 0.5),
+        std=(0.5, 0.5, 0.5),
     ),
 )
 
@@ -114,18 +123,11 @@ def get_backbone_info(name: str) -> BackboneInfo:
     raise BackboneUnavailable(f"Unknown backbone '{name}'. Choose one of: {known}.")
 
 
-@lru_cache(maxsize=32)
-def normalization(name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """The mean and std a backbone's pretrained weights expect (timm's pretrained_cfg):
-    CLIP and SigLIP were trained with their own; the packaged Lite weights with ImageNet's."""
-    if get_backbone_info(name).bundled_weights:
-        return IMAGENET_MEAN, IMAGENET_STD
-    import timm
-
-    cfg = timm.models.get_pretrained_cfg(name)
-    if cfg is None or cfg.mean is None or cfg.std is None:
-        return IMAGENET_MEAN, IMAGENET_STD
-    return tuple(float(v) for v in cfg.mean), tuple(float(v) for v in cfg.std)
+def normalisation(name: str) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """The backbone's input normalisation (mean, std): what training normalises with, what
+    the model file records and so what inference uses."""
+    info = get_backbone_info(name)
+    return info.mean, info.std
 
 
 def needs_download(name: str, pretrained: bool, weights_file: str | Path | None) -> bool:

@@ -21,7 +21,7 @@ SPEEDS_FILE = Path(__file__).with_name("backbone_speeds.json")
 @dataclass(frozen=True)
 class BackboneEntry:
     info: BackboneInfo
-    weights: str  # "installed", "downloaded", "partial download", "needs download", "missing"
+    weights: str  # "offline", "downloaded", "partial download", "needs download", "not installed"
     downloaded_bytes: int
     embed_images_per_s: float | None
     finetune_images_per_s: float | None
@@ -33,7 +33,7 @@ class BackboneEntry:
         return {
             "name": self.info.name,
             "title": self.info.title,
-            "offline": self.weights == "installed",
+            "offline": self.weights == "offline",
             "weights": self.weights,
             "downloaded_bytes": self.downloaded_bytes,
             "params_millions": self.info.params_m,
@@ -42,6 +42,7 @@ class BackboneEntry:
             "grad_cam": "token map" if self.info.fixed_size else "feature map",
             "cpu_embed_images_per_s": self.embed_images_per_s,
             "cpu_finetune_images_per_s": self.finetune_images_per_s,
+            "cpu_measured": measured_speeds().get("measured"),
             "notes": self.info.notes,
         }
 
@@ -91,7 +92,7 @@ def catalog() -> list[BackboneEntry]:
 
 def _weights_state(info: BackboneInfo, found: Any) -> str:
     if info.bundled_weights:
-        return "installed" if info.offline else "missing"
+        return "offline" if info.offline else "not installed"
     if found is None:
         return "needs download"
     return "downloaded" if found.complete else "partial download"

@@ -20,7 +20,7 @@ from torch.nn import functional as F
 
 from core.base.config import TrainConfig
 from core.base.errors import Cancelled
-from core.model.backbones import normalization
+from core.model.backbones import normalisation
 from core.model.classifier import MultiLabelClassifier
 from core.model.preprocess import normalize
 from core.training.augment import augment
@@ -77,19 +77,12 @@ class Setup:
     def __post_init__(self) -> None:
         enabled = self.amp_dtype == torch.float16
         self.scaler = torch.amp.GradScaler("cuda", enabled=enabled)
+        # The backbone's normalisation: the one the model file records (ModelMeta.mean/std).
+        self.mean, self.std = normalisation(self.config.backbone)
 
     def batches(self, n: int, shuffle: bool) -> Iterator[torch.Tensor]:
         order = torch.randperm(n, generator=self.generator) if shuffle else torch.arange(n)
         yield from order.split(self.config.batch_size)
-
-    @property
-    def mean(self) -> tuple[float, ...]:
-        """The backbone's input normalisation (its pretrained weights' mean and std)."""
-        return normalization(self.config.backbone)[0]
-
-    @property
-    def std(self) -> tuple[float, ...]:
-        return normalization(self.config.backbone)[1]
 
     def autocast(self) -> torch.autocast:
         return torch.autocast(self.device, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)

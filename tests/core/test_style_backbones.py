@@ -13,7 +13,7 @@ import pytest
 
 from core.cli.main import main
 from core.inference.onnx_export import read_onnx_metadata
-from core.model.backbones import check_image_size, normalization
+from core.model.backbones import check_image_size, normalisation
 from core.modelfile.checkpoint import read_meta
 
 # name -> the smallest image size it takes (transformers: two patches a side)
@@ -32,10 +32,22 @@ def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_each_backbone_has_its_own_normalisation() -> None:
-    clip_mean, clip_std = normalization("vit_base_patch32_clip_224.openai")
+    clip_mean, clip_std = normalisation("vit_base_patch32_clip_224.openai")
     assert clip_mean[0] == pytest.approx(0.48145466) and clip_std[2] == pytest.approx(0.27577711)
-    assert normalization("vit_base_patch16_siglip_224") == ((0.5,) * 3, (0.5,) * 3)
-    assert normalization("efficientnet_lite0")[0] == pytest.approx((0.485, 0.456, 0.406))
+    assert normalisation("vit_base_patch16_siglip_224") == ((0.5,) * 3, (0.5,) * 3)
+    assert normalisation("efficientnet_lite0")[0] == pytest.approx((0.485, 0.456, 0.406))
+
+
+def test_the_recorded_normalisation_is_timms_pretrained_one() -> None:
+    import timm
+
+    from core.model.backbones import list_backbones
+
+    for info in list_backbones():
+        cfg = timm.models.get_pretrained_cfg(info.name)
+        if info.bundled_weights or cfg is None:  # packaged Lite weights: ImageNet's
+            continue
+        assert info.mean == pytest.approx(cfg.mean) and info.std == pytest.approx(cfg.std)
 
 
 def test_a_transformer_refuses_a_size_that_is_not_a_multiple_of_its_patch() -> None:
@@ -79,7 +91,7 @@ def test_train_predict_export_parity(
     size = STYLE_BACKBONES[name]
     model = trained(name)
     meta = read_meta(model)
-    mean, std = normalization(name)
+    mean, std = normalisation(name)
     assert (meta.backbone, meta.image_size) == (name, size)
     assert meta.mean == pytest.approx(list(mean)) and meta.std == pytest.approx(list(std))
 

@@ -165,7 +165,7 @@ def test_backbones_cli_downloads_lists_and_removes(
     captured = capsys.readouterr()
     assert "MB/s" in captured.err and "ready" in captured.out
     assert main(["backbones", "--json"]) == 0
-    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)["backbones"]}
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
     assert rows[NAME]["weights"] == "downloaded"
     assert rows[NAME]["downloaded_bytes"] == len(weights)
     assert rows["efficientnet_lite0"]["offline"] is True

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -206,7 +207,7 @@ def token_map(tokens: torch.Tensor, backbone: nn.Module) -> torch.Tensor:
     """N x T x C transformer tokens -> N x C x h x w: prefix tokens (class) dropped, the
     patch tokens put back on timm's patch grid."""
     prefix = int(getattr(backbone, "num_prefix_tokens", 0))
-    h, w = backbone.patch_embed.grid_size
+    h, w = cast(Any, backbone).patch_embed.grid_size  # timm's VisionTransformer
     patches = tokens[:, prefix:, :]
     return patches.transpose(1, 2).reshape(tokens.shape[0], tokens.shape[2], h, w)
 

@@ -54,8 +54,8 @@ def hub_source(name: str) -> tuple[str, str | None, list[str]]:
     import timm
 
     cfg = timm.models.get_pretrained_cfg(name)
-    hub_id = getattr(cfg, "hf_hub_id", None)
-    if not hub_id:
+    hub_id = cfg.hf_hub_id if cfg is not None else None
+    if cfg is None or not hub_id:
         raise BackboneUnavailable(
             f"'{name}' has no downloadable weights: train it with --no-pretrained, "
             "or pass a state dict with --weights FILE."

@@ -174,3 +174,16 @@ def test_backbones_cli_downloads_lists_and_removes(
     assert "removed" in capsys.readouterr().out
     assert main(["backbones", "--remove", NAME]) == 2  # nothing left: one clear line
     assert "Nothing is downloaded" in capsys.readouterr().err
+
+
+def test_the_training_progress_printer_shows_the_download(capsys) -> None:
+    import argparse
+
+    from core.cli.progress import TrainProgress
+
+    printer = TrainProgress(argparse.Namespace(quiet=True, json=False))
+    for done in (0, 5_000_000, 10_000_000):
+        printer(DownloadProgress(NAME, FILE, done, 10_000_000, 2e6, (10e6 - done) / 2e6))
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"downloading {NAME}: 0.0 / 10.0 MB")
+    assert lines[-1] == f"downloading {NAME}: 10.0 / 10.0 MB, 2.0 MB/s, 0 s left"

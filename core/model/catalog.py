@@ -60,9 +60,9 @@ def explain(info: BackboneInfo) -> str:
     """One line for a chooser: size, measured CPU speed, what it is best for (no torch)."""
     parts = [f"{info.params_m:.0f}M params"]
     speed = measured_speeds().get("backbones", {}).get(info.name, {})
-    cores = (measured_speeds().get("measured") or {}).get("threads")
+    threads = (measured_speeds().get("measured") or {}).get("threads") or 1
     if speed.get("embed_images_per_s"):
-        where = f"a {cores}-thread CPU" if cores else "a CPU"
+        where = "one CPU core" if threads == 1 else f"{threads} CPU threads"
         parts.append(f"{speed['embed_images_per_s']:.0f} images/s frozen on {where}")
     parts.append(info.notes)
     return "; ".join(parts)

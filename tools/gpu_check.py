@@ -212,10 +212,15 @@ def torchrun_job(check: Check) -> str:
         return "one GPU: skipped (needs two)"
     job = check.work / "job"
     marquee("train", "--data", str(check.data), "--epochs", "1", "--export-job", str(job))
-    command = ["torchrun", "--standalone", "--nnodes", "1", "--nproc-per-node", "2"]
+    torchrun = [sys.executable, "-m", "torch.distributed.run"]  # `torchrun`, from this venv
+    command = [*torchrun, "--standalone", "--nnodes", "1", "--nproc-per-node", "2"]
     started = time.perf_counter()
     done = subprocess.run(
-        [*command, "-m", "core.distributed", str(job)], capture_output=True, text=True, timeout=300
+        [*command, "-m", "core.distributed", str(job)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
     )
     if done.returncode != 0:
         raise RuntimeError(f"torchrun exited {done.returncode}: {done.stderr[-300:]}")

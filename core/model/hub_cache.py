@@ -76,7 +76,9 @@ def list_downloaded() -> list[DownloadedWeights]:
     from core.model.backbones import list_backbones
     from core.model.downloads import cached_weights
 
-    found = []
+    found: list[DownloadedWeights] = []
+    if not any(Path(cache_dir()).glob("models--timm--*")):
+        return found  # nothing of timm's here: no need to import timm to name repositories
     for info in list_backbones():
         if info.bundled_weights:
             continue

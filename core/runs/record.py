@@ -136,6 +136,7 @@ class RunRecord:
     thresholds: tuple[float, ...] = ()
     model_file: str | None = None  # file name inside the run folder
     parent: str | None = None  # the run this one continued (train more, --init-from)
+    rerun_of: str | None = None  # the run whose settings and data `runs rerun` repeated
     previous_epochs: int = 0  # epochs the starting model already had
     starred: bool = False
     disk_bytes: int = 0

@@ -18,7 +18,8 @@ from types import SimpleNamespace
 import core.modelfile.checkpoint as checkpoint
 from core.base.files import replacing
 from core.data.datasets import load_dataset
-from core.runs import RunStore, RunWriter, writer as writer_module
+from core.runs import RunStore, RunWriter
+from core.runs import writer as writer_module
 from core.training.events import EpochEnded, LabelMetrics, TrainingStarted
 
 root, data, point = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]

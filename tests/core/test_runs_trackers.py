@@ -125,9 +125,8 @@ def test_a_real_mlflow_server_gets_params_history_and_artifacts(mlflow_server, t
 def test_an_unreachable_tracker_or_a_missing_extra_is_one_line(monkeypatch) -> None:
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
-    with pytest.raises(TrackerError, match="MLflow at http://127.0.0.1:9"):
+    with pytest.raises(TrackerError, match=r"MLflow at http://127\.0\.0\.1:9"):
         MlflowTracker("http://127.0.0.1:9")  # the discard port: nothing listens
     monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
     with pytest.raises(Exception, match=r"pip install marquee\[mlflow\]"):
         require_tracker("mlflow")
-    assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "0"

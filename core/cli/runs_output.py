@@ -70,7 +70,7 @@ def run_details(record: RunRecord) -> str:
     s, data = record.settings, record.data
     lines = [
         f"run {record.id}  {record.status}  {'starred' if record.starred else ''}".rstrip(),
-        f"started {record.started}, ended {record.ended or '-'}, {duration(record.wall_s)} "
+        f"started {local_time(record.started)}, {duration(record.wall_s)} "
         f"on {record.device or '?'} (Marquee {record.marquee_version}, {record.origin})",
         f"{s.get('backbone')} {s.get('strategy')}, {s.get('image_size')} px, lr {s.get('lr')}, "
         f"batch {s.get('batch_size')}, head {s.get('head')}, loss {s.get('loss')}, "

@@ -7,6 +7,7 @@ records written by a newer Marquee still list.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
@@ -16,8 +17,13 @@ STATUSES = ("running", "finished", "stopped", "failed")
 METRIC_NAMES = ("map", "f1_micro", "f1_macro", "loss")
 
 
+@functools.cache
+def _field_names(cls: type) -> frozenset[str]:
+    return frozenset(f.name for f in fields(cls))
+
+
 def _known(cls: type, data: dict) -> dict:
-    names = {f.name for f in fields(cls)}
+    names = _field_names(cls)
     return {k: v for k, v in data.items() if k in names}
 
 

@@ -203,3 +203,29 @@ def _millis() -> int:
     import time
 
     return int(time.time() * 1000)
+
+
+class TrackerSet:
+    """The trackers one training writes to, for any training path (CLI, app, rerun):
+    opened (and checked) before the run exists, bound to its id, fed its events, closed
+    with the record. Closing never raises: a tracker's failure is logged and returned."""
+
+    def __init__(self, tensorboard_dir: str | Path | None = None, mlflow_uri: str | None = None):
+        self.trackers = open_trackers(tensorboard_dir, mlflow_uri)
+
+    def bind(self, run_id: str) -> None:
+        for tracker in self.trackers:
+            tracker.bind(run_id)
+
+    def sinks(self) -> list[Callable[[Event], None]]:
+        return tracked(self.trackers)
+
+    def close(self, record: RunRecord, folder: Path) -> list[str]:
+        problems = []
+        for tracker in self.trackers:
+            try:
+                tracker.close(record, folder)
+            except Exception as exc:
+                problems.append(f"{type(tracker).__name__}: {one_line(str(exc))}")
+                log.warning("%s", problems[-1])
+        return problems

@@ -11,7 +11,7 @@ from gui_helpers import TINY
 from core.base.errors import Cancelled
 from core.runs import RunStore
 from core.training.events import EpochEnded
-from gui.workers import TaskState, train_more_task, training_task
+from gui.workers import TaskState, Tracking, train_more_task, training_task
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +24,7 @@ def _state(seen: list, stop_after_epochs: int | None = None) -> TaskState:
     return TaskState(lambda *a: None, seen.append, should_stop)
 
 
-def test_the_apps_training_is_a_run_from_start_to_model(tiny_dataset, marquee_home):
+def test_the_apps_training_is_a_run_from_start_to_model(tiny_dataset, marquee_home, tmp_path):
     store, seen, listed_live = RunStore(), [], []
 
     def watch(event: object) -> None:
@@ -33,13 +33,17 @@ def test_the_apps_training_is_a_run_from_start_to_model(tiny_dataset, marquee_ho
             listed_live.append(store.list()[0].status)
 
     state = TaskState(lambda *a: None, watch, lambda: False)
-    outcome = training_task(dataclasses.replace(TINY, epochs=2), tiny_dataset)(state)
+    tracking = Tracking(tensorboard_dir=str(tmp_path / "tb"))
+    outcome = training_task(dataclasses.replace(TINY, epochs=2), tiny_dataset, True, tracking)(
+        state
+    )
     assert listed_live == ["running", "running"]  # listed while it trained
     record = store.load(outcome.run_id)
     assert record.status == "finished" and record.origin == "app"
     assert [e.epoch for e in record.history] == [1, 2]
     assert outcome.run_dir == store.folder(record.id)
     assert store.model_path(record.id).is_file()
+    assert list((tmp_path / "tb" / record.id).glob("events.out.tfevents.*"))
 
     more = train_more_task(outcome.result, tiny_dataset, 1, store.model_path(record.id))
     child = store.load(more(_state([])).run_id)

@@ -28,6 +28,7 @@ from core.data.image_open import sniff_format
 
 if TYPE_CHECKING:
     from core.data.datasets import Dataset
+    from core.training.loop import TrainResult
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ class FunctionWorker(QThread):
 class TrainingOutcome:
     """A finished (or stopped) run, where it was saved, and why saving failed if it did."""
 
-    result: Any  # core.training.loop.TrainResult
+    result: TrainResult
     run_dir: Path | None
     save_error: str = ""
     run_id: str | None = None  # the run record (core.runs.RunStore) it was saved as
@@ -163,7 +164,11 @@ def training_task(
 
 
 def train_more_task(
-    previous: Any, data: Dataset, epochs: int, source: Path | None, tracking: Tracking | None = None
+    previous: TrainResult,
+    data: Dataset,
+    epochs: int,
+    source: Path | None,
+    tracking: Tracking | None = None,
 ) -> Task:
     """core.training.loop.train_more as a task: `epochs` more epochs from a finished run,
     recorded as a run whose parent is the run `source` belongs to (if it is one)."""
@@ -239,7 +244,7 @@ def _sink(state: TaskState, writer: Any, trackers: Any = None) -> Callable[[Any]
     return fan_out(writer.on_event, *extra, state.partial)
 
 
-def _saved(result: Any, writer: Any, trackers: Any = None) -> TrainingOutcome:
+def _saved(result: TrainResult, writer: Any, trackers: Any = None) -> TrainingOutcome:
     """Finish the run record with its model; a failure to save is reported, the model kept."""
     if writer is None:
         return TrainingOutcome(result, None, "the runs folder could not be written")

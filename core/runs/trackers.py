@@ -126,7 +126,11 @@ class TensorBoardTracker:
             self.writer.flush()
 
     def close(self, record: RunRecord, folder: Path) -> None:
-        final = {f"final/{k}": float(v) for k, v in record.metrics.items() if _finite(v)}
+        final = {
+            f"final/{k}": float(v)
+            for k, v in record.metrics.items()
+            if v is not None and _finite(v)
+        }
         if final:
             self.writer.add_hparams(_hparams(record.settings), final, run_name="hparams")
         self.writer.close()
@@ -189,9 +193,9 @@ class MlflowTracker:
             }
             for key, value in tags.items():
                 self.client.set_tag(self.run_id, key, value)
-        for key, value in record.metrics.items():
-            if _finite(value):
-                self.client.log_metric(self.run_id, f"final_{key}", float(value))
+        for name, number in record.metrics.items():
+            if number is not None and _finite(number):
+                self.client.log_metric(self.run_id, f"final_{name}", float(number))
         metrics = folder / "metrics.json"
         if metrics.is_file():
             self.client.log_artifact(self.run_id, str(metrics))

@@ -129,3 +129,19 @@ def test_compare_names_settings_data_changes_and_deltas(dataset, tmp_path):
 def test_retention_setting_round_trips(tmp_path: Path):
     RetentionPolicy(keep_last=5, max_disk_gb=None).save(tmp_path)
     assert RetentionPolicy.load(tmp_path) == RetentionPolicy(keep_last=5, max_disk_gb=None)
+
+
+def test_run_folders_from_before_records_list_once_adopted(trained, tmp_path):
+    from dataclasses import asdict
+
+    from core.modelfile.checkpoint import save_model
+
+    folder = tmp_path / "20261101-093000-efficientnet_lite0"
+    save_model(folder / "model.safetensors", trained.result.model, trained.result.meta)
+    history = [asdict(e) for e in trained.result.history]
+    metrics = {"final": trained.result.meta.metrics, "epochs": history}
+    (folder / "metrics.json").write_text(json.dumps(metrics, default=str))
+    (run,) = RunStore(tmp_path).list()
+    assert run.id == folder.name and run.status == "finished" and run.origin == "earlier"
+    assert run.map == trained.result.meta.metrics["map"] and run.epochs == 2
+    assert RunStore(tmp_path).model_path("latest") == folder / "model.safetensors"

@@ -123,9 +123,14 @@ class RunStore:
         return self.save_record(record, keep_star=False)
 
     def remove(self, ids: builtins.list[str]) -> int:
-        """Remove these runs (ids or references); returns the bytes freed."""
+        """Remove these runs (ids or references); returns the bytes freed. A run still
+        training is refused (RunNotFound names it): stop it first."""
+        chosen = list(dict.fromkeys(self.resolve(ref) for ref in ids))
+        live = {r.id for r in self.list() if r.status == "running"} & set(chosen)
+        if live:
+            raise RunNotFound(f"The run {sorted(live)[0]} is still training; stop it first.")
         freed = 0
-        for run_id in dict.fromkeys(self.resolve(ref) for ref in ids):
+        for run_id in chosen:
             freed += remove_folder(self.folder(run_id))
         self.list()  # brings the index up to date
         return freed

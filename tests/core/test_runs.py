@@ -79,6 +79,9 @@ def test_references_resolve_by_prefix_latest_and_best(dataset, tmp_path):
         store.resolve(ids[0][:8])  # same day: ambiguous
     with pytest.raises(RunNotFound, match="No run matches"):
         store.resolve("nothing")
+    live = RunWriter.start({}, dataset, store=store)
+    with pytest.raises(RunNotFound, match="still training"):
+        store.remove([live.id])
 
 
 def test_a_missing_or_damaged_index_is_rebuilt_from_the_folders(dataset, tmp_path):

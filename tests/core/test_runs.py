@@ -148,3 +148,20 @@ def test_run_folders_from_before_records_list_once_adopted(trained, tmp_path):
     assert run.id == folder.name and run.status == "finished" and run.origin == "earlier"
     assert run.map == trained.result.meta.metrics["map"] and run.epochs == 2
     assert RunStore(tmp_path).model_path("latest") == folder / "model.safetensors"
+
+
+def test_retention_after_a_run_says_what_it_removed(trained, dataset, tmp_path, caplog):
+    store = RunStore(tmp_path)
+    policy = RetentionPolicy(keep_last=1, keep_best_per_dataset=False)
+    older = [RunWriter.start({}, dataset, store=store) for _ in range(2)]
+    for writer in older:
+        writer._save(status="failed")
+    writer = RunWriter.start(trained.result.meta.config, dataset, store=store)
+    with caplog.at_level("INFO", logger="core.runs.store"):
+        writer.finish(trained.result, policy)
+    assert writer.retention is not None
+    assert set(writer.retention.ids) == {w.id for w in older}
+    assert writer.retention.describe().startswith("removed 2 runs")
+    assert [r.id for r in store.list()] == [writer.id]
+    (line,) = [r.getMessage() for r in caplog.records if "retention" in r.getMessage()]
+    assert "the last 1 runs" in line and "removed 2 runs" in line

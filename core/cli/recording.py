@@ -7,6 +7,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from core.cli.output import say
@@ -31,7 +32,7 @@ def load_options(args: argparse.Namespace) -> dict[str, Any]:
         "format": getattr(args, "format", "auto"),
         "label_column": getattr(args, "label_column", None),
         "delimiter": getattr(args, "delimiter", None),
-        "images_dir": str(images_dir) if images_dir else None,
+        "images_dir": str(Path(images_dir).resolve()) if images_dir else None,
     }
 
 

@@ -29,7 +29,10 @@ def _train(capsys, data: Path, *extra: object) -> str:
 
 
 @pytest.mark.slow
-def test_three_trainings_list_compare_and_prune(capsys, data_dir: Path, tmp_path: Path) -> None:
+def test_three_trainings_list_compare_and_prune(
+    capsys, data_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # MLflow's local store puts artifacts in ./mlruns
     board, store = tmp_path / "tb", f"sqlite:///{tmp_path / 'mlflow.db'}"
     first = _train(capsys, data_dir, "--lr", "0.01", "--tensorboard", board)
     second = _train(capsys, data_dir, "--lr", "0.05", "--mlflow", store)

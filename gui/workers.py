@@ -126,51 +126,84 @@ class TrainingOutcome:
     result: Any  # core.training.loop.TrainResult
     run_dir: Path | None
     save_error: str = ""
+    run_id: str | None = None  # the run record (core.runs.RunStore) it was saved as
 
 
 def training_task(config: TrainConfig, data: Dataset, save_run: bool = True) -> Task:
     """core.training.loop.fit as a task: every engine event goes out through state.partial.
 
-    Stopping returns the best model so far (or raises Cancelled before the first step). A
-    finished run is auto-saved here too, so writing ~20 MB never blocks the UI.
+    Stopping returns the best model so far (or raises Cancelled before the first step).
+    With `save_run` the training is recorded as a run from its start (core.runs: it lists
+    as running, then finished, stopped or failed) and its model saved there, off the UI.
     """
 
     def task(state: TaskState) -> TrainingOutcome:
         from core.training import loop as engine
 
-        result = engine.fit(config, data, on_event=state.partial, should_stop=state.should_stop)
-        return _saved(result) if save_run else TrainingOutcome(result, None)
+        writer = _run_writer(config, data, None) if save_run else None
+        sink = _sink(state, writer)
+        with writer.recording() if writer else contextlib.nullcontext():
+            result = engine.fit(config, data, on_event=sink, should_stop=state.should_stop)
+        return _saved(result, writer) if save_run else TrainingOutcome(result, None)
 
     return task
 
 
 def train_more_task(previous: Any, data: Dataset, epochs: int, source: Path | None) -> Task:
-    """core.training.loop.train_more as a task: `epochs` more epochs from a finished run."""
+    """core.training.loop.train_more as a task: `epochs` more epochs from a finished run,
+    recorded as a run whose parent is the run `source` belongs to (if it is one)."""
 
     def task(state: TaskState) -> TrainingOutcome:
         from core.training import loop as engine
 
-        result = engine.train_more(
-            previous,
-            data,
-            epochs,
-            on_event=state.partial,
-            should_stop=state.should_stop,
-            source=str(source) if source else None,
-        )
-        return _saved(result)
+        writer = _run_writer(previous.meta.config, data, source)
+        with writer.recording() if writer else contextlib.nullcontext():
+            result = engine.train_more(
+                previous,
+                data,
+                epochs,
+                on_event=_sink(state, writer),
+                should_stop=state.should_stop,
+                source=str(source) if source else None,
+            )
+        return _saved(result, writer)
 
     return task
 
 
-def _saved(result: Any) -> TrainingOutcome:
-    """Keep the run in the runs folder; a failure to save is reported, the model kept."""
+def _run_writer(config: Any, data: Dataset, source: Path | None) -> Any:
+    """A run record for this training; None (logged) when the runs folder cannot be written:
+    the training itself still goes on."""
     try:
-        from core.training.runs import save_run
+        from core.runs import RunStore, RunWriter
 
-        return TrainingOutcome(result, save_run(result))
+        store = RunStore()
+        parent = store.run_of_model(source) if source else None
+        settings = config if isinstance(config, dict) else config.to_dict()
+        return RunWriter.start(settings, data, store=store, origin="app", parent=parent)
+    except Exception:
+        log.exception("could not start the run record")
+        return None
+
+
+def _sink(state: TaskState, writer: Any) -> Callable[[Any], None]:
+    if writer is None:
+        return state.partial
+    from core.runs import fan_out
+
+    return fan_out(writer.on_event, state.partial)
+
+
+def _saved(result: Any, writer: Any) -> TrainingOutcome:
+    """Finish the run record with its model; a failure to save is reported, the model kept."""
+    if writer is None:
+        return TrainingOutcome(result, None, "the runs folder could not be written")
+    try:
+        writer.finish(result)
+        return TrainingOutcome(result, writer.folder, run_id=writer.id)
     except Exception as exc:
         log.exception("saving the run failed")
+        writer.fail(exc)
         return TrainingOutcome(result, None, describe(exc)[0])
 
 

@@ -35,6 +35,7 @@ from gui.tasks import TaskSlot
 from gui.widgets.cards import CardWidget, hbox, page_header
 from gui.workers import FunctionWorker, TaskState, WorkerSet
 
+COLUMN_WIDTHS_EM = (1.6, 9.5, 8, 9, 7, 4.5, 4, 4, 4, 4.5, 4.5, 2)
 MODEL_FILTER = "Marquee model (*.safetensors);;ONNX model (*.onnx)"
 
 
@@ -116,8 +117,11 @@ class RunsPage(QWidget):
         table.setAlternatingRowColors(True)
         table.verticalHeader().setVisible(False)
         table.verticalHeader().setDefaultSectionSize(24)
-        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        header = table.horizontalHeader()  # widths from the font: sizing to the contents
+        em = table.fontMetrics().horizontalAdvance("M")  # would ask every row (slow at 1,000)
+        for column, width in enumerate(COLUMN_WIDTHS_EM):
+            header.resizeSection(column, round(width * em))
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         table.setToolTip("Select two or more runs (Ctrl+click) to compare them below")
         table.selectionModel().selectionChanged.connect(self._on_selection_changed)
         table.doubleClicked.connect(lambda _i: self.open_selected_in_predict())

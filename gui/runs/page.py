@@ -8,7 +8,7 @@ one), and the file actions (star, trash, restore, export) as workers of their ow
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QKeySequence, QShortcut
@@ -24,10 +24,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.runs import RunStore
+from core.runs.store import MODEL_NAME
 from gui.errors import show_error
 from gui.runs import tasks
 from gui.runs.actions import RunFileActions
 from gui.runs.compare import CompareWidget, run_colour
+from gui.runs.evaluate import RunEvaluator
 from gui.runs.live import dataset_name, live_row
 from gui.runs.table import RunRow, RunsFilterProxy, RunsTableModel
 from gui.settings import Preferences
@@ -36,6 +39,9 @@ from gui.widgets.cards import CardWidget, hbox, page_header
 from gui.workers import FunctionWorker, TaskState, WorkerSet
 
 COLUMN_WIDTHS_EM = (1.6, 9.5, 8, 9, 7, 4.5, 4, 4, 4, 4.5, 4.5, 2)
+if TYPE_CHECKING:
+    from core.data.datasets import Dataset
+
 MODEL_FILTER = "Marquee model (*.safetensors);;ONNX model (*.onnx)"
 
 
@@ -43,7 +49,6 @@ class RunsPage(QWidget):
     status_message = Signal(str)
     open_in_predict = Signal(object)  # the run's model file (Path)
     train_more_requested = Signal(object, str)  # model file (Path), a caption for the button
-    evaluate_requested = Signal(object)  # the run's model file (Path)
     listed = Signal(int)  # a listing arrived: how many stored runs
     compared = Signal()  # the compare panel shows the selected runs
 
@@ -51,7 +56,6 @@ class RunsPage(QWidget):
         self, prefs: Preferences, root: Path | None = None, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
-        from core.runs.store import RunStore
 
         self.prefs = prefs
         self.store = RunStore(root)
@@ -63,7 +67,9 @@ class RunsPage(QWidget):
         self.files.failed.connect(self._on_task_failed)
         self.files.changed.connect(self.refresh)
         self.files.trash_changed.connect(self._update_actions)
+        self.dataset: Dataset | None = None
         self.dataset_name = ""
+        self.evaluator = RunEvaluator(self.workers, self)
         self._selected: list[str] = []  # run ids in the order they were selected
         self._live: RunRow | None = None
         self._build()
@@ -212,8 +218,10 @@ class RunsPage(QWidget):
         flags = QItemSelectionModel.SelectionFlag.ClearAndSelect
         self.table.selectionModel().select(selection, flags)
 
-    def set_dataset(self, dataset: Any) -> None:
-        self.dataset_name = str(getattr(dataset, "source", "") or "")
+    def set_dataset(self, dataset: Dataset) -> None:
+        """The data loaded now: named on the live row, used by Evaluate."""
+        self.dataset = dataset
+        self.dataset_name = dataset.source
 
     # ------------------------------------------------------------------ the live training
     def on_training_event(self, event: object) -> None:
@@ -309,7 +317,7 @@ class RunsPage(QWidget):
         rows = self.selected_rows()
         if len(rows) != 1 or not rows[0].has_model:
             return None
-        return rows[0], self.store.model_path(rows[0].run_id)
+        return rows[0], self.store.folder(rows[0].run_id) / MODEL_NAME
 
     def open_selected_in_predict(self) -> None:
         picked = self._single()
@@ -324,7 +332,7 @@ class RunsPage(QWidget):
     def evaluate_selected(self) -> None:
         picked = self._single()
         if picked is not None:
-            self.evaluate_requested.emit(picked[1])
+            self.evaluator.evaluate(picked[1], self.dataset)
 
     def reveal_selected(self) -> None:
         rows = self.selected_rows()

@@ -1,0 +1,107 @@
+"""Train more from a saved run, and the last run shown again after a restart.
+
+Train more continues the current model (the one open in Predict, or a run picked on the
+Runs page), not whatever ran last. Its run is read from the runs folder in a worker; its
+curves and tuned per-label metrics are drawn so the new epochs carry on after them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core.training.events import LabelMetrics
+from gui.widgets.label_table import LabelMetricsTable
+from gui.widgets.plot_panel import TrainingPlotsWidget
+from gui.workers import Task, TaskState, train_more_task
+
+if TYPE_CHECKING:
+    from core.data.datasets import Dataset
+    from core.runs import RunRecord
+
+
+@dataclass(frozen=True)
+class ContinueSource:
+    """The model Train more continues: its file, and how its button names it."""
+
+    model_file: Path
+    caption: str
+
+
+@dataclass(frozen=True)
+class SavedRun:
+    """A run read back from the runs folder: its record and its model file."""
+
+    record: RunRecord
+    model_file: Path
+
+
+def train_more_from_file_task(model_file: Path, data: Dataset, epochs: int) -> Task:
+    """Train more from a saved model: it is loaded in the worker, then continued; its run
+    becomes the new run's parent (core.runs finds it from the model file's folder)."""
+
+    def task(state: TaskState) -> object:
+        from core.modelfile.checkpoint import load_model
+        from core.training.loop import TrainResult
+
+        model, meta = load_model(model_file)
+        return train_more_task(TrainResult(model, meta, [], False), data, epochs, model_file)(state)
+
+    return task
+
+
+def saved_run_task(model_file: Path | None, root: Path | None = None) -> Task:
+    """The run that holds `model_file` (None: the newest run with a model), or None."""
+
+    def task(_state: TaskState) -> SavedRun | None:
+        from core.runs import RunStore
+        from core.runs.store import MODEL_NAME
+
+        store = RunStore(root)
+        if model_file is not None:
+            run_id = store.run_of_model(model_file)
+        else:
+            run_id = next((s.id for s in store.list() if s.has_model), None)
+        if run_id is None:
+            return None
+        return SavedRun(store.load(run_id), store.folder(run_id) / MODEL_NAME)
+
+    return task
+
+
+def show_run(record: RunRecord, plots: TrainingPlotsWidget, table: LabelMetricsTable) -> None:
+    """Draw a saved run: its validation curves per epoch and its tuned per-label metrics."""
+    plots.build()
+    plots.reset()
+    for epoch in record.history:
+        plots.add_epoch(epoch.epoch, epoch.val_loss, epoch.map or 0.0, epoch.f1_macro or 0.0)
+    plots.refresh()
+    table.clear_rows()
+    rows = [_label_metrics(row) for row in record.per_label]
+    table.set_metrics([r for r in rows if r is not None], tuned=True)
+
+
+def _label_metrics(row: dict) -> LabelMetrics | None:
+    try:
+        return LabelMetrics(
+            name=str(row["name"]),
+            ap=row.get("ap"),
+            precision=float(row.get("precision") or 0.0),
+            recall=float(row.get("recall") or 0.0),
+            f1=float(row.get("f1") or 0.0),
+            support=int(row.get("support") or 0),
+            threshold=float(row.get("threshold") or 0.5),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def summary_text(record: RunRecord) -> str:
+    """The result card's text for a saved run."""
+    score, f1 = record.metrics.get("map"), record.metrics.get("f1_macro")
+    epochs = record.history[-1].epoch if record.history else 0
+    return (
+        f"Run {record.id} ({record.status}), {epochs} epochs: validation mAP "
+        f"{score or 0:.3f}, F1 {f1 or 0:.3f} (tuned thresholds)."
+    )

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     import pyqtgraph as pg
 
 # Series colours for compared runs, in selection order; the table's swatches use the same.
-RUN_COLOURS = (ACCENT, SECOND, THIRD, "#c94f9a", "#3b8fd9", "#b0a12a", "#8a5a44", "#6c7a89")
+# The accent comes late: it is also the table's selection colour, which hides a swatch.
+RUN_COLOURS = (SECOND, THIRD, "#c94f9a", "#3b8fd9", "#b0a12a", ACCENT, "#8a5a44", "#6c7a89")
 METRICS = (("val_loss", "Validation loss", "loss"), ("map", "mAP", "score"), ("f1", "F1", "score"))
 
 
@@ -125,9 +126,8 @@ class DeltaBarsWidget(DeferredPlotWidget):
             bars = pg.BarGraphItem(
                 x0=0, y=ys, height=height * 0.9, width=widths, brush=QColor(run.colour), pen=None
             )
-            bars.opts["name"] = run.name  # BarGraphItem has no name of its own for the legend
+            bars.opts["name"] = run.name  # BarGraphItem.name() reads it: the legend shows it
             self.plot.addItem(bars)
-            self.plot.getPlotItem().legend.addItem(bars, run.name)
             self.bars.append(bars)
         axis = self.plot.getPlotItem().getAxis("left")
         axis.setTicks([list(enumerate(labels))])

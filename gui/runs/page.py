@@ -15,6 +15,7 @@ from PySide6.QtGui import QDesktopServices, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
+    QHBoxLayout,
     QHeaderView,
     QLineEdit,
     QPushButton,
@@ -32,13 +33,27 @@ from gui.runs.actions import RunFileActions
 from gui.runs.compare import CompareWidget, run_colour
 from gui.runs.evaluate import RunEvaluator
 from gui.runs.live import dataset_name, live_row
-from gui.runs.table import RunRow, RunsFilterProxy, RunsTableModel
+from gui.runs.table import SWATCH_COLUMN, RunRow, RunsFilterProxy, RunsTableModel, SwatchDelegate
 from gui.settings import Preferences
 from gui.tasks import TaskSlot
 from gui.widgets.cards import CardWidget, hbox, page_header
 from gui.workers import FunctionWorker, TaskState, WorkerSet
 
-COLUMN_WIDTHS_EM = (1.6, 9.5, 8, 9, 7, 4.5, 4, 4, 4, 4.5, 4.5, 2)
+# The widest text a column usually holds (the data set column takes the remaining space).
+COLUMN_SAMPLES = (
+    "MM",
+    "2026-04-12 15:30",
+    "",
+    "efficientnet_lite0",
+    "freeze_unfreeze",
+    "Epochs",
+    "224px",
+    "0.000",
+    "0.000",
+    "0:00:00",
+    "110 MB",
+    "★",
+)
 if TYPE_CHECKING:
     from core.data.datasets import Dataset
 
@@ -89,8 +104,10 @@ class RunsPage(QWidget):
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.textChanged.connect(self.proxy.set_filter_text)
         table_card = CardWidget("")
-        table_card.body.addLayout(self._build_actions())
+        top, bottom = self._build_actions()
+        table_card.body.addLayout(top)
         table_card.body.addWidget(self.table, 1)
+        table_card.body.addLayout(bottom)
         self.compare = CompareWidget()
         compare_card = CardWidget("")
         compare_card.body.addWidget(self.compare)
@@ -123,11 +140,12 @@ class RunsPage(QWidget):
         table.setAlternatingRowColors(True)
         table.verticalHeader().setVisible(False)
         table.verticalHeader().setDefaultSectionSize(24)
-        header = table.horizontalHeader()  # widths from the font: sizing to the contents
-        em = table.fontMetrics().horizontalAdvance("M")  # would ask every row (slow at 1,000)
-        for column, width in enumerate(COLUMN_WIDTHS_EM):
-            header.resizeSection(column, round(width * em))
+        header = table.horizontalHeader()  # widths from sample texts: sizing to the contents
+        metrics = table.fontMetrics()  # would ask every row for its text (slow at 1,000)
+        for column, sample in enumerate(COLUMN_SAMPLES):
+            header.resizeSection(column, metrics.horizontalAdvance(sample) + 18)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        table.setItemDelegateForColumn(SWATCH_COLUMN, SwatchDelegate(table))
         table.setToolTip("Select two or more runs (Ctrl+click) to compare them below")
         table.selectionModel().selectionChanged.connect(self._on_selection_changed)
         table.doubleClicked.connect(lambda _i: self.open_selected_in_predict())
@@ -139,7 +157,8 @@ class RunsPage(QWidget):
         button.clicked.connect(lambda _=False: slot())
         return button
 
-    def _build_actions(self) -> Any:
+    def _build_actions(self) -> tuple[QHBoxLayout, QHBoxLayout]:
+        """Filter and housekeeping above the table; what to do with one run below it."""
         self.predict_button = self._button(
             "Open in Predict",
             "Load this run's model on the Predict page (double-click)",
@@ -167,20 +186,17 @@ class RunsPage(QWidget):
         self.undo_button = self._button(
             "Undo delete", "Bring back the last deleted run (Ctrl+Z)", self.undo_delete
         )
-        row = hbox(self.filter_edit, spacing=6)
-        row.setStretch(0, 1)
-        for button in (
+        self.filter_edit.setMinimumWidth(260)
+        top = hbox(self.filter_edit, self.star_button, self.delete_button, self.undo_button)
+        top.setStretch(0, 1)
+        bottom = hbox(
             self.predict_button,
             self.more_button,
             self.evaluate_button,
             self.export_button,
-            self.star_button,
             self.reveal_button,
-            self.delete_button,
-            self.undo_button,
-        ):
-            row.insertWidget(row.count() - 1, button)
-        return row
+        )
+        return top, bottom
 
     # ------------------------------------------------------------------ listing
     def refresh(self) -> FunctionWorker:
@@ -309,9 +325,8 @@ class RunsPage(QWidget):
         self.star_button.setText("Unstar" if rows and all(r.starred for r in rows) else "Star")
         self.delete_button.setEnabled(bool(rows))
         self.undo_button.setEnabled(bool(self.files.trashed))
-        if len(rows) == 1:
-            name = tasks.short_name(rows[0].run_id)
-            self.more_button.setText(f"Train more from {name}")
+        name = tasks.short_name(rows[0].run_id) if len(rows) == 1 else ""
+        self.more_button.setText(f"Train more from {name}" if name else "Train more")
 
     def _single(self) -> tuple[RunRow, Path] | None:
         rows = self.selected_rows()

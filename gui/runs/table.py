@@ -11,13 +11,16 @@ from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
     QPersistentModelIndex,
+    QRectF,
     QSortFilterProxyModel,
     Qt,
 )
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QColor, QFont, QPainter, QPen
+from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
 
 Index = QModelIndex | QPersistentModelIndex
 _ROOT = QModelIndex()
+SWATCH_ROLE = Qt.ItemDataRole.UserRole + 1  # the colour name of a compared run's curves, or ""
 
 
 @dataclass(frozen=True)
@@ -211,9 +214,8 @@ class RunsTableModel(QAbstractTableModel):
         row, column = self.row(index.row()), COLUMNS[index.column()]
         if role == Qt.ItemDataRole.DisplayRole:
             return column.text(row)
-        if role == Qt.ItemDataRole.DecorationRole and index.column() == SWATCH_COLUMN:
-            colour = self._swatches.get(row.run_id)
-            return QColor(colour) if colour else None
+        if role == SWATCH_ROLE:
+            return self._swatches.get(row.run_id, "")
         if role == Qt.ItemDataRole.ToolTipRole:
             return f"{row.run_id or 'the training running now'} · {row.status}"
         if role == Qt.ItemDataRole.FontRole and row.live:
@@ -258,3 +260,21 @@ class RunsFilterProxy(QSortFilterProxyModel):
         model = self.sourceModel()
         if isinstance(model, RunsTableModel):
             model.sort(column, order)
+
+
+class SwatchDelegate(QStyledItemDelegate):
+    """A selected run's curve colour as a dot with a ring, readable on a selected row too."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
+        name = index.data(SWATCH_ROLE)  # a string, never None (see the model's data)
+        super().paint(painter, option, index)  # background and selection
+        if not name:
+            return
+        colour = QColor(name)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(QColor("white"), 1.5))
+        painter.setBrush(colour)
+        radius = min(option.rect.height(), option.rect.width()) * 0.3
+        painter.drawEllipse(QRectF(option.rect).center(), radius, radius)
+        painter.restore()

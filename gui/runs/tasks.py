@@ -131,7 +131,7 @@ def comparison_lines(comparison: RunComparison) -> list[str]:
         lines.append("Same settings.")
     if comparison.same_data:
         lines.append("Same data.")
-    for change in comparison.data_changes:
+    for change in [] if comparison.same_data else comparison.data_changes:
         name = names[comparison.runs.index(change.run)]
         lines.append(f"Data of {name}: {_data_change(change)}")
     return lines

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
 from runs_helpers import write_run
 
 from core.runs import RunStore
 from core.training.events import EpochEnded, TrainingStarted
 from gui.runs.compare import run_colour
 from gui.runs.page import RunsPage
-from gui.runs.table import STAR_COLUMN, SWATCH_COLUMN
+from gui.runs.table import STAR_COLUMN, SWATCH_COLUMN, SWATCH_ROLE
 from gui.runs.tasks import display_names
 from gui.settings import Preferences
 from gui.workers import FunctionWorker
@@ -70,13 +69,10 @@ def test_two_selected_runs_overlay_curves_and_per_label_deltas(qtbot, page, stor
     assert list(deltas) == [names[1]]
     assert deltas[names[1]] == pytest.approx([0.1, -0.1, 0.2])  # Action, Comedy, Drama
     swatches = {
-        page.model.row(r).run_id: page.model.data(
-            page.model.index(r, SWATCH_COLUMN), Qt.ItemDataRole.DecorationRole
-        )
+        page.model.row(r).run_id: page.model.data(page.model.index(r, SWATCH_COLUMN), SWATCH_ROLE)
         for r in range(page.model.rowCount())
     }
-    assert swatches[base.id] == QColor(run_colour(0))
-    assert swatches[other.id] == QColor(run_colour(1))
+    assert swatches[base.id] == run_colour(0) and swatches[other.id] == run_colour(1)
     text = page.compare.differences.toPlainText()
     assert "lr: 0.01 → 0.001" in text and "Same data." in text
 

@@ -102,8 +102,27 @@ def light_pass(out: Path, epochs: int) -> tuple[object, list, Path]:
     window.predict_page.tabs.setCurrentIndex(0)
     dataset, events = window.data_page.dataset, list(page.events)
     model_file = page.run_dir / "model.safetensors"
+    runs_pass(window, out, epochs)
     window.close()
     return dataset, events, model_file
+
+
+def runs_pass(window: MainWindow, out: Path, epochs: int) -> None:
+    """A second run that trains more from the first, then both compared on the Runs page."""
+    window.show_page(1)
+    page = window.train_page
+    page.train_more(max(2, epochs // 2))
+    wait_until(lambda: not page.is_training(), what="train more")
+    wait_until(lambda: page.run_dir is not None, what="the second run")
+    runs = window.runs_page
+    window.show_page(3)
+    wait_until(lambda: runs.model.rowCount() >= 2, what="the runs list")
+    ids = [row.run_id for row in runs.model.stored_rows()[:2]]
+    compared: list[bool] = []
+    runs.compared.connect(lambda: compared.append(True))
+    runs.select_runs(list(reversed(ids)))  # the first run first: deltas are against it
+    wait_until(lambda: bool(compared), what="the comparison")
+    save(window, out / "runs.png")
 
 
 def dark_pass(out: Path, dataset, events: list, model_file: Path) -> None:

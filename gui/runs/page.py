@@ -360,7 +360,8 @@ class RunsPage(QWidget):
         if picked is None:
             return
         row, model_file = picked
-        start = Path.home() / f"{row.backbone}-{tasks.short_name(row.run_id)}.safetensors"
+        name = f"{row.backbone}-{tasks.short_name(row.run_id)}.safetensors"
+        start = self.store.folder(row.run_id) / name  # dialogs start among the runs
         path, _ = QFileDialog.getSaveFileName(self, "Export model", str(start), MODEL_FILTER)
         if path:
             self.export(model_file, Path(path))

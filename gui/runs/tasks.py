@@ -14,19 +14,12 @@ from typing import TYPE_CHECKING
 
 from gui.runs.compare import LabelDeltas, RunCurves
 from gui.runs.table import RunRow
+from gui.train.continuing import short_name
 
 if TYPE_CHECKING:
     from core.runs import DataChange, RunComparison, RunRecord, RunStore, RunSummary
 
 TRASH = ".trash"  # inside the runs folder; the index never lists it (not a run id)
-
-
-def short_name(run_id: str) -> str:
-    """A run id ("20260412-153012-ab12") as people say it: "0412-1530"."""
-    parts = run_id.split("-")
-    if len(parts) >= 2 and len(parts[0]) == 8 and len(parts[1]) >= 4:
-        return f"{parts[0][4:]}-{parts[1][:4]}"
-    return run_id
 
 
 def display_names(run_ids: list[str]) -> list[str]:

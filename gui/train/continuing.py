@@ -11,14 +11,36 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import QObject, Signal
+
 from core.training.events import LabelMetrics
+from gui.tasks import TaskSlot
 from gui.widgets.label_table import LabelMetricsTable
 from gui.widgets.plot_panel import TrainingPlotsWidget
-from gui.workers import Task, TaskState, train_more_task
+from gui.workers import Task, TaskState, WorkerSet, train_more_task
 
 if TYPE_CHECKING:
     from core.data.datasets import Dataset
     from core.runs import RunRecord
+
+
+MODEL_NAME = "model.safetensors"  # a run folder's model (core.runs.store.MODEL_NAME)
+
+
+def short_name(run_id: str) -> str:
+    """A run id ("20260412-153012-ab12") as people say it: "0412-1530"."""
+    parts = run_id.split("-")
+    if len(parts) >= 2 and len(parts[0]) == 8 and len(parts[1]) >= 4:
+        return f"{parts[0][4:]}-{parts[1][:4]}"
+    return run_id
+
+
+def model_caption(model_file: Path, metrics: dict) -> str:
+    """How buttons name a model: its run ("0412-1530") or its file name, and its mAP."""
+    in_run = model_file.name == MODEL_NAME
+    name = short_name(model_file.parent.name) if in_run else model_file.stem
+    score = metrics.get("map")
+    return f"{name} (mAP {score:.3f})" if isinstance(score, int | float) else name
 
 
 @dataclass(frozen=True)
@@ -56,7 +78,6 @@ def saved_run_task(model_file: Path | None, root: Path | None = None) -> Task:
 
     def task(_state: TaskState) -> SavedRun | None:
         from core.runs import RunStore
-        from core.runs.store import MODEL_NAME
 
         store = RunStore(root)
         if model_file is not None:
@@ -68,6 +89,40 @@ def saved_run_task(model_file: Path | None, root: Path | None = None) -> Task:
         return SavedRun(store.load(run_id), store.folder(run_id) / MODEL_NAME)
 
     return task
+
+
+class SavedRunView(QObject):
+    """Reads a saved run in a worker and draws it on the Train page's plots and table."""
+
+    shown = Signal(object)  # the SavedRun now drawn
+
+    def __init__(
+        self,
+        workers: WorkerSet,
+        plots: TrainingPlotsWidget,
+        table: LabelMetricsTable,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.tasks = TaskSlot(workers, self)
+        self.plots, self.table = plots, table
+        self.model_file: Path | None = None  # the run drawn now (None: a live one, or none)
+
+    def show(self, model_file: Path | None) -> None:
+        """Draw the run of `model_file` (None: the newest run with a model)."""
+        self.tasks.start(saved_run_task(model_file), "saved-run", on_done=self._on_read)
+
+    def forget(self) -> None:
+        """A training starts: its live curves replace the saved ones."""
+        self.tasks.cancel()
+        self.model_file = None
+
+    def _on_read(self, saved: SavedRun | None) -> None:
+        if saved is None:
+            return
+        show_run(saved.record, self.plots, self.table)
+        self.model_file = saved.model_file
+        self.shown.emit(saved)
 
 
 def show_run(record: RunRecord, plots: TrainingPlotsWidget, table: LabelMetricsTable) -> None:

@@ -176,10 +176,13 @@ class RunsTableModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(0, 0), self.index(0, len(COLUMNS) - 1))
 
     def set_swatches(self, colours: dict[str, str]) -> None:
+        if colours == self._swatches:
+            return  # (a repaint changes nothing, and the proxy would filter again)
         self._swatches = dict(colours)
         if self.rowCount():
             last = self.rowCount() - 1
-            self.dataChanged.emit(self.index(0, SWATCH_COLUMN), self.index(last, SWATCH_COLUMN))
+            first, last_index = self.index(0, SWATCH_COLUMN), self.index(last, SWATCH_COLUMN)
+            self.dataChanged.emit(first, last_index, [SWATCH_ROLE])
 
     def rows(self) -> list[RunRow]:
         return ([self._live] if self._live else []) + self._stored

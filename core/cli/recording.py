@@ -4,15 +4,17 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from core.base.errors import one_line
 from core.cli.output import say
 from core.cli.progress import TrainProgress
 from core.data.datasets import Dataset
 from core.runs import RetentionPolicy, RunWriter, fan_out
-from core.runs.trackers import open_trackers, require_tracker
+from core.runs.trackers import Tracker, open_trackers, tracked
 
 Train = Callable[[Callable[[Any], None]], Any]  # gets the event sink, returns a TrainResult
 
@@ -52,29 +54,36 @@ def train_and_record(
     parent: str | None = None,
 ) -> Recorded:
     """Run `train` recorded as a run (finished, stopped or failed) and tracked."""
-    tensorboard, mlflow = getattr(args, "tensorboard", None), getattr(args, "mlflow", None)
-    for extra, wanted in (("tensorboard", tensorboard), ("mlflow", mlflow)):
-        if wanted is not None:
-            require_tracker(extra)  # before a run folder exists
+    # Before a run folder exists: a missing extra or a wrong URI is one line, no run.
+    trackers = open_trackers(getattr(args, "tensorboard", None), getattr(args, "mlflow", None))
     writer = RunWriter.start(
         config, dataset, origin=origin, parent=parent, load_options=load_options(args)
     )
     say(args, f"run {writer.id}")
-    trackers = open_trackers(tensorboard, mlflow, writer.id)
+    for tracker in trackers:
+        tracker.bind(writer.id)
     progress = TrainProgress(args)
-    sink = fan_out(progress, writer.on_event, *(t.on_event for t in trackers))
+    sink = fan_out(progress, writer.on_event, *tracked(trackers))
     try:
         with writer.recording():
             result = train(sink)
     except BaseException:
-        for tracker in trackers:
-            tracker.close(writer.record, writer.folder)
+        _close(trackers, writer)
         raise
     finally:
         progress.close()
-    record = writer.finish(result, retention_override(args))
-    for tracker in trackers:
-        tracker.close(record, writer.folder)
+    writer.finish(result, retention_override(args))
+    _close(trackers, writer)
     if writer.retention is not None and writer.retention.ids:
         say(args, f"run retention: {writer.retention.describe()}")
     return Recorded(result, writer)
+
+
+def _close(trackers: list[Tracker], writer: RunWriter) -> None:
+    """Hand each tracker the run as recorded; a tracker's failure is a warning only."""
+    for tracker in trackers:
+        try:
+            tracker.close(writer.record, writer.folder)
+        except Exception as exc:
+            print(f"marquee: warning: {type(tracker).__name__}: {one_line(str(exc))}",
+                  file=sys.stderr)  # fmt: skip

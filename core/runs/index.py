@@ -75,7 +75,7 @@ def write_index(root: Path, rows: dict[str, tuple[Stamp, RunSummary]]) -> None:
         log.warning("could not write the run index %s: %s", root / INDEX_NAME, exc)
 
 
-def record_stamp(path: Path) -> Stamp | None:
+def record_stamp(path: str | Path) -> Stamp | None:
     try:
         info = os.stat(path)
     except OSError:
@@ -92,7 +92,7 @@ def _folder_stamps(root: Path) -> dict[str, Stamp]:
     for entry in entries:
         if not RUN_ID.match(entry.name):
             continue  # the index, settings, folders being removed, old-style folders
-        stamp = record_stamp(Path(entry.path) / RECORD_NAME)
+        stamp = record_stamp(os.path.join(entry.path, RECORD_NAME))
         if stamp is not None:  # no record yet: a run folder still being created
             stamps[entry.name] = stamp
     return stamps

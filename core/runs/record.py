@@ -7,6 +7,7 @@ records written by a newer Marquee still list.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
@@ -16,8 +17,13 @@ STATUSES = ("running", "finished", "stopped", "failed")
 METRIC_NAMES = ("map", "f1_micro", "f1_macro", "loss")
 
 
+@functools.cache
+def _field_names(cls: type) -> frozenset[str]:
+    return frozenset(f.name for f in fields(cls))
+
+
 def _known(cls: type, data: dict) -> dict:
-    names = {f.name for f in fields(cls)}
+    names = _field_names(cls)
     return {k: v for k, v in data.items() if k in names}
 
 
@@ -136,6 +142,7 @@ class RunRecord:
     thresholds: tuple[float, ...] = ()
     model_file: str | None = None  # file name inside the run folder
     parent: str | None = None  # the run this one continued (train more, --init-from)
+    rerun_of: str | None = None  # the run whose settings and data `runs rerun` repeated
     previous_epochs: int = 0  # epochs the starting model already had
     starred: bool = False
     disk_bytes: int = 0

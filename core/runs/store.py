@@ -67,8 +67,9 @@ class RunStore:
         return _with_images(record, folder / IMAGES_NAME)
 
     def resolve(self, ref: str) -> str:
-        """The id `ref` names: an id, an unambiguous id prefix, `latest` or `best` (the
-        highest mAP among runs with a model). RunNotFound says what matched."""
+        """The id `ref` names: an id, an unambiguous id prefix (or its last 4+ characters),
+        `latest` or `best` (the highest mAP among runs with a model). RunNotFound says
+        what matched."""
         ref = ref.strip()
         runs = self.list()
         if not runs:
@@ -80,9 +81,11 @@ class RunStore:
             if not scored:
                 raise RunNotFound("No run has a model with a score yet.")
             return max(scored, key=lambda r: (r.map or 0.0, r.started)).id
-        matches = [r.id for r in runs if r.id == ref] or [
-            r.id for r in runs if r.id.startswith(ref)
-        ]
+        matches = (
+            [r.id for r in runs if r.id == ref]
+            or [r.id for r in runs if r.id.startswith(ref)]
+            or [r.id for r in runs if len(ref) >= 4 and r.id.endswith(ref)]  # the random tail
+        )
         if len(matches) == 1:
             return matches[0]
         if not matches:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from core.base.errors import ConfigError
+from core.base.errors import ConfigError, one_line
 from core.runs.record import RunRecord
 from core.training.events import EpochEnded, Event, StepEnded, TrainingStarted
 
@@ -23,6 +24,8 @@ _EXTRAS = {"tensorboard": ("tensorboard", "TensorBoard"), "mlflow": ("mlflow", "
 
 
 class Tracker(Protocol):
+    def bind(self, run_id: str) -> None: ...
+
     def on_event(self, event: Event) -> None: ...
 
     def close(self, record: RunRecord, folder: Path) -> None: ...
@@ -35,19 +38,43 @@ def require_tracker(extra: str) -> None:
         raise ConfigError(f"{name} logging needs an optional extra: pip install marquee[{extra}]")
 
 
-def open_trackers(
-    tensorboard_dir: str | Path | None, mlflow_uri: str | None, run_id: str
-) -> list[Tracker]:
+class TrackerError(ConfigError):
+    """A tracker could not be reached or refused the run (one line: where and why)."""
+
+
+def open_trackers(tensorboard_dir: str | Path | None, mlflow_uri: str | None) -> list[Tracker]:
     """The trackers asked for (`mlflow_uri` "" means MLFLOW_TRACKING_URI or MLflow's
-    default); none when neither is given."""
+    default), checked before any training starts; `bind(run_id)` each once the run has
+    an id. A missing extra or an unreachable tracker raises one line."""
     trackers: list[Tracker] = []
     if tensorboard_dir is not None:
         require_tracker("tensorboard")
-        trackers.append(TensorBoardTracker(Path(tensorboard_dir), run_id))
+        trackers.append(TensorBoardTracker(Path(tensorboard_dir)))
     if mlflow_uri is not None:
         require_tracker("mlflow")
-        trackers.append(MlflowTracker(mlflow_uri or None, run_id))
+        trackers.append(MlflowTracker(mlflow_uri or None))
     return trackers
+
+
+def tracked(trackers: list[Tracker]) -> list[Callable[[Event], None]]:
+    """Each tracker's event sink, guarded: a tracker that fails while the model trains
+    logs one warning and stops tracking; the training goes on."""
+    return [_guarded(tracker) for tracker in trackers]
+
+
+def _guarded(tracker: Tracker) -> Callable[[Event], None]:
+    broken = [False]
+
+    def sink(event: Event) -> None:
+        if broken[0]:
+            return
+        try:
+            tracker.on_event(event)
+        except Exception as exc:
+            broken[0] = True
+            log.warning("%s stopped logging: %s", type(tracker).__name__, exc)
+
+    return sink
 
 
 def _epoch_metrics(event: EpochEnded) -> dict[str, float]:
@@ -74,12 +101,15 @@ class TensorBoardTracker:
     """Event files under `<dir>/<run id>`: step train loss; epoch val loss, mAP, F1 and
     per-label AP; hyperparameters with the final metrics at the end."""
 
-    def __init__(self, log_dir: Path, run_id: str) -> None:
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.offset = 0  # epochs the starting model had (train more): the axis goes on
+
+    def bind(self, run_id: str) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
-        self.folder = log_dir / run_id
+        self.folder = self.log_dir / run_id
         self.writer = SummaryWriter(log_dir=str(self.folder))
-        self.offset = 0  # epochs the starting model had (train more): the axis goes on
 
     def on_event(self, event: Event) -> None:
         if isinstance(event, TrainingStarted):
@@ -107,18 +137,26 @@ class MlflowTracker:
     the model file and metrics.json as artifacts. Uses the client API (no global state),
     so it is safe from the app's worker thread."""
 
-    def __init__(self, uri: str | None, run_id: str, experiment: str = "marquee") -> None:
+    def __init__(self, uri: str | None, experiment: str = "marquee") -> None:
         from mlflow.tracking import MlflowClient
 
-        self.client = MlflowClient(tracking_uri=uri or os.environ.get("MLFLOW_TRACKING_URI"))
-        found = self.client.get_experiment_by_name(experiment)
-        experiment_id = found.experiment_id if found else self.client.create_experiment(experiment)
-        run = self.client.create_run(
-            experiment_id, run_name=run_id, tags={"marquee.run_id": run_id}
-        )
-        self.run_id = run.info.run_id
+        uri = uri or os.environ.get("MLFLOW_TRACKING_URI")
+        try:
+            self.client = MlflowClient(tracking_uri=uri)
+            found = self.client.get_experiment_by_name(experiment)
+            experiment_id = (
+                found.experiment_id if found else self.client.create_experiment(experiment)
+            )
+            self.run_id = self.client.create_run(experiment_id).info.run_id
+        except Exception as exc:  # MlflowException, connection errors: all say why
+            where = uri or "MLflow's default store"
+            raise TrackerError(f"MLflow at {where}: {one_line(str(exc))[:300]}") from exc
         self.offset = 0
         self.params_logged = False
+
+    def bind(self, run_id: str) -> None:
+        self.client.update_run(self.run_id, name=run_id)
+        self.client.set_tag(self.run_id, "marquee.run_id", run_id)
 
     def on_event(self, event: Event) -> None:
         from mlflow.entities import Metric, Param

@@ -54,7 +54,7 @@ def fan_out(*sinks: EventSink | None) -> EventSink:
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 class RunWriter:

@@ -96,7 +96,7 @@ def light_pass(out: Path, epochs: int) -> tuple[object, list, Path]:
     wait_until(lambda: page.result is not None and not page.is_training(), what="training")
     save(window, out / "train.png")
 
-    page.predict_button.click()
+    page.results.predict_button.click()
     wait_until(lambda: window.predict_page.predictor is not None, what="the model")
     posters = window.data_page.dataset.val.paths[:8]
     window.predict_page.add_inputs(list(posters))

@@ -108,12 +108,22 @@ class DeltaBarsWidget(DeferredPlotWidget):
         self.bars: list[pg.BarGraphItem] = []
         self._layout.addWidget(self.plot)
 
-    def show_deltas(self, runs: list[LabelDeltas]) -> None:
+    def show_deltas(self, runs: list[LabelDeltas], baseline: str = "the first run") -> None:
         self.build()
         import pyqtgraph as pg
 
         self.plot.clear()
         self.bars = []
+        item = self.plot.getPlotItem()
+        one = len(runs) == 1  # its name goes in the title: no legend over the bars
+        title = (
+            f"Per-label AP: {runs[0].name} minus {baseline}"
+            if one
+            else f"Per-label AP vs {baseline}"
+        )
+        item.setTitle(
+            title, color=self.palette().color(QPalette.ColorRole.Text).name(), size="10.5pt"
+        )
         labels = sorted({label for run in runs for label in run.deltas})
         height = 0.8 / max(1, len(runs))
         for position, run in enumerate(runs):
@@ -129,8 +139,8 @@ class DeltaBarsWidget(DeferredPlotWidget):
             bars.opts["name"] = run.name  # BarGraphItem.name() reads it: the legend shows it
             self.plot.addItem(bars)
             self.bars.append(bars)
-        axis = self.plot.getPlotItem().getAxis("left")
-        axis.setTicks([list(enumerate(labels))])
+        item.legend.setVisible(not one)
+        item.getAxis("left").setTicks([list(enumerate(labels))])
         self.plot.addLine(x=0, pen=pg.mkPen(self.palette().color(QPalette.ColorRole.Text)))
 
     def bar_values(self) -> dict[str, list[float]]:
@@ -169,7 +179,7 @@ class CompareWidget(QWidget):
             "AP differences are against the first run selected."
         )
         self.curves.show_runs(curves)
-        self.deltas.show_deltas(deltas)
+        self.deltas.show_deltas(deltas, curves[0].name if curves else "the first run")
         self.differences.setHtml(differences)
 
     def clear(self, hint: str) -> None:

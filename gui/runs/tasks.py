@@ -101,13 +101,24 @@ def compare_view(store: RunStore, run_ids: list[str], colours: list[str]) -> Com
     return ComparisonView(
         curves=[run_curves(r, n, c) for r, n, c in zip(records, names, colours, strict=True)],
         deltas=label_deltas(comparison, names, colours),
-        differences_html=differences_html(comparison),
+        differences_html=differences_html(comparison, lineage_lines(records, names)),
     )
 
 
-def differences_html(comparison: RunComparison) -> str:
+def lineage_lines(records: list[RunRecord], names: list[str]) -> list[str]:
+    """Which of the compared runs continued which (Train more, --init-from)."""
+    name_of = {r.id: name for r, name in zip(records, names, strict=True)}
+    return [
+        f"{name_of[r.id]} continued {name_of[r.parent]} (from its epoch {r.previous_epochs})"
+        for r in records
+        if r.parent in name_of
+    ]
+
+
+def differences_html(comparison: RunComparison, extra: list[str] | None = None) -> str:
     """The comparison's metric, settings and data differences as a short HTML list."""
-    items = "".join(f"<li>{html.escape(line)}</li>" for line in comparison_lines(comparison))
+    lines = comparison_lines(comparison) + (extra or [])
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
     return f"<ul style='margin-left:-24px'>{items}</ul>"
 
 

@@ -20,6 +20,7 @@ def write_run(
     model: Path | None = None,
     images: dict[str, str] | None = None,
     previous_epochs: int = 0,
+    parent: str | None = None,
     started: str = "2026-04-12T13:30:00+00:00",
 ) -> RunRecord:
     """A finished run with a history, per-label APs and (optionally) a copy of `model`."""
@@ -67,5 +68,6 @@ def write_run(
         thresholds=(0.5, 0.5, 0.5),
         model_file="model.safetensors" if model is not None else None,
         previous_epochs=previous_epochs,
+        parent=parent,
     )
     return store.save_record(record)

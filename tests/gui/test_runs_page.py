@@ -54,7 +54,7 @@ def test_lists_the_runs_the_store_wrote(qtbot, page, store):
 
 def test_two_selected_runs_overlay_curves_and_per_label_deltas(qtbot, page, store):
     base = write_run(store, lr=0.01, aps=(0.5, 0.6, 0.7))
-    other = write_run(store, lr=0.001, aps=(0.6, 0.5, 0.9), previous_epochs=3)
+    other = write_run(store, lr=0.001, aps=(0.6, 0.5, 0.9), previous_epochs=3, parent=base.id)
     listed(qtbot, page)
     with qtbot.waitSignal(page.compared, timeout=20_000):
         page.select_runs([base.id, other.id])
@@ -75,6 +75,7 @@ def test_two_selected_runs_overlay_curves_and_per_label_deltas(qtbot, page, stor
     assert swatches[base.id] == run_colour(0) and swatches[other.id] == run_colour(1)
     text = page.compare.differences.toPlainText()
     assert "lr: 0.01 → 0.001" in text and "Same data." in text
+    assert f"{names[1]} continued {names[0]} (from its epoch 3)" in text
 
 
 def test_data_differences_are_listed(qtbot, page, store):

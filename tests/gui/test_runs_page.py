@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from runs_helpers import write_run
@@ -156,3 +157,26 @@ def test_a_thousand_runs_list_through_the_worker(qtbot, page, store):
         worker = page.refresh()
         assert isinstance(worker, FunctionWorker)  # listing runs on a thread of its own
     assert blocker.args[0] == 1000 and page.proxy.rowCount() == 1000
+
+
+def test_export_copies_the_model(qtbot, page, store, tmp_path):
+    model = tmp_path / "m.safetensors"
+    model.write_bytes(b"weights")
+    run = write_run(store, model=model)
+    out = tmp_path / "out" / "copy"
+    out.parent.mkdir()
+    with qtbot.waitSignal(page.status_message, timeout=20_000) as blocker:
+        page.export(store.folder(run.id) / "model.safetensors", out)
+    assert out.with_suffix(".safetensors").read_bytes() == b"weights"
+    assert "exported" in blocker.args[0]
+
+
+def test_evaluation_targets_follow_the_model_label_order(tiny_dataset):
+    from core.base.errors import DataError
+    from gui.runs.evaluate import targets_in_model_order
+
+    names = list(tiny_dataset.val.label_names)
+    reordered = targets_in_model_order(tiny_dataset, names[::-1])
+    assert (reordered == np.asarray(tiny_dataset.val.labels)[:, ::-1]).all()
+    with pytest.raises(DataError, match="no label Nonesuch"):
+        targets_in_model_order(tiny_dataset, [*names, "Nonesuch"])

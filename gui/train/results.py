@@ -45,7 +45,8 @@ class TrainResultsCard(CardWidget):
         self.body.addWidget(self.result_label)
         self.body.addLayout(hbox(self.save_button, self.predict_button, spacing=6))
         self.body.addLayout(hbox(self.evaluate_button, self.runs_button, spacing=6))
-        self.body.addLayout(hbox(self.more_button, self.more_epochs, spacing=6))
+        self.body.addLayout(hbox(self.more_button, spacing=6))  # it names a model: a row of its own
+        self.body.addLayout(hbox(QLabel("Epochs to add:"), self.more_epochs, spacing=6))
         self.body.addLayout(hbox(self.export_job_button))
 
     def _build_buttons(self) -> None:

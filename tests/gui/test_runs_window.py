@@ -59,8 +59,13 @@ def test_a_finished_training_becomes_the_current_model(window, qtbot, tiny_datas
     page = window.train_page
     window.data_page.set_dataset(tiny_dataset)
     page.form.set_config(dataclasses.replace(TINY, epochs=1))
+    runs = window.runs_page.model
+    live_rows: list[bool] = []  # the Runs page's top row as rows come and go
+    runs.rowsInserted.connect(lambda *_: live_rows.append(runs.row(0).live))
     with qtbot.waitSignal(window.predict_page.model_loaded, timeout=180_000):
         page.start_training()
+    assert live_rows and live_rows[0]  # the running training was listed on top, live
+    qtbot.waitUntil(lambda: not any(r.live for r in runs.rows()), timeout=20_000)
     run = RunStore().load("latest")
     model = RunStore().folder(run.id) / "model.safetensors"
     assert window.predict_page.model_path == model

@@ -7,14 +7,14 @@ import argparse
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from core.base.errors import one_line
 from core.cli.output import say
 from core.cli.progress import TrainProgress
 from core.data.datasets import Dataset
 from core.runs import RetentionPolicy, RunWriter, fan_out
-from core.runs.trackers import Tracker, open_trackers, tracked
+from core.runs.trackers import TrackerSet
 
 Train = Callable[[Callable[[Any], None]], Any]  # gets the event sink, returns a TrainResult
 
@@ -32,7 +32,7 @@ def load_options(args: argparse.Namespace) -> dict[str, Any]:
         "format": getattr(args, "format", "auto"),
         "label_column": getattr(args, "label_column", None),
         "delimiter": getattr(args, "delimiter", None),
-        "images_dir": str(images_dir) if images_dir else None,
+        "images_dir": str(Path(images_dir).resolve()) if images_dir else None,
     }
 
 
@@ -55,35 +55,25 @@ def train_and_record(
 ) -> Recorded:
     """Run `train` recorded as a run (finished, stopped or failed) and tracked."""
     # Before a run folder exists: a missing extra or a wrong URI is one line, no run.
-    trackers = open_trackers(getattr(args, "tensorboard", None), getattr(args, "mlflow", None))
+    trackers = TrackerSet(getattr(args, "tensorboard", None), getattr(args, "mlflow", None))
     writer = RunWriter.start(
         config, dataset, origin=origin, parent=parent, load_options=load_options(args)
     )
     say(args, f"run {writer.id}")
-    for tracker in trackers:
-        tracker.bind(writer.id)
+    trackers.bind(writer.id)
     progress = TrainProgress(args)
-    sink = fan_out(progress, writer.on_event, *tracked(trackers))
+    sink = fan_out(progress, writer.on_event, *trackers.sinks())
     try:
         with writer.recording():
             result = train(sink)
     except BaseException:
-        _close(trackers, writer)
+        trackers.close(writer.record, writer.folder)
         raise
     finally:
         progress.close()
     writer.finish(result, retention_override(args))
-    _close(trackers, writer)
+    for problem in trackers.close(writer.record, writer.folder):
+        print(f"marquee: warning: {problem}", file=sys.stderr)
     if writer.retention is not None and writer.retention.ids:
         say(args, f"run retention: {writer.retention.describe()}")
     return Recorded(result, writer)
-
-
-def _close(trackers: list[Tracker], writer: RunWriter) -> None:
-    """Hand each tracker the run as recorded; a tracker's failure is a warning only."""
-    for tracker in trackers:
-        try:
-            tracker.close(writer.record, writer.folder)
-        except Exception as exc:
-            print(f"marquee: warning: {type(tracker).__name__}: {one_line(str(exc))}",
-                  file=sys.stderr)  # fmt: skip

@@ -30,7 +30,8 @@ Public API (stable; the CLI's `marquee runs ...` and the app's Runs page use onl
 - `core.runs.trackers`: TensorBoard and MLflow as event sinks (optional extras).
 
 Layout: `<runs folder>/<id>/record.json` (+ `images.json`, `model.safetensors`) and
-`<runs folder>/index.json`; ids are `YYYYMMDD-HHMMSS-xxxx` (local time, sortable).
+`<runs folder>/index.json`; ids are `YYYYMMDD-HHMMSS-xxxx` (local time, sortable);
+folders of the layout before records (`YYYYMMDD-HHMMSS-<backbone>`) are adopted as runs.
 """
 
 from core.runs.compare import DataChange, RunComparison, compare_runs

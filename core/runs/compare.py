@@ -63,14 +63,14 @@ def compare_runs(records: list[RunRecord]) -> RunComparison:
 
 def _differing_settings(records: list[RunRecord]) -> dict[str, list[Any]]:
     keys = sorted({k for r in records for k in r.settings} - _NOT_SETTINGS)
-    differing = {}
+    differing: dict[str, list[Any]] = {}
     for key in keys:
         values = [r.settings.get(key) for r in records]
         if any(v != values[0] for v in values[1:]):
             differing[key] = values
     labels = [list(r.labels) for r in records]
     if any(v != labels[0] for v in labels[1:]):
-        differing["labels"] = labels
+        differing["labels"] = list(labels)
     return differing
 
 

@@ -35,7 +35,7 @@ def data_identity(dataset: Dataset, load_options: dict[str, Any] | None = None) 
     options = dict(load_options or {})
     options.setdefault("labels", list(dataset.label_names))
     return DataIdentity(
-        path=str(root) if root is not None else dataset.source,
+        path=str(root.resolve()) if root is not None else dataset.source,  # rerun from anywhere
         kind=_kind(dataset.source),
         counts={split: len(part) for split, part in parts.items()},
         labels_fingerprint=labels_hash.hexdigest(),

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.runs.files import write_durable
+from core.runs.legacy import adopt, is_legacy_folder
 from core.runs.record import RunRecord, RunSummary
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,8 @@ log = logging.getLogger(__name__)
 INDEX_NAME = "index.json"
 RECORD_NAME = "record.json"
 INDEX_FORMAT = 1
-RUN_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{4}$")
+# New ids end in 4 hex digits; earlier run folders in the backbone's name (and "-2"...).
+RUN_ID = re.compile(r"^\d{8}-\d{6}-[A-Za-z0-9_.-]+$")
 
 Stamp = tuple[int, int]
 
@@ -93,6 +95,8 @@ def _folder_stamps(root: Path) -> dict[str, Stamp]:
         if not RUN_ID.match(entry.name):
             continue  # the index, settings, folders being removed, old-style folders
         stamp = record_stamp(os.path.join(entry.path, RECORD_NAME))
+        if stamp is None and is_legacy_folder(Path(entry.path)) and adopt(Path(entry.path)):
+            stamp = record_stamp(os.path.join(entry.path, RECORD_NAME))
         if stamp is not None:  # no record yet: a run folder still being created
             stamps[entry.name] = stamp
     return stamps

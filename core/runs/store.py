@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 import secrets
@@ -121,15 +122,22 @@ class RunStore:
         record = self.load(ref).with_changes(starred=on)
         return self.save_record(record, keep_star=False)
 
-    def remove(self, ids: list[str]) -> int:
-        """Remove these runs (ids or references); returns the bytes freed."""
+    def remove(self, ids: builtins.list[str]) -> int:
+        """Remove these runs (ids or references); returns the bytes freed. A run still
+        training is refused (RunNotFound names it): stop it first."""
+        chosen = list(dict.fromkeys(self.resolve(ref) for ref in ids))
+        live = {r.id for r in self.list() if r.status == "running"} & set(chosen)
+        if live:
+            raise RunNotFound(f"The run {sorted(live)[0]} is still training; stop it first.")
         freed = 0
-        for run_id in dict.fromkeys(self.resolve(ref) for ref in ids):
+        for run_id in chosen:
             freed += remove_folder(self.folder(run_id))
         self.list()  # brings the index up to date
         return freed
 
-    def prune_plan(self, keep: int, older_than_days: float | None = None) -> list[RunSummary]:
+    def prune_plan(
+        self, keep: int, older_than_days: float | None = None
+    ) -> builtins.list[RunSummary]:
         return prune_removals(self.list(), keep, older_than_days)
 
     def prune(self, keep: int, older_than_days: float | None = None) -> Removal:

@@ -126,7 +126,11 @@ class TensorBoardTracker:
             self.writer.flush()
 
     def close(self, record: RunRecord, folder: Path) -> None:
-        final = {f"final/{k}": float(v) for k, v in record.metrics.items() if _finite(v)}
+        final = {
+            f"final/{k}": float(v)
+            for k, v in record.metrics.items()
+            if v is not None and _finite(v)
+        }
         if final:
             self.writer.add_hparams(_hparams(record.settings), final, run_name="hparams")
         self.writer.close()
@@ -189,9 +193,9 @@ class MlflowTracker:
             }
             for key, value in tags.items():
                 self.client.set_tag(self.run_id, key, value)
-        for key, value in record.metrics.items():
-            if _finite(value):
-                self.client.log_metric(self.run_id, f"final_{key}", float(value))
+        for name, number in record.metrics.items():
+            if number is not None and _finite(number):
+                self.client.log_metric(self.run_id, f"final_{name}", float(number))
         metrics = folder / "metrics.json"
         if metrics.is_file():
             self.client.log_artifact(self.run_id, str(metrics))
@@ -203,3 +207,29 @@ def _millis() -> int:
     import time
 
     return int(time.time() * 1000)
+
+
+class TrackerSet:
+    """The trackers one training writes to, for any training path (CLI, app, rerun):
+    opened (and checked) before the run exists, bound to its id, fed its events, closed
+    with the record. Closing never raises: a tracker's failure is logged and returned."""
+
+    def __init__(self, tensorboard_dir: str | Path | None = None, mlflow_uri: str | None = None):
+        self.trackers = open_trackers(tensorboard_dir, mlflow_uri)
+
+    def bind(self, run_id: str) -> None:
+        for tracker in self.trackers:
+            tracker.bind(run_id)
+
+    def sinks(self) -> list[Callable[[Event], None]]:
+        return tracked(self.trackers)
+
+    def close(self, record: RunRecord, folder: Path) -> list[str]:
+        problems = []
+        for tracker in self.trackers:
+            try:
+                tracker.close(record, folder)
+            except Exception as exc:
+                problems.append(f"{type(tracker).__name__}: {one_line(str(exc))}")
+                log.warning("%s", problems[-1])
+        return problems

@@ -143,7 +143,7 @@ class RunWriter:
         sync_file(path)
         after_model_saved(path)
         meta = result.meta
-        final = dict(
+        final: dict[str, Any] = dict(
             status="stopped" if result.stopped_early else "finished",
             ended=now_iso(),
             wall_s=self._elapsed(),

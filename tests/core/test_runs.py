@@ -79,6 +79,9 @@ def test_references_resolve_by_prefix_latest_and_best(dataset, tmp_path):
         store.resolve(ids[0][:8])  # same day: ambiguous
     with pytest.raises(RunNotFound, match="No run matches"):
         store.resolve("nothing")
+    live = RunWriter.start({}, dataset, store=store)
+    with pytest.raises(RunNotFound, match="still training"):
+        store.remove([live.id])
 
 
 def test_a_missing_or_damaged_index_is_rebuilt_from_the_folders(dataset, tmp_path):
@@ -129,3 +132,36 @@ def test_compare_names_settings_data_changes_and_deltas(dataset, tmp_path):
 def test_retention_setting_round_trips(tmp_path: Path):
     RetentionPolicy(keep_last=5, max_disk_gb=None).save(tmp_path)
     assert RetentionPolicy.load(tmp_path) == RetentionPolicy(keep_last=5, max_disk_gb=None)
+
+
+def test_run_folders_from_before_records_list_once_adopted(trained, tmp_path):
+    from dataclasses import asdict
+
+    from core.modelfile.checkpoint import save_model
+
+    folder = tmp_path / "20261101-093000-efficientnet_lite0"
+    save_model(folder / "model.safetensors", trained.result.model, trained.result.meta)
+    history = [asdict(e) for e in trained.result.history]
+    metrics = {"final": trained.result.meta.metrics, "epochs": history}
+    (folder / "metrics.json").write_text(json.dumps(metrics, default=str))
+    (run,) = RunStore(tmp_path).list()
+    assert run.id == folder.name and run.status == "finished" and run.origin == "earlier"
+    assert run.map == trained.result.meta.metrics["map"] and run.epochs == 2
+    assert RunStore(tmp_path).model_path("latest") == folder / "model.safetensors"
+
+
+def test_retention_after_a_run_says_what_it_removed(trained, dataset, tmp_path, caplog):
+    store = RunStore(tmp_path)
+    policy = RetentionPolicy(keep_last=1, keep_best_per_dataset=False)
+    older = [RunWriter.start({}, dataset, store=store) for _ in range(2)]
+    for writer in older:
+        writer._save(status="failed")
+    writer = RunWriter.start(trained.result.meta.config, dataset, store=store)
+    with caplog.at_level("INFO", logger="core.runs.store"):
+        writer.finish(trained.result, policy)
+    assert writer.retention is not None
+    assert set(writer.retention.ids) == {w.id for w in older}
+    assert writer.retention.describe().startswith("removed 2 runs")
+    assert [r.id for r in store.list()] == [writer.id]
+    (line,) = [r.getMessage() for r in caplog.records if "retention" in r.getMessage()]
+    assert "the last 1 runs" in line and "removed 2 runs" in line

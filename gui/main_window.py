@@ -268,7 +268,7 @@ class MainWindow(QMainWindow):
             print(f"READY {time.time():.6f}", flush=True)
             QTimer.singleShot(0, QApplication.quit)
             return
-        self.train_page.restore_last_run()  # the newest run's curves, read in a worker
+        self.train_page.restore_last_run(self.prefs.value("predict/model", "", str))
         if self._restore_data:
             self.data_page.restore_last_source()
 

@@ -221,9 +221,10 @@ class RunsTableModel(QAbstractTableModel):
             return self._swatches.get(row.run_id, "")
         if role == Qt.ItemDataRole.ToolTipRole:
             return f"{row.run_id or 'the training running now'} · {row.status}"
-        if role == Qt.ItemDataRole.FontRole and row.live:
-            font = QFont()
-            font.setBold(True)
+        if role == Qt.ItemDataRole.FontRole and row.status != "finished":
+            font = QFont()  # running: bold; stopped or failed: italic (the tooltip says which)
+            font.setBold(row.live)
+            font.setItalic(not row.live)
             return font
         if role == Qt.ItemDataRole.TextAlignmentRole and index.column() >= 5:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)

@@ -73,16 +73,16 @@ def train_more_from_file_task(model_file: Path, data: Dataset, epochs: int) -> T
     return task
 
 
-def saved_run_task(model_file: Path | None, root: Path | None = None) -> Task:
-    """The run that holds `model_file` (None: the newest run with a model), or None."""
+def saved_run_task(model_file: Path | None, newest: bool = False, root: Path | None = None) -> Task:
+    """The run that holds `model_file`, else (with `newest`, or no file) the newest run
+    with a model; None when there is none."""
 
     def task(_state: TaskState) -> SavedRun | None:
         from core.runs import RunStore
 
         store = RunStore(root)
-        if model_file is not None:
-            run_id = store.run_of_model(model_file)
-        else:
+        run_id = store.run_of_model(model_file) if model_file is not None else None
+        if run_id is None and (newest or model_file is None):
             run_id = next((s.id for s in store.list() if s.has_model), None)
         if run_id is None:
             return None
@@ -108,9 +108,10 @@ class SavedRunView(QObject):
         self.plots, self.table = plots, table
         self.model_file: Path | None = None  # the run drawn now (None: a live one, or none)
 
-    def show(self, model_file: Path | None) -> None:
-        """Draw the run of `model_file` (None: the newest run with a model)."""
-        self.tasks.start(saved_run_task(model_file), "saved-run", on_done=self._on_read)
+    def show(self, model_file: Path | None, newest: bool = False) -> None:
+        """Draw the run of `model_file` (see `saved_run_task` for `newest`)."""
+        task = saved_run_task(model_file, newest)
+        self.tasks.start(task, "saved-run", on_done=self._on_read)
 
     def forget(self) -> None:
         """A training starts: its live curves replace the saved ones."""

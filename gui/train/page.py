@@ -243,10 +243,11 @@ class TrainPage(QWidget):
         if not self.is_training() and model_file not in drawn:
             self.saved_run.show(model_file)
 
-    def restore_last_run(self) -> None:
-        """After a restart: the newest run with a model, its curves and tuned thresholds."""
+    def restore_last_run(self, current: str = "") -> None:
+        """After a restart: the run of the current model (the file last open in Predict),
+        else the newest run; its curves and tuned thresholds. Train more continues it."""
         if self.result is None and self.results.source is None and not self.is_training():
-            self.saved_run.show(None)
+            self.saved_run.show(Path(current) if current else None, newest=True)
 
     def _on_saved_run_shown(self, saved: continuing.SavedRun) -> None:
         if self.results.source is None:  # the restored last run: Train more continues it

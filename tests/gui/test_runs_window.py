@@ -103,3 +103,23 @@ def test_deleted_runs_are_gone_after_closing(window, qtbot):
     assert (store.root / ".trash" / run.id).is_dir()
     window.close()
     assert not (store.root / ".trash").exists() and store.list() == []
+
+
+def test_after_a_restart_train_more_continues_the_model_last_open(qtbot, marquee_home, model_file):
+    from gui.main_window import MainWindow
+    from gui.settings import Preferences
+
+    store = RunStore()
+    current = write_run(store, model=model_file, epochs=2, started="2026-04-11T10:00:00+00:00")
+    write_run(store, model=model_file, epochs=3)  # newer, but not the model last open
+    prefs = Preferences()
+    prefs.set_value("predict/model", str(store.folder(current.id) / "model.safetensors"))
+    prefs.sync()
+    window = MainWindow(restore_data=False)
+    window.confirm_close = lambda: True
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.train_page.saved_run.shown, timeout=30_000):
+        window.show()
+    assert window.train_page.plots.epoch_x == [1.0, 2.0]
+    assert short_name(current.id) in window.train_page.results.more_button.text()
+    window.close()

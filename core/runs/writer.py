@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 from core import __version__
 from core.base.errors import Cancelled, one_line
 from core.runs.files import sync_file, write_durable
-from core.runs.identity import data_identity
 from core.runs.record import EpochRecord, RunRecord
 from core.runs.retention import RetentionPolicy
 from core.runs.store import MODEL_NAME, Removal, RunStore
@@ -83,6 +82,8 @@ class RunWriter:
         that model lives in a run folder). `load_options`: how the data set was read
         (format, label_column, delimiter, images_dir), for `marquee runs rerun`.
         """
+        from core.runs.identity import data_identity  # numpy: not on the app's start-up path
+
         store = store or RunStore()
         settings = dict(config) if isinstance(config, dict) else asdict(config)
         if parent is None and settings.get("init_from"):

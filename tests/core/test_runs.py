@@ -165,3 +165,27 @@ def test_retention_after_a_run_says_what_it_removed(trained, dataset, tmp_path, 
     assert [r.id for r in store.list()] == [writer.id]
     (line,) = [r.getMessage() for r in caplog.records if "retention" in r.getMessage()]
     assert "the last 1 runs" in line and "removed 2 runs" in line
+
+
+def test_retention_keeps_starred_recent_and_best_then_caps_the_disk():
+    from core.runs import RunSummary
+    from core.runs.retention import retention_removals
+
+    def run(i: int, score: float, data: str = "a", starred: bool = False) -> RunSummary:
+        return RunSummary(
+            id=f"run{i}", started=f"2026-01-{i + 1:02d}T00:00:00+00:00", ended=None,
+            status="finished", dataset=data, dataset_path=f"/{data}", data_fingerprint="",
+            backbone="b", strategy="freeze", epochs=1, image_size=64, map=score,
+            f1_micro=None, f1_macro=None, wall_s=1.0, disk_bytes=4 * 10**9, starred=starred,
+            parent=None, device="cpu", origin="cli", has_model=True,
+        )  # fmt: skip
+
+    runs = [run(0, 0.9), run(1, 0.5, starred=True), run(2, 0.8, "b"), run(3, 0.1), run(4, 0.2)]
+    keep_two = RetentionPolicy(keep_last=2, max_disk_gb=None)
+    assert {r.id for r in retention_removals(runs, keep_two)} == set()  # 0,2 best; 1 starred
+    capped = RetentionPolicy(keep_last=2, max_disk_gb=12)  # 4 GB each: three fit
+    # The cap goes into the recent runs, oldest first; starred and best stay.
+    assert [r.id for r in retention_removals(runs, capped)] == ["run3", "run4"]
+    plain = RetentionPolicy(keep_last=1, keep_best_per_dataset=False, max_disk_gb=None)
+    assert {r.id for r in retention_removals(runs, plain)} == {"run0", "run2", "run3"}
+    assert retention_removals(runs, RetentionPolicy(enabled=False)) == []

@@ -23,7 +23,7 @@ def run_backbones(args: argparse.Namespace) -> int:
     if args.download:
         return _download(args)
     if args.remove:
-        from core.model.hub_cache import remove_downloaded
+        from core.model.downloaded import remove_downloaded
 
         freed = remove_downloaded(args.remove)
         if args.json:

@@ -70,7 +70,7 @@ def explain(info: BackboneInfo) -> str:
 
 def catalog() -> list[BackboneEntry]:
     """Every backbone with where its weights stand and its measured CPU speed."""
-    from core.model.hub_cache import list_downloaded
+    from core.model.downloaded import list_downloaded
 
     downloaded = {d.backbone: d for d in list_downloaded()}
     speeds = measured_speeds().get("backbones", {})

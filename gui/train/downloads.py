@@ -82,7 +82,7 @@ class DownloadedModelsDialog(QDialog):
             return
 
         def remove(_state: TaskState) -> int:
-            from core.model.hub_cache import remove_downloaded
+            from core.model.downloaded import remove_downloaded
 
             return remove_downloaded(name)
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from core.base.errors import Cancelled
-from core.model import downloads, hub_cache
+from core.model import downloaded, downloads, hub_cache
 from core.model.backbones import create_backbone
 from core.model.downloads import CorruptDownload, DownloadProgress, HubUnreachable, fetch_weights
 from tests.hub_server import HubServer, hub_server, timm_weights
@@ -84,7 +84,7 @@ def test_cancel_keeps_the_partial_file_and_the_next_download_resumes(
     partial = next(hub_cache.repo_folder(REPO).glob("blobs/*.incomplete"))
     kept = partial.stat().st_size
     assert 0 < kept < len(weights)
-    listed = hub_cache.list_downloaded()
+    listed = downloaded.list_downloaded()
     assert [(d.backbone, d.partial_bytes, d.complete) for d in listed] == [(NAME, kept, False)]
     path = fetch_weights(NAME)
     assert path.read_bytes() == weights
@@ -118,10 +118,10 @@ def test_offline_gives_one_clear_line(tmp_path: Path, monkeypatch: pytest.Monkey
 def test_listing_and_removing_downloaded_weights(hub: HubServer, weights: bytes) -> None:
     hub.host(REPO, FILE, weights)
     fetch_weights(NAME)
-    [entry] = hub_cache.list_downloaded()
+    [entry] = downloaded.list_downloaded()
     assert (entry.backbone, entry.nbytes, entry.complete) == (NAME, len(weights), True)
-    assert hub_cache.remove_downloaded(NAME) == len(weights)
-    assert hub_cache.list_downloaded() == []
+    assert downloaded.remove_downloaded(NAME) == len(weights)
+    assert downloaded.list_downloaded() == []
     assert downloads.cached_weights(NAME) is None
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from gui_helpers import TINY
 
-from core.model import hub_cache
+from core.model import downloaded
 from core.model.downloads import DownloadProgress
 from tests.hub_server import hub_server, timm_weights
 
@@ -55,7 +55,7 @@ def test_download_progress_and_cancel_on_the_train_page(window, qtbot, tiny_data
     qtbot.waitUntil(lambda: not page.is_training(), timeout=10_000)
     assert page.result is None and page.progress_card.bar.format() == "Cancelled"
     assert page.stop_button.text() == "Stop"
-    [entry] = hub_cache.list_downloaded()
+    [entry] = downloaded.list_downloaded()
     assert entry.backbone == NAME and entry.partial_bytes > 0 and not entry.complete
 
 
@@ -75,5 +75,5 @@ def test_downloaded_models_dialog_lists_and_removes(qtbot, hub):
     assert dialog.remove_button.isEnabled()
     dialog.remove_button.click()
     qtbot.waitUntil(lambda: dialog.status.text() == "Nothing is downloaded.", timeout=30_000)
-    assert hub_cache.list_downloaded() == []
+    assert downloaded.list_downloaded() == []
     dialog.close()

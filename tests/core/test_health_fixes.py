@@ -260,7 +260,7 @@ def test_bulk_accept_takes_sure_fixes_and_the_training_copy_of_a_leak(tmp_path) 
 
     report = HealthReport(
         [
-            LabelIssue("train/a.jpg", "train", 0, "Crime", 0, 1, 0.95),
+            LabelIssue("train/a.jpg", "train", 0, "Crime", 0, 1, 0.96),
             LabelIssue("train/b.jpg", "train", 1, "Action", 1, 0, 0.5),
         ],
         [
@@ -289,10 +289,10 @@ def test_bulk_accept_needs_a_surer_score_to_remove_a_label_than_to_add_one(tmp_p
 
     report = HealthReport(
         [
-            issue("add_sure", 0, 0.85),
-            issue("add_unsure", 0, 0.75),
-            issue("remove_sure", 1, 0.98),
-            issue("remove_unsure", 1, 0.95),
+            issue("add_sure", 0, 0.96),
+            issue("add_unsure", 0, 0.85),
+            issue("remove_sure", 1, 0.995),
+            issue("remove_unsure", 1, 0.97),
         ]
     )
     log = FixLog.for_dataset(tmp_path)

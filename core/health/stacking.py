@@ -8,7 +8,8 @@ label, a small L2-regularised logistic regression on [logit heads, logit vote, o
 labels] is trained on the given labels of all folds but one and scores the held-out fold
 (cross-fitting, as the heads are), so no image's own label ever decides its probability.
 It replaces a fixed half-and-half average: each label learns how far to trust the probe
-against the vote, and the combinations its labels come in.
+against the vote, and the combinations its labels come in. A label with too few examples
+for such a fit keeps the average.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ import numpy as np
 from core.health.oof import fold_assignment
 
 NEWTON_STEPS = 25
+# The usual rule for a logistic regression that generalises: at least 10 of the rarer
+# outcome per input (Peduzzi et al., J Clin Epidemiol 1996). A label with fewer in the
+# training folds (a small data set, a rare label) keeps the plain average of the two.
+EVENTS_PER_INPUT = 10
 PROBABILITY_FLOOR = 1e-4  # the heads' probabilities are clipped here before the logit
 
 
@@ -51,12 +56,15 @@ def combined_probabilities(
 ) -> np.ndarray:
     """N x labels probabilities, each image's from regressions fitted without it."""
     heads = np.asarray(heads, dtype=np.float64)
+    votes = np.asarray(votes, dtype=np.float64)
     target = (np.asarray(given) > 0.5).astype(np.float64)
-    inputs = witnesses(heads, np.asarray(votes, dtype=np.float64), target, neighbours)
+    inputs = witnesses(heads, votes, target, neighbours)
     fold_of = fold_assignment(len(heads), folds, seed)
-    probs = np.zeros_like(heads)
+    probs = (heads + votes) / 2
     for j in range(heads.shape[1]):
         x = inputs(j)
+        if not enough_examples(target[:, j], x.shape[1], folds):
+            continue
         for fold in range(folds):
             held = fold_of == fold
             if not held.any():
@@ -64,6 +72,12 @@ def combined_probabilities(
             weights = fit_logistic(x[~held], target[~held, j])
             probs[held, j] = predict(x[held], weights)
     return probs
+
+
+def enough_examples(target: np.ndarray, inputs: int, folds: int) -> bool:
+    """Whether the training folds hold EVENTS_PER_INPUT of the rarer value per input."""
+    rarer = min(target.sum(), len(target) - target.sum())
+    return rarer * (folds - 1) / folds >= EVENTS_PER_INPUT * inputs
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0) -> np.ndarray:

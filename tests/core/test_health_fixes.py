@@ -88,6 +88,12 @@ def test_stacking_never_lets_an_image_own_label_decide_its_probability() -> None
     assert np.abs(after - before).max() > 0  # while the label does move the others' fits
 
 
+def test_stacking_keeps_the_average_where_a_label_has_too_few_examples() -> None:
+    heads, votes, given, _ = _planted_witnesses()
+    small = combined_probabilities(heads[:40], votes[:40], given[:40])  # ~14 positives a label
+    assert np.allclose(small, (heads[:40] + votes[:40]) / 2)
+
+
 def test_neighbour_votes_never_use_the_image_itself() -> None:
     features = torch.eye(4).repeat_interleave(2, dim=0) + 0.01 * torch.randn(8, 4)
     targets = np.array([[1], [0], [1], [1], [0], [0], [1], [1]], dtype=np.float32)

@@ -114,7 +114,9 @@ def _look(
     return data, probs, near
 
 
-def _combined(heads: np.ndarray, votes: np.ndarray, given: np.ndarray, options: DoctorOptions):
+def _combined(
+    heads: np.ndarray, votes: np.ndarray, given: np.ndarray, options: DoctorOptions
+) -> np.ndarray:
     if options.combine == "mean":
         return (heads + votes) / 2
     if options.combine != "stacked":

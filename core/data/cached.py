@@ -18,6 +18,7 @@ from core.data.cache import SHARD_BYTES, ImageCache, cache_enabled
 from core.data.cache_integrity import log
 from core.data.cache_shards import CachedRecords
 from core.data.decode import Progress
+from core.data.image_open import DECODE_REVISION
 
 
 def load_split_images(
@@ -48,7 +49,8 @@ def embedding_family(backbone: torch.nn.Module, *details: object) -> str:
     """Names the embeddings of this exact backbone (a hash of its weights) under `details`
     (image size, normalisation, device, precision): change any and the family changes."""
     digest = hashlib.blake2b(digest_size=12)
-    digest.update(repr((type(backbone).__name__, torch.__version__, *details)).encode())
+    identity = (type(backbone).__name__, torch.__version__, DECODE_REVISION, *details)
+    digest.update(repr(identity).encode())
     for name, tensor in sorted(backbone.state_dict().items()):
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())

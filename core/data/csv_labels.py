@@ -68,7 +68,7 @@ class CsvLabels:
 def read_table(path: Path, rel: str) -> pd.DataFrame:
     """The whole CSV as stripped strings; DataError when it cannot be parsed."""
     pd = _pandas()
-    separator = _sniff_separator(path)
+    separator = sniff_separator(path)
     _check_header(path, rel, separator)  # before pandas reads what could be a huge body
     try:
         frame = pd.read_csv(
@@ -128,7 +128,8 @@ def _refuse_repeated_columns(columns: list[str], rel: str) -> None:
         )
 
 
-def _sniff_separator(path: Path) -> str:
+def sniff_separator(path: Path) -> str:
+    """The separator of a label file: a tab for .tsv, else the first of , tab ; in its header."""
     if path.suffix.lower() == ".tsv":
         return "\t"
     try:

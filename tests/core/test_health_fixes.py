@@ -226,12 +226,12 @@ def replace(src, dst):  # the backup is in place; the new file is about to take 
 if when == "replace":
     os.replace = replace
 else:  # half-way through writing the new file
-    def half(self, text, **kwargs):
-        with open(self, "w") as handle:
-            handle.write(text[: len(text) // 2])
+    def half(self, data, **kwargs):
+        with open(self, "wb") as handle:
+            handle.write(data[: len(data) // 2])
             handle.flush()
             os.kill(os.getpid(), signal.SIGKILL)
-    Path.write_text = half
+    Path.write_bytes = half
 corrected.write_back(root, log)
 """
 

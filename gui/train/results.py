@@ -18,6 +18,7 @@ from gui.workers import FunctionWorker, TaskState, WorkerSet
 if TYPE_CHECKING:
     from core.base.config import TrainConfig
     from core.data.datasets import Dataset
+    from core.inference.predictor import Predictor
     from core.training.loop import TrainResult
 
 
@@ -126,15 +127,15 @@ class TrainResultsCard(CardWidget):
         """The last model on `dataset`'s validation images: PR curves, counts, error gallery."""
         if self.result is None:
             return None
-        from core.inference.predictor import Predictor  # torch is loaded: a model was just trained
+        model, meta = self.result.model, self.result.meta
+
+        def make_predictor() -> Predictor:  # in the dialog's worker: seconds of work
+            from core.inference.predictor import Predictor
+
+            return Predictor.for_model(model, meta)
 
         val = dataset.val
-        dialog = EvaluationDialog(
-            Predictor.for_model(self.result.model, self.result.meta),
-            list(val.paths),
-            val.labels,
-            parent=self,
-        )
+        dialog = EvaluationDialog(make_predictor, meta, list(val.paths), val.labels, parent=self)
         dialog.thresholds_chosen.connect(self.use_thresholds)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()

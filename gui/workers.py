@@ -13,6 +13,7 @@ import os
 import queue
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -205,10 +206,13 @@ class ThumbnailWorker(QThread):
             except queue.Empty:
                 break
 
-    def stop(self, timeout_ms: int = 2000) -> None:
+    def stop(self, timeout_ms: int = 200) -> None:
+        """Stop loading; a thumbnail still decoding after `timeout_ms` finishes on its own
+        (the thread is kept until then, see `retire`)."""
         self._stopped = True
         self.requestInterruption()
-        self.wait(timeout_ms)
+        if not self.wait(timeout_ms):
+            retire(self)
 
     def run(self) -> None:
         lower_thread_priority()
@@ -273,3 +277,61 @@ class WorkerSet:
         for worker in list(self._running):
             worker.requestInterruption()
         return all(worker.wait(timeout_ms) for worker in list(self._running))
+
+    def release(self) -> list[QThread]:
+        """Ask every worker to stop and return at once (closing a window must not wait for a
+        training step); the running ones are kept alive until they end (`retire`) and finish
+        what they do on a stop, such as saving the best model so far. Returns those."""
+        self.closed = True
+        running = [worker for worker in self._running if worker.isRunning()]
+        for worker in self._running:
+            worker.requestInterruption()
+        for worker in running:
+            retire(worker)
+        return running
+
+
+class _Retired(QObject):
+    """Threads asked to stop whose window is gone: referenced until `finished` arrives on
+    the UI thread. A QThread destroyed while it runs aborts the whole process."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: set[QThread] = set()
+
+    def keep(self, thread: QThread) -> None:
+        if thread in self.threads:
+            return
+        thread.setParent(None)  # a parent widget deleted now must not take the thread along
+        self.threads.add(thread)
+        thread.finished.connect(self._on_thread_finished, Qt.ConnectionType.QueuedConnection)
+
+    def _on_thread_finished(self) -> None:
+        self.threads = {t for t in self.threads if not t.isFinished()}
+
+
+_retired: _Retired | None = None
+
+
+def retire(thread: QThread) -> None:
+    """Keep `thread` (already asked to stop) referenced until it ends, whoever owned it."""
+    global _retired
+    if not thread.isRunning():
+        return
+    if _retired is None:
+        _retired = _Retired()
+    _retired.keep(thread)
+
+
+def still_running() -> list[QThread]:
+    """Retired threads that have not ended yet."""
+    return [t for t in (_retired.threads if _retired else ()) if t.isRunning()]
+
+
+def wait_for_retired(timeout_ms: int) -> bool:
+    """At exit, after the window is gone: give the retired threads up to `timeout_ms` to
+    end (a stopped training saves its run). False if one still runs."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    for thread in still_running():
+        thread.wait(max(0, int((deadline - time.monotonic()) * 1000)))
+    return not still_running()

@@ -268,5 +268,5 @@ class EvaluationDialog(QDialog):
     def done(self, result: int) -> None:
         self._loader.stop()
         self.tasks.cancel()
-        self.workers.stop_all(timeout_ms=10_000)
+        self.workers.release()  # never wait on the UI thread for a prediction batch
         super().done(result)

@@ -82,3 +82,13 @@ def window(qtbot, marquee_home):
     # rather than by a GC pass that happens to run in a later test's worker thread (seen once:
     # a segfault in "Garbage-collecting" inside a model-loading worker).
     gc.collect()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def retired_threads_end_before_exit():
+    """Threads a closed window asked to stop end before the interpreter does (as the app
+    waits for them, gui.app.finish_workers): a QThread destroyed while it runs aborts."""
+    yield
+    from gui.workers import wait_for_retired
+
+    wait_for_retired(120_000)

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from gui.serve.panel import ServePanel
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp)"
+TUNED_KEY = "predict/tuned_thresholds"  # the "use tuned thresholds" tick, across restarts
 
 
 def is_image_or_folder(path: Path) -> bool:
@@ -85,6 +86,9 @@ class PredictPage(QWidget):
         self.serve_panel: ServePanel | None = None  # the last one opened
         thumbnails.ready.connect(self._on_thumbnails_ready)
         self._build()
+        tuned = self.threshold_controls.tuned  # the tick survives a restart
+        tuned.setChecked(self.prefs.value(TUNED_KEY, False, bool))
+        tuned.toggled.connect(lambda on: self.prefs.set_value(TUNED_KEY, on))
         self._update_actions()
 
     # ------------------------------------------------------------------ layout

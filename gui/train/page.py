@@ -30,7 +30,7 @@ from gui.settings import Preferences
 from gui.tasks import TaskSlot
 from gui.train.evaluation import EvaluationDialog
 from gui.train.form import TrainFormWidget
-from gui.train.progress import TrainProgressCard
+from gui.train.progress import TrainProgressCard, outcome_text
 from gui.train.results import TrainResultsCard
 from gui.widgets.cards import CardWidget, hbox, page_header
 from gui.widgets.label_table import LabelMetricsTable
@@ -292,15 +292,10 @@ class TrainPage(QWidget):
     def _on_worker_succeeded(self, outcome: TrainingOutcome) -> None:
         result, run_dir, save_error = outcome.result, outcome.run_dir, outcome.save_error
         self.results.set_model(result, run_dir)
-        metrics = result.meta.metrics
-        how = "Stopped early; kept the best model so far." if result.stopped_early else "Done."
-        best, score, f1 = (metrics.get(k) for k in ("best_epoch", "map", "f1_macro"))
-        started = self.progress_card.started
-        if started is not None and isinstance(best, int):
-            best += started.previous_epochs  # Train more: count from the first run
+        started = self.progress_card.started  # Train more: epochs count from the first run
+        previous = started.previous_epochs if started is not None else 0
         self.results.result_label.setText(
-            f"{how}\nBest epoch {best}: validation mAP {score or 0:.3f}, "
-            f"F1 {f1 or 0:.3f} (tuned thresholds)."
+            outcome_text(result.meta.metrics, result.stopped_early, previous)
         )
         if save_error:
             show_error(self, f"The run could not be saved: {save_error}")

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QFileDialog, QLabel, QPushButton, QSpinBox, QWidge
 from core.base.paths import runs_dir
 from gui.errors import show_error
 from gui.train.evaluation import EvaluationDialog
+from gui.train.form import epochs_suffix
 from gui.widgets.cards import CardWidget, hbox
 from gui.workers import FunctionWorker, TaskState, WorkerSet
 
@@ -73,7 +74,10 @@ class TrainResultsCard(CardWidget):
         self.more_epochs = QSpinBox()
         self.more_epochs.setRange(1, 500)
         self.more_epochs.setValue(3)
-        self.more_epochs.setSuffix(" epochs")
+        self.more_epochs.setSuffix(epochs_suffix(self.more_epochs.value()))
+        self.more_epochs.valueChanged.connect(
+            lambda n: self.more_epochs.setSuffix(epochs_suffix(n))
+        )
         self.more_epochs.setToolTip("How many more epochs Train more runs")
         self.more_button = QPushButton("Train more")
         self.more_button.setToolTip("Continue this model for more epochs; the plots go on")

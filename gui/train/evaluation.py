@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     from core.training.metrics import LabelReport
 
 THUMB = 96
+# Builds the predictor in the dialog's worker; gets a should_stop callable.
+PredictorFactory = Callable[[Callable[[], bool]], "Predictor"]
 TOP_K = 8
 
 
@@ -53,14 +55,14 @@ class _Scores:
 
 
 def _evaluate_task(
-    make_predictor: Callable[[], Predictor], paths: list[Path], targets: np.ndarray, thresholds
+    make_predictor: PredictorFactory, paths: list[Path], targets: np.ndarray, thresholds
 ):
     def task(state: TaskState) -> _Scores:
         from core.training.metrics import label_reports
 
         # Building a predictor hashes the weights and may export an ONNX graph: seconds,
         # so here in the worker, never on the UI thread.
-        predictor = make_predictor()
+        predictor = make_predictor(state.should_stop)
         state.check_stop()
         results = predictor.predict(
             paths, should_stop=state.should_stop, progress=lambda d, t: state.progress(d, t)
@@ -86,7 +88,7 @@ class EvaluationDialog(QDialog):
 
     def __init__(
         self,
-        make_predictor: Callable[[], Predictor],
+        make_predictor: PredictorFactory,
         meta: ModelMeta,
         paths: list[Path],
         targets: np.ndarray,

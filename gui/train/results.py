@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -131,11 +132,16 @@ class TrainResultsCard(CardWidget):
         """The last model on `dataset`'s validation images: PR curves, counts, error gallery."""
         if self.result is None:
             return None
-        model, meta = self.result.model, self.result.meta
+        model, meta, saved = self.result.model, self.result.meta, self.model_file()
 
-        def make_predictor() -> Predictor:  # in the dialog's worker: seconds of work
+        def make_predictor(should_stop: Callable[[], bool]) -> Predictor:  # in a worker
             from core.inference.predictor import Predictor
 
+            if saved is not None and saved.is_file():  # its graph exported in a child process
+                from gui.graph_warmup import warm_graph_cache
+
+                warm_graph_cache(saved, should_stop)
+                return Predictor.from_file(saved)
             return Predictor.for_model(model, meta)
 
         val = dataset.val

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +65,36 @@ def model_file(tiny_dataset: Dataset, tmp_path_factory: pytest.TempPathFactory) 
     return save_model(
         tmp_path_factory.mktemp("model") / "tiny.safetensors", result.model, result.meta
     )
+
+
+@pytest.fixture(scope="session")
+def model_graphs(model_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ONNX graph of `model_file`, exported once for the session (every test's cache
+    starts empty, and the app exports a missing graph in a child process: seconds each)."""
+    from core.base.paths import cache_dir
+    from core.inference.predictor import Predictor
+
+    home, before = tmp_path_factory.mktemp("graphs-home"), os.environ.get("MARQUEE_HOME")
+    os.environ["MARQUEE_HOME"] = str(home)
+    try:
+        Predictor.from_file(model_file)
+        return cache_dir() / "onnx"
+    finally:
+        os.environ["MARQUEE_HOME"] = before or ""
+
+
+@pytest.fixture(autouse=True)
+def model_graph_in_the_cache(request: pytest.FixtureRequest, marquee_home: Path) -> None:
+    """A test that uses `model_file` finds its graph in its own cache, as after a first run."""
+    if "model_file" not in request.fixturenames:
+        return
+    from core.base.paths import cache_dir
+
+    graphs = request.getfixturevalue("model_graphs")
+    target = cache_dir() / "onnx"
+    target.mkdir(parents=True, exist_ok=True)
+    for graph in graphs.glob("*.onnx"):
+        shutil.copy(graph, target / graph.name)
 
 
 @pytest.fixture

@@ -189,6 +189,9 @@ def phases(window, monitor: StallMonitor, data: Path, unlabelled: Path, args) ->
     predict.load_model(model_file)
     wait_until(lambda: predict.model_path == model_file and not predict.tasks.busy())
 
+    monitor.phase = "baseline: open model, export here"
+    open_with_export_in_process(predict, result, data.parent / "baseline.safetensors")
+
     monitor.phase = "predict posters"
     posters = sorted(data.glob("val/*.jpg"))
     predict.add_inputs(posters)
@@ -218,6 +221,29 @@ def phases(window, monitor: StallMonitor, data: Path, unlabelled: Path, args) ->
 
     monitor.phase = "close during training"
     close_during_training(window, monitor)
+
+
+def open_with_export_in_process(predict, result, out: Path) -> None:
+    """The same as "open model" for a model no cache knows, with the graph exported in the
+    app's own process as before (the baseline of this run; not judged)."""
+    import copy
+
+    import torch
+
+    import gui.graph_warmup
+    from core.modelfile.checkpoint import save_model
+
+    model = copy.deepcopy(result.model)
+    with torch.no_grad():
+        next(model.parameters()).mul_(0.5)  # other weights: a graph no cache holds
+    save_model(out, model, result.meta)
+    real = gui.graph_warmup.warm_graph_cache
+    gui.graph_warmup.warm_graph_cache = lambda *a, **k: False
+    try:
+        predict.load_model(out)
+        wait_until(lambda: predict.model_path == out and not predict.tasks.busy())
+    finally:
+        gui.graph_warmup.warm_graph_cache = real
 
 
 def train_quietly(window, monitor: StallMonitor):

@@ -126,7 +126,7 @@ def finish_workers(code: int) -> int:
     """The window is gone: let the workers it asked to stop end (a stopped training saves
     its run first). One still running after EXIT_WAIT_S must not be destroyed mid-run (that
     aborts): the process ends without tearing it down."""
-    from gui.workers import wait_for_retired
+    from gui.thread_keeper import wait_for_retired
 
     if wait_for_retired(EXIT_WAIT_S * 1000):
         return code

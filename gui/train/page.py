@@ -114,8 +114,6 @@ class TrainPage(QWidget):
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.viewport().setAutoFillBackground(False)
-        self.form.setAutoFillBackground(False)
-        self.settings_scroll = scroll
         settings = CardWidget("Settings")
         settings.body.addWidget(scroll, 1)
         settings.body.addLayout(hbox(self.start_button, self.stop_button))
@@ -131,8 +129,7 @@ class TrainPage(QWidget):
         left.setSpacing(14)
         left.addWidget(settings, 1)
         left.addWidget(self.results)
-        bar = scroll.verticalScrollBar().sizeHint().width()
-        left_box.setFixedWidth(SETTINGS_WIDTH + 40 + bar)  # the form, the card's margins, a bar
+        left_box.setFixedWidth(SETTINGS_WIDTH + 40 + scroll.verticalScrollBar().sizeHint().width())
 
         body = QHBoxLayout()
         body.setSpacing(16)

@@ -121,6 +121,6 @@ def retired_threads_end_before_exit():
     """Threads a closed window asked to stop end before the interpreter does (as the app
     waits for them, gui.app.finish_workers): a QThread destroyed while it runs aborts."""
     yield
-    from gui.workers import wait_for_retired
+    from gui.thread_keeper import wait_for_retired
 
     wait_for_retired(120_000)

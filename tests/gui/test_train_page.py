@@ -76,7 +76,7 @@ def test_closing_during_training_asks_then_returns_at_once_and_the_run_is_kept(
     import threading
 
     from core.base.paths import runs_dir
-    from gui import workers
+    from gui import thread_keeper, workers
 
     slowing, in_step, gate = threading.Event(), threading.Event(), threading.Event()
     real_partial = workers.TaskState.partial
@@ -102,9 +102,9 @@ def test_closing_during_training_asks_then_returns_at_once_and_the_run_is_kept(
     assert worker.isRunning() and not gate.is_set()  # closing did not wait for the step
     assert worker.isInterruptionRequested()  # it was asked to stop
     gc.collect()  # nothing may destroy the running thread now
-    assert worker in workers.still_running()
+    assert worker in thread_keeper.still_running()
     gate.set()
-    qtbot.waitUntil(lambda: not workers.still_running(), timeout=60_000)
+    qtbot.waitUntil(lambda: not thread_keeper.still_running(), timeout=60_000)
     saved = list(runs_dir().glob("*/model.safetensors"))  # the stopped run kept its model
     assert len(saved) == 1 and not list(runs_dir().glob("*/*.tmp*"))
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 CLI_FLAGS = frozenset({"--help", "-h", "--version"})
 SELF_TEST_FLAG = "--self-test"
+EXIT_WAIT_S = 120  # after the window closed: time for a stopped training to save its run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,7 +125,21 @@ def show_window(app: QApplication, server: InstanceServer, paths: list[Path]) ->
     if paths:
         window.open_paths(paths)
     logging.getLogger("marquee").info("started; log file %s", log_file)
-    return app.exec()
+    code = app.exec()
+    return finish_workers(code)
+
+
+def finish_workers(code: int) -> int:
+    """The window is gone: let the workers it asked to stop end (a stopped training saves
+    its run first). One still running after EXIT_WAIT_S must not be destroyed mid-run (that
+    aborts): the process ends without tearing it down."""
+    from gui.thread_keeper import wait_for_retired
+
+    if wait_for_retired(EXIT_WAIT_S * 1000):
+        return code
+    logging.getLogger("marquee").warning("a background task did not stop in time; exiting")
+    logging.shutdown()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -54,10 +54,12 @@ def add_images(
     labels: tuple[str, ...],
     split: str,
     dataset: Dataset | None = None,
+    save: bool = True,
 ) -> Added:
     """Copy `images` into the managed folder and record one `add` decision per copy
-    (`other`: the file it was copied from), saved once. With `dataset`, warn about
-    images that are already validation images."""
+    (`other`: the file it was copied from), saved once unless `save` is false (a caller
+    that debounces its saves). With `dataset`, warn about images that are already
+    validation images."""
     decisions = [
         Decision(
             "add", str(adopt_image(log, Path(image))), other=str(image), labels=labels, split=split
@@ -65,7 +67,7 @@ def add_images(
         for image in images
     ]
     warnings = validation_twins(images, dataset) if dataset is not None else []
-    log.record(*decisions)
+    log.record(*decisions, save=save)
     return Added(decisions, warnings)
 
 

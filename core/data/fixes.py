@@ -127,11 +127,12 @@ class FixLog:
             if save:
                 self.save()
 
-    def undo(self, count: int = 1) -> list[Decision]:
-        """Take back the last `count` decisions (saved); returns them, latest first."""
+    def undo(self, count: int = 1, save: bool = True) -> list[Decision]:
+        """Take back the last `count` decisions (saved unless `save` is False); returns them,
+        latest first."""
         with self._lock:
             taken = list(reversed(self.decisions[-count:])) if count > 0 else []
-            self.discard(taken)
+            self.discard(taken, save=save)
             return taken
 
     def clear(self) -> int:

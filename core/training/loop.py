@@ -237,8 +237,8 @@ def _auto_tune(run: _Run) -> None:
             run.train.features,
             run.train.targets,
             lambda: fresh_head(run.model.head),
-            lambda: make_criterion(run.config, _pos_weight_of(run)),
             run.config,
+            pos_weight=_pos_weight_of(run),
             on_progress=lambda done, total: run.emit(PreparingData("tune", done, total)),
             should_stop=run.context.stop_requested,
         )

@@ -150,7 +150,7 @@ def extract(variant: str) -> SetFeatures:
     embed, generator = SpatialEmbedder(), torch.Generator().manual_seed(1)
     jobs: dict[str, tuple[torch.Tensor, Callable]] = {
         "train": (train, lambda b: b),
-        "view1": (train, lambda b: augmented_images(b, generator)),
+        "view1": (train, lambda b: augmented_images(b, generator, IMAGENET_MEAN, IMAGENET_STD)),
         "val": (val, lambda b: b),
         "val_flip": (val, lambda b: b.flip(-1)),
     }

@@ -31,6 +31,9 @@ class BackboneInfo:
     default_image_size: int
     notes: str
     bundled_weights: bool = False  # ImageNet weights ship with the app
+    # Per-channel mean and std (of 0..1 pixels) the weights were trained with.
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
 
     @property
     def offline(self) -> bool:
@@ -65,6 +68,13 @@ def get_backbone_info(name: str) -> BackboneInfo:
             return info
     known = ", ".join(b.name for b in _BACKBONES)
     raise BackboneUnavailable(f"Unknown backbone '{name}'. Choose one of: {known}.")
+
+
+def normalisation(name: str) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """The backbone's input normalisation (mean, std): what training normalises with, what
+    the model file records and so what inference uses."""
+    info = get_backbone_info(name)
+    return info.mean, info.std
 
 
 def lite0_weights_path() -> Path | None:

@@ -25,7 +25,6 @@ from core.base.errors import Cancelled, DataError
 from core.base.runtime import torch_threads, training_running, training_threads
 from core.data.cached import load_split_images
 from core.data.datasets import Dataset, LabeledImages
-from core.model.backbones import IMAGENET_MEAN, IMAGENET_STD
 from core.model.classifier import MultiLabelClassifier
 from core.modelfile.checkpoint import ModelMeta
 from core.training.context import StopFlag, TrainingContext
@@ -354,8 +353,8 @@ def _meta(run: _Run, thresholds: np.ndarray, metrics: dict, per_label: tuple) ->
         image_size=run.config.image_size,
         label_names=list(run.data.label_names),
         thresholds=[float(t) for t in thresholds],
-        mean=list(IMAGENET_MEAN),
-        std=list(IMAGENET_STD),
+        mean=list(run.setup.mean),
+        std=list(run.setup.std),
         metrics=metrics,
         per_label=[asdict(p) for p in per_label],
         config=run.context.run_config(run.config.to_dict()),

@@ -20,8 +20,9 @@ from torch.nn import functional as F
 
 from core.base.config import TrainConfig
 from core.base.errors import Cancelled
-from core.model.backbones import IMAGENET_MEAN, IMAGENET_STD
+from core.model.backbones import normalisation
 from core.model.classifier import MultiLabelClassifier
+from core.model.graph import InferenceGraph, flip_average
 from core.model.preprocess import normalize
 from core.training.augment import augment
 from core.training.context import TrainingContext
@@ -55,8 +56,8 @@ class SplitData:
             return gather_views(feats, self.view_choice, idx)
         return feats[idx]
 
-    def has_features(self, flip: bool = False) -> bool:
-        return (self.flipped if flip else self.features) is not None
+    def has_features(self) -> bool:
+        return self.features is not None
 
 
 @dataclass
@@ -77,6 +78,8 @@ class Setup:
     def __post_init__(self) -> None:
         enabled = self.amp_dtype == torch.float16
         self.scaler = torch.amp.GradScaler("cuda", enabled=enabled)
+        # The backbone's normalisation: the one the model file records (ModelMeta.mean/std).
+        self.mean, self.std = normalisation(self.config.backbone)
 
     def batches(self, n: int, shuffle: bool) -> Iterator[torch.Tensor]:
         order = torch.randperm(n, generator=self.generator) if shuffle else torch.arange(n)
@@ -107,7 +110,7 @@ class Evaluation:
 def model_inputs(split: SplitData, idx: torch.Tensor, setup: Setup, train: bool) -> torch.Tensor:
     """A normalised (and, when training with augmentation, augmented) image batch."""
     batch = split.images[idx].to(setup.device, non_blocking=True)
-    x = normalize(batch, IMAGENET_MEAN, IMAGENET_STD)
+    x = normalize(batch, setup.mean, setup.std)
     if train and setup.train_size is not None and setup.train_size < x.shape[-1]:
         size = (setup.train_size, setup.train_size)
         x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
@@ -123,22 +126,17 @@ def forward(
     setup: Setup,
     *,
     frozen: bool,
-    train: bool,
-    flip: bool = False,
 ) -> torch.Tensor:
-    """Logits for `idx`; training passes go through the context (DDP under torchrun)."""
-    wrap = setup.context.for_training if train else (lambda module: module)
-    if frozen and split.has_features(flip):
-        return wrap(model.head)(split.embedded(idx, flip).to(setup.device))
-    x = model_inputs(split, idx, setup, train)
-    if flip:
-        x = x.flip(-1)
+    """Training logits for `idx`, through the context (DDP under torchrun)."""
+    if frozen and split.has_features():
+        return setup.context.for_training(model.head)(split.embedded(idx).to(setup.device))
+    x = model_inputs(split, idx, setup, train=True)
     with setup.autocast():
         if frozen:
             with torch.no_grad():
                 feats = model.embed(x)
-            return wrap(model.head)(feats.float())
-        return wrap(model)(x).float()
+            return setup.context.for_training(model.head)(feats.float())
+        return setup.context.for_training(model)(x).float()
 
 
 def train_one_epoch(
@@ -159,7 +157,7 @@ def train_one_epoch(
         if setup.context.agree_to_stop():
             raise Cancelled("Stopped while training.")
         started = time.perf_counter()
-        logits = forward(model, split, idx, setup, frozen=frozen, train=True)
+        logits = forward(model, split, idx, setup, frozen=frozen)
         loss = setup.criterion(logits, split.targets[idx].to(setup.device))
         _optimiser_step(loss, setup)
         value = loss.item()
@@ -190,28 +188,41 @@ def evaluate(
 ) -> Evaluation:
     """Validation loss, probabilities and metrics (threshold 0.5), in eval + inference mode.
 
-    With `config.tta` the probabilities are the average of the image's and its mirror
-    image's, exactly as the inference pipeline computes them.
+    The probabilities are the inference graph's (`InferenceGraph.scores`: with
+    `config.tta` the flip average), so they are what the saved model predicts.
     """
     model.eval()
-    logits = _all_logits(model, split, setup, frozen, flip=False)
+    graph = InferenceGraph(model, setup.mean, setup.std, setup.config.tta)
+    scored = [
+        _scores(graph, model, split, idx, setup, frozen)
+        for idx in setup.batches(len(split), shuffle=False)
+    ]
+    logits = torch.cat([batch_logits for batch_logits, _ in scored])
+    probs = torch.cat([batch_probs for _, batch_probs in scored]).cpu().numpy()
     loss = setup.criterion(logits, split.targets.to(logits.device)).item()
-    probs = torch.sigmoid(logits).cpu().numpy()
-    if setup.config.tta:
-        flipped = _all_logits(model, split, setup, frozen, flip=True)
-        probs = (probs + torch.sigmoid(flipped).cpu().numpy()) / 2
     metrics, per_label = compute_metrics(probs, split.targets.numpy(), label_names)
     return Evaluation(loss, probs, metrics, per_label)
 
 
-def _all_logits(
-    model: MultiLabelClassifier, split: SplitData, setup: Setup, frozen: bool, flip: bool
-) -> torch.Tensor:
-    chunks = [
-        forward(model, split, idx, setup, frozen=frozen, train=False, flip=flip)
-        for idx in setup.batches(len(split), shuffle=False)
-    ]
-    return torch.cat(chunks).float()
+def _scores(
+    graph: InferenceGraph,
+    model: MultiLabelClassifier,
+    split: SplitData,
+    idx: torch.Tensor,
+    setup: Setup,
+    frozen: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One batch's (logits, probabilities); a frozen backbone's cached embeddings (and, for
+    TTA, its mirrored ones) stand in for the images."""
+    if not (frozen and split.has_features()):
+        with setup.autocast():
+            return graph.scores(model_inputs(split, idx, setup, train=False))
+    logits = model.head(split.embedded(idx).to(setup.device)).float()
+    probs = torch.sigmoid(logits)
+    if graph.tta:
+        mirrored = model.head(split.embedded(idx, flip=True).to(setup.device)).float()
+        probs = flip_average(probs, torch.sigmoid(mirrored))
+    return logits, probs
 
 
 def make_optimizer(

@@ -38,7 +38,7 @@ from core.base.runtime import decode_threads
 from core.data.cache_files import content_hash, file_stamp, writer_dead
 from core.data.cache_integrity import connect_index, out_of_range, shard_intact
 from core.data.cache_shards import CachedRecords, _crc_file, _open_shard, _ShardWriter
-from core.data.decode import Progress, load_rgb
+from core.data.decode import Progress, decoded_chunks, readable
 
 SHARD_BYTES = 64 * 1024 * 1024  # target size of one shard file
 DEFAULT_MAX_GB = 20.0
@@ -192,19 +192,16 @@ class ImageCache:
         total, done = len(todo), 0
         if progress is not None:
             progress(0, total)
-        with ThreadPoolExecutor(max_workers=decode_threads()) as pool:
-            for start in range(0, total, per_shard):
-                part = todo[start : start + per_shard]
-                with self.shard_writer(f"rgb{size}", (3, size, size), np.uint8) as writer:
-                    for sub in range(0, len(part), 64):
-                        _poll(should_stop)
-                        chunk = part[sub : sub + 64]
-                        arrays = pool.map(lambda i: load_rgb(paths[i], size), chunk)
-                        for i, array in zip(chunk, arrays, strict=True):
-                            writer.add(digests[i], array.transpose(2, 0, 1))
-                        done += len(chunk)
-                        if progress is not None:
-                            progress(done, total)
+        for start in range(0, total, per_shard):
+            part = todo[start : start + per_shard]
+            with self.shard_writer(f"rgb{size}", (3, size, size), np.uint8) as writer:
+                for decoded in decoded_chunks([paths[i] for i in part], size, should_stop):
+                    arrays = readable(decoded)
+                    for i, array in zip(todo[done : done + len(arrays)], arrays, strict=True):
+                        writer.add(digests[i], array.transpose(2, 0, 1))
+                    done += len(arrays)
+                    if progress is not None:
+                        progress(done, total)
 
     # ------------------------------------------------------------------ records
     @contextlib.contextmanager

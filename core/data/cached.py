@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from core.base.digest import weights_digest
 from core.data.cache import SHARD_BYTES, ImageCache, cache_enabled
 from core.data.cache_integrity import log
 from core.data.cache_shards import CachedRecords
@@ -45,14 +46,10 @@ def load_split_images(
 
 
 def embedding_family(backbone: torch.nn.Module, *details: object) -> str:
-    """Names the embeddings of this exact backbone (a hash of its weights) under `details`
+    """Names the embeddings of this exact backbone (its weights' digest) under `details`
     (image size, normalisation, device, precision): change any and the family changes."""
-    digest = hashlib.blake2b(digest_size=12)
-    digest.update(repr((type(backbone).__name__, torch.__version__, *details)).encode())
-    for name, tensor in sorted(backbone.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
-    return f"emb-{digest.hexdigest()}"
+    identity = (type(backbone).__name__, torch.__version__, *details, weights_digest(backbone))
+    return f"emb-{hashlib.blake2b(repr(identity).encode(), digest_size=12).hexdigest()}"
 
 
 def cached_embeddings(

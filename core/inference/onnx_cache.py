@@ -42,23 +42,20 @@ def cached_file_session(path: Path, meta: ModelMeta, tta: bool) -> tuple[str, An
 
 
 def file_graph_key(path: Path, meta: ModelMeta, tta: bool) -> str:
-    """A digest of the model file's weights (the bytes after its header) and of everything
-    else that shapes the graph; thresholds edits do not change it."""
-    digest = hashlib.blake2b(digest_size=16)
-    digest.update(repr(("inference-file", *_graph_shape(meta, tta))).encode())
-    with open(path, "rb") as handle:
-        header_size = int.from_bytes(handle.read(8), "little")
-        handle.seek(8 + header_size)
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """The cache key of a model file's graph: its weights' digest (read from the file's
+    bytes, no torch) and everything else that shapes the graph; thresholds edits do not
+    change it, and the same model in memory has the same key (`graph_key`)."""
+    return _key(weights_digest(path), meta, tta)
 
 
 def graph_key(graph: InferenceGraph, meta: ModelMeta) -> str:
-    """A digest of everything that shapes the exported graph."""
+    """The cache key of a graph in memory: its model's weights digest and its shape."""
+    return _key(weights_digest(graph.model), meta, graph.tta)
+
+
+def _key(weights: str, meta: ModelMeta, tta: bool) -> str:
     digest = hashlib.blake2b(digest_size=16)
-    digest.update(repr(("inference", *_graph_shape(meta, graph.tta))).encode())
-    digest.update(weights_digest(graph.model).encode())
+    digest.update(repr(("inference", *_graph_shape(meta, tta), weights)).encode())
     return digest.hexdigest()
 
 

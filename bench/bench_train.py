@@ -117,12 +117,12 @@ def plain_no_freeze(data: Dataset, args: argparse.Namespace) -> Rates:
 @contextmanager
 def embedding_cache_disabled() -> Iterator[None]:
     """The same frozen-backbone training, but the backbone runs in every step."""
-    original = engine._uses_embeddings  # the loop's switch for its embed phase
-    engine._uses_embeddings = lambda config: False
+    original = TrainConfig.caches_embeddings  # the loop's switch for its embed phase
+    TrainConfig.caches_embeddings = property(lambda config: False)  # type: ignore[assignment,method-assign]
     try:
         yield
     finally:
-        engine._uses_embeddings = original
+        TrainConfig.caches_embeddings = original  # type: ignore[method-assign]
 
 
 def timed_fit(config: TrainConfig, data: Dataset) -> tuple[float, float]:

@@ -98,8 +98,7 @@ class TrainConfig:
             raise ConfigError(f"feature views must be between 0 and {MAX_FEATURE_VIEWS}")
         if min(self.asl_gamma_neg, self.asl_gamma_pos) < 0 or not 0 <= self.asl_clip < 1:
             raise ConfigError("ASL gammas must be >= 0 and its clip in [0, 1)")
-        cached = self.strategy == "freeze" and not self.use_augmentation
-        if self.auto_tune and not cached:
+        if self.auto_tune and (self.strategy != "freeze" or not self.caches_embeddings):
             raise ConfigError(
                 "Auto-tune works on cached embeddings: it needs the frozen backbone strategy "
                 "without image augmentation.",
@@ -107,9 +106,10 @@ class TrainConfig:
             )
 
     @property
-    def caches_features(self) -> bool:
-        """True when a frozen backbone's embeddings are computed once (no pixel augmentation)."""
-        return self.strategy != "no_freeze" and not self.use_augmentation
+    def caches_embeddings(self) -> bool:
+        """The run starts with a frozen backbone and no pixel augmentation: the backbone's
+        embeddings are computed once and the head trains on them while it stays frozen."""
+        return self.first_unfrozen_epoch != 1 and not self.use_augmentation
 
     @property
     def use_augmentation(self) -> bool:

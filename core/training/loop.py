@@ -116,7 +116,7 @@ def fit(
         parent = starting_model(config, earlier, start_from_path)
         run = _start(config, data, context, emit, parent)
         _decode(run)
-        if _uses_embeddings(config):
+        if config.caches_embeddings:
             _embed(run)
         if config.auto_tune:
             _auto_tune(run)
@@ -376,11 +376,6 @@ def _started_event(run: _Run) -> TrainingStarted:
         total_steps=run.steps_per_epoch * run.config.epochs,
         previous_epochs=sum(int(s.get("epochs") or 0) for s in previous),
     )
-
-
-def _uses_embeddings(config: TrainConfig) -> bool:
-    """Frozen at the start and no image augmentation: the head trains on cached features."""
-    return _is_frozen(config, 1) and not config.use_augmentation
 
 
 def _is_frozen(config: TrainConfig, epoch: int) -> bool:

@@ -6,7 +6,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QPalette, QShowEvent
@@ -35,6 +35,9 @@ from gui.settings import Preferences
 from gui.theme import app_icon, nav_icon, set_muted
 from gui.train.page import TrainPage
 from gui.workers import FunctionWorker, TaskState, ThumbnailWorker
+
+if TYPE_CHECKING:
+    from core.training.loop import TrainResult
 
 STARTUP_PROBE_ENV = "MARQUEE_STARTUP_PROBE"  # bench: print first-paint time, then quit
 PAGES = (("data", "Data"), ("train", "Train"), ("predict", "Predict"))
@@ -193,7 +196,7 @@ class MainWindow(QMainWindow):
             file_menu,
             "&Save model…",
             QKeySequence.StandardKey.Save,
-            tp.save_dialog,
+            tp.results.save_dialog,
             "Save the last trained model",
         )
         self.export_action = self._action(
@@ -223,9 +226,10 @@ class MainWindow(QMainWindow):
             lambda _d: QTimer.singleShot(1500, self, self.train_page.detect_device)
         )
         self.train_page.open_in_predict.connect(self._on_train_open_in_predict)
-        self.data_page.predictor_provider = lambda: self.predict_page.predictor
+        health = self.data_page.health
+        health.predictor_provider = lambda: self.predict_page.predictor
         self.predict_page.label_more_requested.connect(
-            lambda: self.data_page.label_more(self.predict_page.predictor, parent=self.predict_page)
+            lambda: health.label_more(self.predict_page.predictor, parent=self.predict_page)
         )
         self.train_page.actions_changed.connect(self._update_actions)
         self.predict_page.actions_changed.connect(self._update_actions)
@@ -309,7 +313,7 @@ class MainWindow(QMainWindow):
         self.train_page.stop_training()
         self.data_page.cancel()
 
-    def _on_train_open_in_predict(self, model_file: Path | None, result: Any) -> None:
+    def _on_train_open_in_predict(self, model_file: Path | None, result: TrainResult) -> None:
         self.show_page(2)
         if model_file is not None and model_file.is_file():
             self.predict_page.load_model(model_file)

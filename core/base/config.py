@@ -53,6 +53,9 @@ class TrainConfig:
     feature_views: int = 0  # frozen + cached: augmented views per training image (embedded once)
     auto_tune: bool = False  # frozen + cached: sweep head lr / weight decay / epochs first
     tta: bool = False  # flip average at evaluation and prediction (kept in the model file)
+    # Steps between reads of the training loss (each one waits for a GPU) and step events;
+    # an epoch's last step always reports.
+    log_every: int = 10
 
     def validate(self) -> None:
         """Raise ConfigError with a plain message for settings that cannot work."""
@@ -73,6 +76,8 @@ class TrainConfig:
             raise ConfigError("learning rate must be a positive number below 10")
         if not 0 <= self.dropout < 1:
             raise ConfigError("dropout must be in [0, 1)")
+        if self.log_every < 1:
+            raise ConfigError("the log interval must be at least 1 step")
         self._validate_accuracy_options()
 
     def _validate_numbers(self) -> None:

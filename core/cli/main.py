@@ -148,6 +148,14 @@ def _add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
     _add_accuracy_options(p)
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument(
+        "--log-every",
+        type=int,
+        default=d.log_every,
+        metavar="N",
+        help=f"read the loss and report progress every N steps and at each epoch's end "
+        f"(default {d.log_every}; 1: every step, which makes a GPU wait each time)",
+    )
     p.add_argument("--out", type=Path, metavar="MODEL", help="where to write the .safetensors")
     p.add_argument(
         "--export-job",

@@ -73,7 +73,6 @@ class _Run:
     val: SplitData | None = None
     history: list[EpochEnded] = field(default_factory=list)
     best: dict | None = None
-    step: int = 0
     started: float = field(default_factory=time.perf_counter)
 
     @property
@@ -257,7 +256,7 @@ def _train_epochs(run: _Run) -> bool:
         for epoch in range(1, run.config.epochs + 1):
             _run_epoch(run, epoch)
     except Cancelled as stop:
-        if run.step == 0:
+        if run.setup.steps_done == 0:
             message = "Training was stopped before its first step; no model was kept."
             raise Cancelled(message) from stop
         return True
@@ -294,12 +293,11 @@ def _run_epoch(run: _Run, epoch: int) -> None:
     run.emit(event)
 
 
-def _on_step(run: _Run, epoch: int, loss: float, _size: int, rate: float) -> None:
-    run.step += 1
+def _on_step(run: _Run, epoch: int, _in_epoch: int, loss: float, rate: float) -> None:
     total = run.steps_per_epoch * run.config.epochs
     lr = run.setup.optimizer.param_groups[0]["lr"]
     elapsed = time.perf_counter() - run.started
-    run.emit(StepEnded(epoch, run.step, total, loss, lr, rate, elapsed))
+    run.emit(StepEnded(epoch, run.setup.steps_done, total, loss, lr, rate, elapsed))
 
 
 def _keep_if_best(run: _Run, evaluation: Evaluation, epoch: int) -> bool:

@@ -8,8 +8,8 @@ frozen, its cached embeddings, so a frozen epoch only runs the head. Both steps 
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,8 +30,7 @@ from core.training.events import LabelMetrics
 from core.training.feature_views import gather_views
 from core.training.metrics import compute_metrics
 from core.training.speed import SpeedOptions, input_format
-
-StepCallback = Callable[[float, int, float], None]  # loss, batch size, images per second
+from core.training.step_log import StepCallback, StepLog
 
 
 @dataclass
@@ -74,6 +73,7 @@ class Setup:
     amp_dtype: torch.dtype | None = None
     speed: SpeedOptions = field(default_factory=SpeedOptions)
     train_size: int | None = None  # this epoch's training image size (progressive resizing)
+    steps_done: int = 0  # optimiser steps taken with this setup (over every epoch)
 
     def __post_init__(self) -> None:
         enabled = self.amp_dtype == torch.float16
@@ -148,25 +148,23 @@ def train_one_epoch(
     on_step: StepCallback | None = None,
 ) -> EpochStats:
     """One pass over `split` in shuffled batches. A stop agreed by every process raises
-    `Cancelled` before the next step (the steps done so far are kept in the model)."""
+    `Cancelled` before the next step (the steps done so far are kept in the model).
+
+    `on_step(steps done this epoch, mean loss, images/s)` is called every
+    `config.log_every` steps and after the last one: the loss is read only then."""
     model.train()
     if frozen:
         model.backbone.eval()  # keep BatchNorm statistics of a frozen backbone
-    total, count, steps, rate = 0.0, 0, 0, 0.0
+    log = StepLog(setup.config.log_every, math.ceil(len(split) / setup.config.batch_size), on_step)
     for idx in setup.batches(len(split), shuffle=True):
         if setup.context.agree_to_stop():
             raise Cancelled("Stopped while training.")
-        started = time.perf_counter()
         logits = forward(model, split, idx, setup, frozen=frozen)
         loss = setup.criterion(logits, split.targets[idx].to(setup.device))
         _optimiser_step(loss, setup)
-        value = loss.item()
-        total, count, steps = total + value * len(idx), count + len(idx), steps + 1
-        instant = len(idx) / max(time.perf_counter() - started, 1e-9)
-        rate = instant if rate == 0 else 0.8 * rate + 0.2 * instant
-        if on_step is not None:
-            on_step(value, len(idx), rate)
-    return EpochStats(total / max(count, 1), steps)
+        setup.steps_done += 1
+        log.add(loss, len(idx))
+    return EpochStats(log.epoch_loss(), log.done)
 
 
 def _optimiser_step(loss: torch.Tensor, setup: Setup) -> None:

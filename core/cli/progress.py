@@ -38,7 +38,7 @@ class TrainProgress:
             )
         elif isinstance(event, StepEnded):
             self._advance("train", event.total_steps, event.step)
-            if self.enabled:
+            if self.enabled and self.bar is not None:
                 self.bar.set_postfix(loss=f"{event.loss:.3f}", img_s=f"{event.images_per_s:.0f}")
         elif isinstance(event, EpochEnded):
             summary = metrics_line({**event.metrics, "loss": event.val_loss})
@@ -52,7 +52,7 @@ class TrainProgress:
             self.close()
             self.stage = stage
             self.bar = tqdm(total=total, desc=stage, disable=not self.enabled, leave=False)
-        if self.enabled:
+        if self.enabled and self.bar is not None:
             self.bar.update(done - self.bar.n)
 
     def close(self) -> None:

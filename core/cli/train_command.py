@@ -90,6 +90,7 @@ def run_train(args: argparse.Namespace) -> int:
         result = fit(config, dataset, progress)
     finally:
         progress.close()
+    assert result is not None  # a local training always has a result
     folder = save_run(result)
     out = (
         save_model(args.out, result.model, result.meta)

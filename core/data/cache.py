@@ -26,6 +26,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,13 +129,13 @@ class ImageCache:
     ) -> CachedRecords:
         """The images decoded at `size` (decoding only what the cache lacks), as a reader."""
         family = f"rgb{size}"
-        paths = [os.path.abspath(p) for p in paths]
-        digests = self._digests(paths, should_stop)
+        absolute = [os.path.abspath(p) for p in paths]
+        digests = self._digests(absolute, should_stop)
         for _attempt in range(3):
             found = self._locate(digests, family)
             missing = [i for i, d in enumerate(digests) if d not in found]
             if missing:
-                self._decode(paths, digests, missing, size, progress, should_stop)
+                self._decode(absolute, digests, missing, size, progress, should_stop)
                 found = self._locate(digests, family)
             reader = self._reader(digests, found, family, (3, size, size), np.uint8)
             if reader is not None:
@@ -183,7 +184,7 @@ class ImageCache:
         should_stop: Callable[[], bool] | None,
     ) -> None:
         """Decode the missing images (once per content) in threads, one shard at a time."""
-        first = {}
+        first: dict[str, int] = {}
         for i in missing:
             first.setdefault(digests[i], i)
         todo = list(first.values())
@@ -259,7 +260,14 @@ class ImageCache:
         found = self._locate(digests, family)
         return [i for i, d in enumerate(digests) if d not in found]
 
-    def _reader(self, digests, found, family, shape, dtype) -> CachedRecords | None:
+    def _reader(
+        self,
+        digests: Sequence[str],
+        found: dict[str, tuple[str, int]],
+        family: str,
+        shape: tuple[int, ...],
+        dtype: np.dtype | type,
+    ) -> CachedRecords | None:
         """Open the shards behind `found`; None (after dropping them) if one is damaged."""
         names = sorted({found[d][0] for d in digests if d in found})
         maps, bad = {}, []
@@ -272,7 +280,7 @@ class ImageCache:
         }
         for name in names:
             count, crc = entries.get(name, (None, None))
-            view = _open_shard(self.shard_dir / name, count, record, shape, dtype)
+            view = _open_shard(self.shard_dir / name, count, record, shape, np.dtype(dtype))
             if view is None or not shard_intact(name, view[0], crc):
                 bad.append(name)
             else:
@@ -308,7 +316,7 @@ class ImageCache:
         files = self._db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
         return CacheInfo(self.root, shards, records, files, nbytes, self.max_bytes, families)
 
-    def evict(self, keep: set[str] = frozenset(), max_bytes: int | None = None) -> int:
+    def evict(self, keep: AbstractSet[str] = frozenset(), max_bytes: int | None = None) -> int:
         """Drop least recently used shards (except `keep`) until under the cap; bytes freed."""
         cap = self.max_bytes if max_bytes is None else max_bytes
         total = self._db.execute("SELECT COALESCE(SUM(nbytes), 0) FROM shards").fetchone()[0]

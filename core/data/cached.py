@@ -79,7 +79,12 @@ def cached_embeddings(
     return _embed_all(torch.arange(len(images)), embed, batch_size, progress)  # evicted meanwhile
 
 
-def _embed_all(indices, embed, batch_size, progress) -> torch.Tensor:
+def _embed_all(
+    indices: torch.Tensor,
+    embed: Callable[[torch.Tensor], torch.Tensor],
+    batch_size: int,
+    progress: Progress | None,
+) -> torch.Tensor:
     chunks, done = [], 0
     for idx in indices.split(batch_size):
         chunks.append(embed(idx).float().cpu())

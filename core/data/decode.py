@@ -131,12 +131,18 @@ class DecodedImageCache:
         self._entries: dict[tuple, torch.Tensor] = {}
         self._max_entries = max_entries
 
-    def get(self, paths: Sequence[Path], size: int, **kwargs) -> torch.Tensor:
+    def get(
+        self,
+        paths: Sequence[Path],
+        size: int,
+        progress: Progress | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> torch.Tensor:
         key = (tuple(str(p) for p in paths), size, tuple(_mtimes(paths)))
         if key not in self._entries:
             while len(self._entries) >= self._max_entries:
                 self._entries.pop(next(iter(self._entries)))
-            self._entries[key] = decode_images(list(paths), size, **kwargs)
+            self._entries[key] = decode_images(list(paths), size, progress, should_stop)
         return self._entries[key]
 
     def clear(self) -> None:

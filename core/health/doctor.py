@@ -109,7 +109,7 @@ def _look(
     return data, probs, near
 
 
-def _issues(data: Embedded, probs) -> list[LabelIssue]:
+def _issues(data: Embedded, probs: np.ndarray) -> list[LabelIssue]:
     issues = []
     for flag in label_issues(probs, data.targets):
         ref = data.refs[flag.image]
@@ -143,7 +143,7 @@ def without_decided(report: HealthReport, log: FixLog) -> HealthReport:
 
 
 def _summary(report: HealthReport, data: Embedded, options: DoctorOptions, seconds: float) -> dict:
-    splits = {}
+    splits: dict[str, int] = {}
     for ref in data.refs:
         splits[ref.split] = splits.get(ref.split, 0) + 1
     return {

@@ -104,4 +104,4 @@ def fold_probabilities(
     model, setup = train_head(head, train, config, context=data.context)
     index = torch.from_numpy(held_idx)
     held = feature_split(data.features, torch.from_numpy(data.targets), index, data.flipped)
-    return evaluate(model, held, setup, data.label_names, frozen=True).probs  # type: ignore[arg-type]
+    return evaluate(model, held, setup, data.label_names, frozen=True).probs

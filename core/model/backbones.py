@@ -101,7 +101,7 @@ def create_backbone(
         model = _create_lite0_with_bundled_weights()
     else:
         model = _create_timm(name, pretrained=pretrained)
-    model.reset_classifier(0)
+    model.reset_classifier(0)  # type: ignore[operator]  # every timm model has one
     return model
 
 
@@ -156,13 +156,16 @@ def _cached_weights_overlay(name: str) -> dict | None:
         import timm
         from huggingface_hub import try_to_load_from_cache
 
-        hub_id = timm.models.get_pretrained_cfg(name).hf_hub_id
+        cfg = timm.models.get_pretrained_cfg(name)
+        hub_id = cfg.hf_hub_id if cfg is not None else None
+        if not hub_id:
+            return None
         for filename in ("model.safetensors", "pytorch_model.bin"):
             cached = try_to_load_from_cache(hub_id, filename)
             if isinstance(cached, str):
                 return {"file": cached}
     except (ImportError, AttributeError, ValueError, OSError):
-        # No hub package, a name timm keeps no hub id for (None.hf_hub_id), an id the hub
+        # No hub package, a name timm keeps no hub id for, an id the hub
         # refuses, or an unreadable cache: no overlay, so timm downloads as usual.
         return None
     return None

@@ -25,6 +25,8 @@ class InferenceGraph(nn.Module):
         super().__init__()
         self.model, self.tta = model, tta
         # (pixels / 255 - mean) / std is (pixels - 255 mean) / (255 std): one step per channel
+        self.offset: torch.Tensor
+        self.scale: torch.Tensor
         self.register_buffer("offset", _per_channel(mean))
         self.register_buffer("scale", _per_channel(std))
 

@@ -135,6 +135,7 @@ def fresh_head(head: nn.Module) -> nn.Module:
     """An untrained copy of a head (for the tuner's trials)."""
     fresh = copy.deepcopy(head)
     for layer in fresh.modules():
-        if hasattr(layer, "reset_parameters"):
-            layer.reset_parameters()
+        reset = getattr(layer, "reset_parameters", None)
+        if callable(reset):
+            reset()
     return fresh

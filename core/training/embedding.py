@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import torch
@@ -46,9 +47,7 @@ def embed_splits(
         split.features = cached_embeddings(
             split.images,
             family,
-            lambda idx, s=split: _embed_batch(
-                model, s, idx, setup, view=0, flip=False, ort=session
-            ),
+            partial(_embed_batch, model, split, setup=setup, view=0, flip=False, ort=session),
             setup.config.batch_size,
             progress=lambda count, _total: counter.show(count),
         ).to(setup.device)
@@ -59,7 +58,7 @@ def embed_splits(
     ]
     if setup.config.tta and len(val):
         val.flipped = _embed_all(model, val, setup, 0, True, counter, session)
-    if extra:
+    if extra and train.features is not None:
         train.features = torch.stack([train.features, *extra])
 
 

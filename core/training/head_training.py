@@ -9,12 +9,14 @@ core has one optimiser loop: mixed precision and the stop check come with it.
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 from torch import nn
 
 from core.base.config import TrainConfig
 from core.base.device import amp_dtype
+from core.model.classifier import MultiLabelClassifier
 from core.training.context import TrainingContext
 from core.training.feature_views import sample_views
 from core.training.losses import make_criterion
@@ -43,7 +45,7 @@ def head_setup(
 ) -> Setup:
     """The training steps' `Setup` for `model` (a new optimiser and schedule over `steps`);
     `model` has the classifier's `head` and `backbone` (`HeadOnly`, or the classifier)."""
-    optimizer, scheduler = make_optimizer(model, config, steps)  # type: ignore[arg-type]
+    optimizer, scheduler = make_optimizer(cast(MultiLabelClassifier, model), config, steps)
     return Setup(
         config,
         context,
@@ -79,7 +81,7 @@ def train_head(
     pos_weight: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
     views_drawn_for: tuple[int, torch.Tensor] | None = None,
-) -> tuple[HeadOnly, Setup]:
+) -> tuple[MultiLabelClassifier, Setup]:
     """`config.epochs` epochs of `train_one_epoch` for `head` on the split's embeddings (a
     random view per image and epoch when it has views); the trained model and its setup,
     ready for `evaluate`. A stop asked for through `context` raises `Cancelled`.
@@ -89,6 +91,9 @@ def train_head(
     assert split.features is not None
     device = str(split.features.device)
     model = HeadOnly(head).to(device)
+    # With cached embeddings the steps use only a classifier's head (and its backbone's
+    # train/eval mode), which HeadOnly has.
+    classifier = cast(MultiLabelClassifier, model)
     steps = math.ceil(len(split) / config.batch_size) * config.epochs
     context = context or TrainingContext()
     setup = head_setup(
@@ -99,8 +104,8 @@ def train_head(
             split.view_choice = _draw_views(
                 split.features.shape[0], len(split), setup, views_drawn_for
             )
-        train_one_epoch(model, split, setup, frozen=True)  # type: ignore[arg-type]
-    return model, setup
+        train_one_epoch(classifier, split, setup, frozen=True)
+    return classifier, setup
 
 
 def _draw_views(

@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import torch
@@ -143,7 +144,8 @@ def train_more(
     """
     config = TrainConfig.from_dict(result.meta.config)
     config.strategy = "freeze" if config.strategy == "freeze" else "no_freeze"
-    config = replace(config, **{"epochs": epochs, "init_from": None, **changes})
+    overrides: dict[str, Any] = {"epochs": epochs, "init_from": None, **changes}
+    config = replace(config, **overrides)
     outcome = fit(config, data, on_event, should_stop, start_from=result, start_from_path=source)
     assert outcome is not None  # a local training always has a result
     return outcome
@@ -241,6 +243,7 @@ def _auto_tune(run: _Run) -> None:
             should_stop=run.context.stop_requested,
         )
     choice = run.context.from_main(choice)
+    assert choice is not None  # the main process's, on every process
     run.config = replace(
         run.config, lr=choice.lr, weight_decay=choice.weight_decay, epochs=choice.epochs
     )

@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 from torch import nn
 
 from core.base.config import TrainConfig
+
+M = TypeVar("M", bound=nn.Module)
 
 SPEEDUPS = ("channels_last", "foreach", "progressive")
 DEFAULT_SPEEDUPS = ("channels_last", "foreach")
@@ -59,7 +62,7 @@ def _chosen(value: str) -> set[str]:
     return words & set(SPEEDUPS)
 
 
-def to_memory_format(module: nn.Module, options: SpeedOptions) -> nn.Module:
+def to_memory_format(module: M, options: SpeedOptions) -> M:
     return module.to(memory_format=torch.channels_last) if options.channels_last else module
 
 

@@ -234,6 +234,7 @@ def make_optimizer(
         {"params": list(model.backbone.parameters()), "lr": backbone_lr},
     ]
     optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay, foreach=foreach)
+    scheduler: torch.optim.lr_scheduler.LRScheduler
     if config.schedule == "onecycle":
         total = max(total_steps, 1)
         # OneCycleLR divides by pct_start * total - 1 (a ZeroDivisionError at 4 steps).

@@ -18,6 +18,7 @@ from core.base.config import TrainConfig
 from core.data.cached import load_split_images
 from core.data.datasets import Dataset
 from core.data.fixes import dataset_folder, relative_file
+from core.data.types import SPLITS
 from core.model.classifier import MultiLabelClassifier
 from core.training.context import TrainingContext
 from core.training.continuing import initial_model
@@ -27,7 +28,6 @@ from core.training.recipes import recipe_config
 from core.training.steps import SplitData
 
 Progress = Callable[[str, int, int], None]  # stage, done, total
-SPLITS = ("train", "val", "test")
 
 
 @dataclass(frozen=True)

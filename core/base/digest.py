@@ -65,7 +65,9 @@ def _file_digest(path: Path) -> str:
         (size,) = struct.unpack("<Q", handle.read(8))
         if size > _MAX_HEADER_BYTES:
             raise ValueError(f"{path.name}: the safetensors header is implausibly large")
-        table = json.loads(handle.read(size))
+        table = json.loads(handle.read(size))  # JSONDecodeError is a ValueError
+        if not isinstance(table, dict):
+            raise ValueError(f"{path.name}: the safetensors header is not a table")
         table.pop("__metadata__", None)
         start = 8 + size
         for name in sorted(table):

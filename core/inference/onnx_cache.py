@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import struct
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,10 +35,15 @@ def onnx_session(
     )
 
 
-def cached_file_session(path: Path, meta: ModelMeta, tta: bool) -> tuple[str, Any | None]:
+def cached_file_session(path: Path, meta: ModelMeta, tta: bool) -> tuple[str | None, Any | None]:
     """The cache key of a model file's graph, and its session if the cache holds it: no
-    torch model is built, so a second `marquee predict` starts in a fraction of the time."""
-    key = file_graph_key(path, meta, tta)
+    torch model is built, so a second `marquee predict` starts in a fraction of the time.
+    (None, None) for a tensor table that cannot be read: loading the file says what is
+    wrong with it."""
+    try:
+        key = file_graph_key(path, meta, tta)
+    except (OSError, ValueError, KeyError, TypeError, struct.error):
+        return None, None
     return key, cached_session_if_present(key, prediction_threads())
 
 

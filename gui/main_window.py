@@ -1,4 +1,4 @@
-"""The main window: navigation, the three pages, menus and shortcuts, clean shutdown."""
+"""The main window: navigation, the four pages, menus and shortcuts, clean shutdown."""
 
 from __future__ import annotations
 
@@ -28,9 +28,11 @@ from PySide6.QtWidgets import (
 from core import __version__
 from core.base.paths import log_dir
 from gui import gc_guard
+from gui.current_model import CurrentModel
 from gui.data.page import DataPage
 from gui.errors import show_error
 from gui.predict.page import PredictPage
+from gui.runs.page import RunsPage
 from gui.settings import Preferences
 from gui.theme import app_icon, nav_icon, set_muted
 from gui.train.page import TrainPage
@@ -40,7 +42,7 @@ if TYPE_CHECKING:
     from core.training.loop import TrainResult
 
 STARTUP_PROBE_ENV = "MARQUEE_STARTUP_PROBE"  # bench: print first-paint time, then quit
-PAGES = (("data", "Data"), ("train", "Train"), ("predict", "Predict"))
+PAGES = (("data", "Data"), ("train", "Train"), ("predict", "Predict"), ("runs", "Runs"))
 PREDICT_PAGE = 2
 MODEL_SUFFIX = ".safetensors"
 
@@ -77,6 +79,8 @@ class MainWindow(QMainWindow):
         self.data_page = DataPage(self.prefs, self.thumbnails)
         self.train_page = TrainPage(self.prefs)
         self.predict_page = PredictPage(self.prefs, self.thumbnails)
+        self.runs_page = RunsPage(self.prefs)
+        self.all_pages = (self.data_page, self.train_page, self.predict_page, self.runs_page)
         self._build()
         self._build_menus()
         self._connect()
@@ -85,7 +89,7 @@ class MainWindow(QMainWindow):
 
     def _build(self) -> None:
         self.pages = QStackedWidget()
-        for page in (self.data_page, self.train_page, self.predict_page):
+        for page in self.all_pages:
             self.pages.addWidget(page)
         central = QWidget()
         layout = QHBoxLayout(central)
@@ -115,6 +119,7 @@ class MainWindow(QMainWindow):
             "data": "Choose and inspect the images (Ctrl+1)",
             "train": "Train a model and watch it learn (Ctrl+2)",
             "predict": "Predict genres for new posters (Ctrl+3)",
+            "runs": "Every training: compare, reopen, continue, prune (Ctrl+4)",
         }
         for key, title in PAGES:
             item = QListWidgetItem(nav_icon(key, text), title)
@@ -218,8 +223,9 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close, "Quit Marquee")
 
     def _connect(self) -> None:
-        for page in (self.data_page, self.train_page, self.predict_page):
+        for page in self.all_pages:
             page.status_message.connect(self.show_status)
+        self.current_model = CurrentModel(self.all_pages, self.show_page, self)
         self.data_page.dataset_loaded.connect(self.train_page.set_dataset)
         # Warm torch (one-time ~1-3 s GIL-heavy import) while the user is looking at the data.
         self.data_page.dataset_loaded.connect(
@@ -262,6 +268,7 @@ class MainWindow(QMainWindow):
             print(f"READY {time.time():.6f}", flush=True)
             QTimer.singleShot(0, QApplication.quit)
             return
+        self.train_page.restore_last_run(self.prefs.value("predict/model", "", str))
         if self._restore_data:
             self.data_page.restore_last_source()
 
@@ -271,7 +278,9 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(400, self, lambda: self._prepare_page(page))
 
     def _prepare_page(self, page: QWidget) -> None:
-        if page is self.train_page:
+        if page is self.runs_page:
+            self.runs_page.refresh()
+        elif page is self.train_page:
             self.train_page.detect_device()
         elif page is self.predict_page and self.predict_page.predictor is None:
             last = self.prefs.value("predict/model", "", str)
@@ -376,8 +385,9 @@ class MainWindow(QMainWindow):
         self.prefs.set_value("window/geometry", self.saveGeometry())
         self.prefs.set_value("window/page", max(0, self.nav.currentRow()))
         self.prefs.sync()
-        for page in (self.data_page, self.train_page, self.predict_page):
+        for page in self.all_pages:
             page.workers.stop_all(timeout_ms=30_000)
+        self.runs_page.empty_trash()  # Delete's undo lasts until the app closes
         self.thumbnails.stop()
 
     def _restore_geometry(self) -> None:

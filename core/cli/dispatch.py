@@ -60,8 +60,15 @@ def _on_health(name: str) -> Handler:
     return handler
 
 
+def _runs(args: argparse.Namespace) -> int:
+    from core.cli.runs_command import run_runs
+
+    return run_runs(args)
+
+
 HANDLERS: dict[str, Handler] = {
     "train": _train,
+    "runs": _runs,
     "explain": _explain,
     "thresholds": _thresholds,
     **{

@@ -1,5 +1,5 @@
 """The `marquee` command line: train, predict, evaluate, backbones, info, serve, export,
-doctor, fixes, suggest.
+doctor, fixes, suggest, runs.
 
 Exit codes: 0 success, 2 bad input or usage (one clear line on stderr), 1 unexpected error.
 The GUI's entry point hands subcommands here without importing Qt.
@@ -33,6 +33,7 @@ from core.cli.options import (
     add_reader_options,
     add_runtime,
 )
+from core.cli.runs_args import add_run_options, add_runs_parser
 
 SUBCOMMANDS = (
     "train",
@@ -48,6 +49,7 @@ SUBCOMMANDS = (
     "doctor",
     "fixes",
     "suggest",
+    "runs",
 )
 
 
@@ -86,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", default="onnx", choices=("onnx",))
     export.add_argument("--out", type=Path, metavar="FILE", help="default: MODEL with .onnx")
     add_health_parsers(sub)
+    add_runs_parser(sub)
     return parser
 
 
@@ -163,6 +166,7 @@ def _add_train(p: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="write a torchrun cluster job (config, data manifest, README) instead of training",
     )
+    add_run_options(p)
     _add_common(p)
 
 

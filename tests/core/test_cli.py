@@ -75,8 +75,9 @@ def test_train_writes_the_model_and_prints_a_label_table(
     assert [lines[header + 1 + i].split()[0] for i in range(3)] == LABELS
     assert "epoch 1/1" in out
     assert f"model saved to {out_path}" in out
-    runs = list((marquee_home / "data" / "runs").iterdir())
+    runs = [p for p in (marquee_home / "data" / "runs").iterdir() if p.is_dir()]
     assert len(runs) == 1 and (runs[0] / "model.safetensors").is_file()
+    assert f"run {runs[0].name} (finished)" in out
 
 
 def test_predict_json_gives_one_probability_per_label(

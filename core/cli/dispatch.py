@@ -34,13 +34,13 @@ def _on_models(name: str) -> Handler:
     """The handler `run_<name>` of core.cli.commands (predict, evaluate, info, ...)."""
 
     def handler(args: argparse.Namespace) -> int:
-        from core.cli import commands
+        from core.cli import backbone_commands, commands
 
         return {
             "predict": commands.run_predict,
             "evaluate": commands.run_evaluate,
             "info": commands.run_info,
-            "backbones": commands.run_backbones,
+            "backbones": backbone_commands.run_backbones,
             "cache": commands.run_cache,
             "serve": commands.run_serve,
             "export": commands.run_export,

@@ -19,6 +19,7 @@ from core import __version__
 from core.base.config import HEADS, LOSSES, MAX_BATCH_SIZE, STRATEGIES, TrainConfig
 from core.base.errors import OutputError, UsageError, one_line, shorten
 from core.base.runtime import configure_threading
+from core.cli.backbone_commands import add_backbones_parser
 from core.cli.console import (
     EXIT_UNEXPECTED,
     EXIT_USER_ERROR,
@@ -72,8 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub.add_parser("train", help="train a classifier"))
     _add_predict(sub.add_parser("predict", help="predict labels for images or folders"))
     _add_evaluate(sub.add_parser("evaluate", help="score a model on a labelled data set"))
-    backbones = sub.add_parser("backbones", help="list backbones and whether they work offline")
-    backbones.add_argument("--json", action="store_true", help="print JSON")
+    add_backbones_parser(sub)
     info = sub.add_parser("info", help="show a model file's labels, backbone and metrics")
     info.add_argument("model", type=Path, metavar="MODEL")
     info.add_argument("--json", action="store_true", help="print JSON")

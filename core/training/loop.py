@@ -26,6 +26,7 @@ from core.base.errors import Cancelled, DataError
 from core.base.runtime import torch_threads, training_running, training_threads
 from core.data.cached import load_split_images
 from core.data.datasets import Dataset, LabeledImages
+from core.model.backbones import needs_download
 from core.model.classifier import MultiLabelClassifier
 from core.modelfile.checkpoint import ModelMeta
 from core.training.context import StopFlag, TrainingContext
@@ -114,6 +115,7 @@ def fit(
     with training_running(), torch_threads(config.num_threads or default_training_threads()):
         earlier = (start_from.model, start_from.meta) if start_from is not None else None
         parent = starting_model(config, earlier, start_from_path)
+        _download(config, emit, context, parent)
         run = _start(config, data, context, emit, parent)
         _decode(run)
         if config.caches_embeddings:
@@ -197,6 +199,17 @@ def _setup(
     return Setup(config, context, device, generator, criterion, optimizer, scheduler, amp, speed)
 
 
+def _download(
+    config: TrainConfig, emit: EventSink, context: TrainingContext, parent: StartingModel | None
+) -> None:
+    """Phase download: pretrained weights into the hub cache, with progress, Cancel and
+    resume (a no-op when they are cached, bundled, local, or not wanted)."""
+    if parent is None and needs_download(config.backbone, config.pretrained, config.weights_file):
+        from core.model.downloads import fetch_weights
+
+        fetch_weights(config.backbone, emit, context.stop_requested)
+
+
 def _decode(run: _Run) -> None:
     """Phase decode: this process's images, memory-mapped from the image cache."""
     size = run.config.image_size
@@ -238,7 +251,7 @@ def _auto_tune(run: _Run) -> None:
             run.train.targets,
             lambda: fresh_head(run.model.head),
             run.config,
-            pos_weight=_pos_weight_of(run),
+            pos_weight=pos_weight(run.config, run.train.targets.numpy(), run.setup.device),
             on_progress=lambda done, total: run.emit(PreparingData("tune", done, total)),
             should_stop=run.context.stop_requested,
         )
@@ -382,8 +395,3 @@ def _started_event(run: _Run) -> TrainingStarted:
 def _is_frozen(config: TrainConfig, epoch: int) -> bool:
     first = config.first_unfrozen_epoch
     return first is None or epoch < first
-
-
-def _pos_weight_of(run: _Run) -> torch.Tensor | None:
-    assert run.train is not None
-    return pos_weight(run.config, run.train.targets.numpy(), run.setup.device)

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from core.base.config import TrainConfig
 from core.base.errors import ConfigError
+from core.model.downloads import DownloadProgress
 from core.training.events import (
     EpochEnded,
     PreparingData,
@@ -304,7 +305,11 @@ class TrainPage(QWidget):
                 event.metrics.get("f1_macro") or 0.0,
             )
             self.table.set_metrics(event.per_label)
+        elif isinstance(event, DownloadProgress):
+            self.stop_button.setText("Cancel download")  # the same stop: fetch raises Cancelled
+            self.progress_card.show_download(event)
         elif isinstance(event, PreparingData):
+            self.stop_button.setText("Stop")
             self.progress_card.show_preparing(event)
         elif isinstance(event, TrainingStarted):
             self._on_training_started(event)
@@ -355,6 +360,7 @@ class TrainPage(QWidget):
 
     def _on_worker_finished(self) -> None:
         self._timer.stop()
+        self.stop_button.setText("Stop")
         self._on_timer_timeout()
         self.plots.refresh()
         if self.result is not None:

@@ -41,6 +41,11 @@ def test_backbones_json_lists_offline_availability(capsys: pytest.CaptureFixture
     assert offline["efficientnet_lite0"] is True
     assert offline["resnet18"] is False
     assert all({"name", "title", "offline", "notes"} <= set(row) for row in rows)
+    clip = next(row for row in rows if row["name"] == "vit_base_patch32_clip_224.openai")
+    assert clip["best_for_unusual_styles"] and clip["params_millions"] > 80
+    assert clip["default_image_size"] == 224 and clip["weights"] in ("needs download", "downloaded")
+    measured = [row for row in rows if row["cpu_embed_images_per_s"]]
+    assert measured and all(row["cpu_measured"]["date"] for row in measured)
 
 
 def test_backbones_table(capsys: pytest.CaptureFixture[str]) -> None:

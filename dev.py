@@ -2,7 +2,7 @@
 """One-command developer entry point: sets up .venv, then runs the app, the tests or a build.
 
     python3 dev.py run      # set up, then open Marquee on the bundled sample posters
-    python3 dev.py test     # set up, then lint and run the whole test suite
+    python3 dev.py test     # set up, then lint, type-check and run the whole test suite
     python3 dev.py build    # set up, then build the PyInstaller bundle (packaging/build.py)
 
 Needs only Python 3.11+. Set-up is skipped when pyproject.toml has not changed since
@@ -80,6 +80,7 @@ def main(argv: list[str]) -> int:
         run(python, "-m", "ruff", "format", "--check", ".")
         run(python, "-m", "ruff", "check", ".")
         run(VENV / ("Scripts" if os.name == "nt" else "bin") / "lint-imports", env=env)
+        run(python, "-m", "mypy")  # the files and settings are pyproject.toml's [tool.mypy]
         return subprocess.call([str(python), "-m", "pytest", "-q", *rest], cwd=ROOT, env=env)
     if command == "build":
         python = setup("dev,packaging")

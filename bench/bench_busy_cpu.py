@@ -168,6 +168,7 @@ def measure_training(threads: int, budget_s: float, batch: int = 8, steps: int =
         augment=False,
         device="cpu",
         num_threads=threads,
+        log_every=1,  # a StepEnded (its time stamp) per step
     )
     stamps: list[float] = []
     deadline: list[float] = []

@@ -77,8 +77,7 @@ def test_map(path: Path, test, seed: int) -> float:
     """mAP on the fresh posters of the CPU recipe trained (training seed `seed`) on `path`
     (its fix log applied)."""
     from core.data.datasets import load_dataset
-    from core.health.embeddings import head_setup
-    from core.health.oof import HeadOnly
+    from core.training.head_training import HeadOnly, head_setup
     from core.training.loop import fit
     from core.training.recipes import recipe_config
     from core.training.steps import evaluate

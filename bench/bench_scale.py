@@ -129,7 +129,7 @@ def run_ddp(data: Path, n: int, procs: int, work: Path) -> float:
             "--nproc-per-node",
             str(procs),
             "-m",
-            "core.distributed",
+            "core.cli.torchrun",
             str(job),
             "--device",
             "cpu",

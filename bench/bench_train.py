@@ -73,7 +73,8 @@ def rates(stamps: list[tuple[float, float]], batch_size: int) -> Rates:
 
 
 def engine_no_freeze(data: Dataset, args: argparse.Namespace) -> Rates:
-    config = base_config(args, strategy="no_freeze", epochs=1, augment=False)
+    # log_every=1: a StepEnded (its time stamp) per step; the plain loop reads every loss too
+    config = base_config(args, strategy="no_freeze", epochs=1, augment=False, log_every=1)
     stamps: list[tuple[float, float]] = []
 
     def on_event(event: Event) -> None:
@@ -109,7 +110,7 @@ def plain_no_freeze(data: Dataset, args: argparse.Namespace) -> Rates:
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        loss.item()  # the engine reads the loss every step too (and it syncs a GPU)
+        loss.item()  # as the engine does at log_every=1 (it syncs a GPU)
         stamps.append(stamp())
     return rates(stamps, args.batch_size)
 
@@ -117,12 +118,12 @@ def plain_no_freeze(data: Dataset, args: argparse.Namespace) -> Rates:
 @contextmanager
 def embedding_cache_disabled() -> Iterator[None]:
     """The same frozen-backbone training, but the backbone runs in every step."""
-    original = engine._uses_embeddings  # the loop's switch for its embed phase
-    engine._uses_embeddings = lambda config: False
+    original = TrainConfig.caches_embeddings  # the loop's switch for its embed phase
+    TrainConfig.caches_embeddings = property(lambda config: False)  # type: ignore[assignment,method-assign]
     try:
         yield
     finally:
-        engine._uses_embeddings = original
+        TrainConfig.caches_embeddings = original  # type: ignore[method-assign]
 
 
 def timed_fit(config: TrainConfig, data: Dataset) -> tuple[float, float]:
@@ -179,44 +180,53 @@ def main() -> None:
     )
 
     if args.skip != "a":
-        small = step_dataset(data, args.steps, args.batch_size)
-        decoded_cache.get(small.train.paths, args.image_size)  # decoding is not measured
-        plains, runs = [], []
-        for _ in range(args.repeats):  # interleaved, so a busy moment hits both alike
-            plains.append(plain_no_freeze(small, args))
-            runs.append(engine_no_freeze(small, args))
-        plain = tuple(max(r[i] for r in plains) for i in (0, 1))
-        ours = tuple(max(r[i] for r in runs) for i in (0, 1))
-        print(f"(a) no_freeze training, steps 2..{args.steps} timed (decode excluded), best of")
-        print(f"    {args.repeats} interleaved runs; img/s by wall clock and by process CPU time")
-        print(f"    {'':<30} {'wall img/s':>11} {'CPU img/s':>11}")
-        print(f"    {'core.training.loop.fit':<30} {ours[0]:>11.2f} {ours[1]:>11.2f}")
-        print(f"    {'plain PyTorch loop':<30} {plain[0]:>11.2f} {plain[1]:>11.2f}")
-        ratio = [ours[i] / plain[i] for i in (0, 1)]
-        print(f"    {'ratio engine / plain':<30} {ratio[0]:>11.2f} {ratio[1]:>11.2f}", end="")
-        print("   (target >= 0.9)\n")
-
+        part_a(data, args)
     if args.skip != "b":
-        for split in (data.train, data.val):
-            decoded_cache.get(split.paths, args.image_size)  # all variants start decoded
-        cached = base_config(args, strategy="freeze", epochs=args.epochs, augment=False)
-        augmented = base_config(args, strategy="freeze", epochs=args.epochs, augment=True)
-        with_cache = fastest(args.repeats, lambda: timed_fit(cached, data))
-        with embedding_cache_disabled():
-            without = fastest(args.repeats, lambda: timed_fit(cached, data))
-        with_augment = fastest(args.repeats, lambda: timed_fit(augmented, data))
-        print(f"(b) freeze, {args.epochs} epochs, seconds of fit() (images pre-decoded)")
-        print(f"    {'variant':<40} {'wall s':>7} {'x cache':>7} {'CPU s':>7} {'x cache':>7}")
-        rows = (
-            ("embedding cache (augment off)", with_cache),
-            ("cache disabled, otherwise the same", without),
-            ("augment on (the cache is skipped then)", with_augment),
+        part_b(data, args)
+
+
+def part_a(data: Dataset, args: argparse.Namespace) -> None:
+    """(a) no_freeze steps: the engine against the plain loop, interleaved."""
+    small = step_dataset(data, args.steps, args.batch_size)
+    decoded_cache.get(small.train.paths, args.image_size)  # decoding is not measured
+    plains, runs = [], []
+    for _ in range(args.repeats):  # interleaved, so a busy moment hits both alike
+        plains.append(plain_no_freeze(small, args))
+        runs.append(engine_no_freeze(small, args))
+    plain = tuple(max(r[i] for r in plains) for i in (0, 1))
+    ours = tuple(max(r[i] for r in runs) for i in (0, 1))
+    print(f"(a) no_freeze training, steps 2..{args.steps} timed (decode excluded), best of")
+    print(f"    {args.repeats} interleaved runs; img/s by wall clock and by process CPU time")
+    print(f"    {'':<30} {'wall img/s':>11} {'CPU img/s':>11}")
+    print(f"    {'core.training.loop.fit':<30} {ours[0]:>11.2f} {ours[1]:>11.2f}")
+    print(f"    {'plain PyTorch loop':<30} {plain[0]:>11.2f} {plain[1]:>11.2f}")
+    ratio = [ours[i] / plain[i] for i in (0, 1)]
+    print(f"    {'ratio engine / plain':<30} {ratio[0]:>11.2f} {ratio[1]:>11.2f}", end="")
+    print("   (target >= 0.9)\n")
+
+
+def part_b(data: Dataset, args: argparse.Namespace) -> None:
+    """(b) freeze epochs: the embedding cache against no cache and against augmentation."""
+    for split in (data.train, data.val):
+        decoded_cache.get(split.paths, args.image_size)  # all variants start decoded
+    cached = base_config(args, strategy="freeze", epochs=args.epochs, augment=False)
+    augmented = base_config(args, strategy="freeze", epochs=args.epochs, augment=True)
+    with_cache = fastest(args.repeats, lambda: timed_fit(cached, data))
+    with embedding_cache_disabled():
+        without = fastest(args.repeats, lambda: timed_fit(cached, data))
+    with_augment = fastest(args.repeats, lambda: timed_fit(augmented, data))
+    print(f"(b) freeze, {args.epochs} epochs, seconds of fit() (images pre-decoded)")
+    print(f"    {'variant':<40} {'wall s':>7} {'x cache':>7} {'CPU s':>7} {'x cache':>7}")
+    rows = (
+        ("embedding cache (augment off)", with_cache),
+        ("cache disabled, otherwise the same", without),
+        ("augment on (the cache is skipped then)", with_augment),
+    )
+    for name, (wall, cpu) in rows:
+        print(
+            f"    {name:<40} {wall:>7.1f} {wall / with_cache[0]:>7.2f} "
+            f"{cpu:>7.1f} {cpu / with_cache[1]:>7.2f}"
         )
-        for name, (wall, cpu) in rows:
-            print(
-                f"    {name:<40} {wall:>7.1f} {wall / with_cache[0]:>7.2f} "
-                f"{cpu:>7.1f} {cpu / with_cache[1]:>7.2f}"
-            )
 
 
 if __name__ == "__main__":

@@ -39,14 +39,15 @@ from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from core.base.config import TrainConfig
 from core.data.cached import load_split_images
 from core.data.datasets import load_dataset
 from core.data.samples import ensure_sample_data
 from core.model.backbones import IMAGENET_MEAN, IMAGENET_STD, create_backbone
 from core.model.heads import stage_tap
 from core.model.preprocess import normalize
-from core.training import autotune  # its train_head is the engine's head trainer
 from core.training.embedding import augmented_images
+from core.training.head_training import feature_split, train_head
 from core.training.metrics import average_precision
 
 SIZE = 224
@@ -149,7 +150,7 @@ def extract(variant: str) -> SetFeatures:
     embed, generator = SpatialEmbedder(), torch.Generator().manual_seed(1)
     jobs: dict[str, tuple[torch.Tensor, Callable]] = {
         "train": (train, lambda b: b),
-        "view1": (train, lambda b: augmented_images(b, generator)),
+        "view1": (train, lambda b: augmented_images(b, generator, IMAGENET_MEAN, IMAGENET_STD)),
         "val": (val, lambda b: b),
         "val_flip": (val, lambda b: b.flip(-1)),
     }
@@ -188,10 +189,8 @@ def linear_head(x: torch.Tensor, y: torch.Tensor, seed: int) -> nn.Module:
     """A dropout + linear head trained as the engine trains one (5 epochs, one-cycle)."""
     torch.manual_seed(seed)
     head = nn.Sequential(nn.Dropout(0.2), nn.Linear(x.shape[-1], y.shape[1]))
-    generator = torch.Generator().manual_seed(seed)
-    autotune.train_head(
-        head, nn.BCEWithLogitsLoss(), x, y, torch.arange(len(y)), 1e-2, 1e-4, 5, 32, generator
-    )
+    config = TrainConfig(lr=1e-2, weight_decay=1e-4, epochs=5, batch_size=32, seed=seed)
+    train_head(head, feature_split(x, y), config)
     return head.eval()
 
 

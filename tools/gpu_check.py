@@ -216,7 +216,7 @@ def torchrun_job(check: Check) -> str:
     command = [*torchrun, "--standalone", "--nnodes", "1", "--nproc-per-node", "2"]
     started = time.perf_counter()
     done = subprocess.run(
-        [*command, "-m", "core.distributed", str(job)],
+        [*command, "-m", "core.cli.torchrun", str(job)],
         capture_output=True,
         text=True,
         timeout=300,

@@ -53,6 +53,9 @@ class TrainConfig:
     feature_views: int = 0  # frozen + cached: augmented views per training image (embedded once)
     auto_tune: bool = False  # frozen + cached: sweep head lr / weight decay / epochs first
     tta: bool = False  # flip average at evaluation and prediction (kept in the model file)
+    # Steps between reads of the training loss (each one waits for a GPU) and step events;
+    # an epoch's last step always reports.
+    log_every: int = 10
 
     def validate(self) -> None:
         """Raise ConfigError with a plain message for settings that cannot work."""
@@ -73,6 +76,8 @@ class TrainConfig:
             raise ConfigError("learning rate must be a positive number below 10")
         if not 0 <= self.dropout < 1:
             raise ConfigError("dropout must be in [0, 1)")
+        if self.log_every < 1:
+            raise ConfigError("the log interval must be at least 1 step")
         self._validate_accuracy_options()
 
     def _validate_numbers(self) -> None:
@@ -98,8 +103,7 @@ class TrainConfig:
             raise ConfigError(f"feature views must be between 0 and {MAX_FEATURE_VIEWS}")
         if min(self.asl_gamma_neg, self.asl_gamma_pos) < 0 or not 0 <= self.asl_clip < 1:
             raise ConfigError("ASL gammas must be >= 0 and its clip in [0, 1)")
-        cached = self.strategy == "freeze" and not self.use_augmentation
-        if self.auto_tune and not cached:
+        if self.auto_tune and (self.strategy != "freeze" or not self.caches_embeddings):
             raise ConfigError(
                 "Auto-tune works on cached embeddings: it needs the frozen backbone strategy "
                 "without image augmentation.",
@@ -107,9 +111,10 @@ class TrainConfig:
             )
 
     @property
-    def caches_features(self) -> bool:
-        """True when a frozen backbone's embeddings are computed once (no pixel augmentation)."""
-        return self.strategy != "no_freeze" and not self.use_augmentation
+    def caches_embeddings(self) -> bool:
+        """The run starts with a frozen backbone and no pixel augmentation: the backbone's
+        embeddings are computed once and the head trains on them while it stays frozen."""
+        return self.first_unfrozen_epoch != 1 and not self.use_augmentation
 
     @property
     def use_augmentation(self) -> bool:

@@ -7,6 +7,7 @@ import argparse
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm import tqdm
@@ -19,6 +20,9 @@ from core.cli.output import bars_enabled, label_table, metrics_line
 from core.data.datasets import Dataset, LabeledImages
 from core.inference.predictions import PredictionSet, parse_label_thresholds
 from core.modelfile.checkpoint import read_meta
+
+if TYPE_CHECKING:  # torch loads only where a command predicts
+    from core.inference.predictor import Predictor
 
 
 # ------------------------------------------------------------------ predict
@@ -34,7 +38,7 @@ def _choose_thresholds(args: argparse.Namespace, predictions: PredictionSet, tun
         predictions.use_tuned()
 
 
-def _load_predictor(args: argparse.Namespace):
+def _load_predictor(args: argparse.Namespace) -> Predictor:
     """The model file's predictor; torch gets the prediction thread count only where torch
     runs it (importing torch for nothing would cost seconds)."""
     from core.inference.predictor import Predictor
@@ -112,7 +116,9 @@ def _evaluated_labels(args: argparse.Namespace, model_labels: list[str]) -> list
     return list(dict.fromkeys(chosen))
 
 
-def _predict_with_bar(args: argparse.Namespace, predictor, paths: list, what: str) -> list:
+def _predict_with_bar(
+    args: argparse.Namespace, predictor: Predictor, paths: list, what: str
+) -> list:
     with tqdm(total=len(paths), desc=what, disable=not bars_enabled(args), leave=False) as bar:
         return predictor.predict(
             paths, batch_size=args.batch_size, progress=lambda done, _: bar.update(done - bar.n)

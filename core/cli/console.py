@@ -24,7 +24,7 @@ __all__ = [
 # Core loggers whose warnings a command-line user must see (the cache repairing itself).
 _CORE_LOGGERS = ("marquee.cache",)
 
-# Exit codes of every Marquee command line (marquee ..., torchrun -m core.distributed ...).
+# Exit codes of every Marquee command line (marquee ..., torchrun -m core.cli.torchrun ...).
 EXIT_USER_ERROR, EXIT_UNEXPECTED, EXIT_CANCELLED = 2, 1, 130
 EXIT_READER_GONE = 141  # 128 + SIGPIPE: what a Unix tool shows when its output pipe closed
 

@@ -6,10 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from core.base.config import DEVICES
-
-# "auto" and core.data.datasets.FORMATS (not imported: it loads pandas; a test keeps them equal)
-DATA_FORMATS = ("auto", "folders", "csv", "createml", "labelfolders")
+from core.cli.options import add_output_options, add_prediction_options, add_reader_options
 
 
 def add_health_parsers(sub: argparse._SubParsersAction) -> None:
@@ -21,13 +18,9 @@ def add_health_parsers(sub: argparse._SubParsersAction) -> None:
 
 def _add_data(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", type=Path, metavar="DATA", help="data set folder, CSV or JSON")
-    p.add_argument("--format", default="auto", choices=DATA_FORMATS, help="the data set's layout")
-    p.add_argument("--label-column", help="CSV column holding delimited labels")
-    p.add_argument("--delimiter", help="delimiter of that column (default: detected)")
-    p.add_argument("--images-dir", type=Path, help="image folder for a CSV (default: detected)")
+    add_reader_options(p)
     p.add_argument("--labels", metavar="A,B,...", help="labels to check (default: every label)")
-    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_output_options(p)
 
 
 def _add_doctor(p: argparse.ArgumentParser) -> None:
@@ -86,8 +79,5 @@ def _add_suggest(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", type=Path, metavar="MODEL")
     p.add_argument("folder", type=Path, nargs="+", metavar="FOLDER")
     p.add_argument("--top", type=int, metavar="N", help="show the N most useful (default: all)")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--device", default="auto", choices=DEVICES)
-    p.add_argument("--runtime", default="auto", choices=("auto", "torch", "onnx"))
-    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_prediction_options(p)
+    add_output_options(p)

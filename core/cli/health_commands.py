@@ -32,6 +32,7 @@ def run_doctor(args: argparse.Namespace) -> int:
     if args.out is not None:
         report.save(args.out)
     if args.accept:
+        assert dataset.root is not None  # a data set read from disk
         decisions = accept_report(FixLog.for_dataset(dataset.root), report)
         report.summary["accepted"] = len(decisions)
     if args.json:
@@ -135,7 +136,8 @@ class _Bars:
     """One tqdm bar per doctor stage, on stderr (hidden with --quiet or off a terminal)."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        self.enabled, self.bar, self.stage = bars_enabled(args), None, ""
+        self.enabled, self.stage = bars_enabled(args), ""
+        self.bar: tqdm | None = None
 
     def __enter__(self) -> _Bars:
         return self
@@ -149,7 +151,8 @@ class _Bars:
             self.__exit__()
             self.stage = stage
             self.bar = tqdm(total=total, desc=stage, disable=not self.enabled, leave=False)
-        self.bar.update(done - self.bar.n)
+        if self.bar is not None:
+            self.bar.update(done - self.bar.n)
 
 
 def _print_report(args: argparse.Namespace, report: HealthReport) -> None:

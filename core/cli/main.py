@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from core import __version__
-from core.base.config import DEVICES, HEADS, LOSSES, MAX_BATCH_SIZE, STRATEGIES, TrainConfig
+from core.base.config import HEADS, LOSSES, MAX_BATCH_SIZE, STRATEGIES, TrainConfig
 from core.base.errors import OutputError, UsageError, one_line, shorten
 from core.base.runtime import configure_threading
 from core.cli.backbone_commands import add_backbones_parser
@@ -27,7 +27,14 @@ from core.cli.console import (
     expected_exit,
     show_core_warnings,
 )
-from core.cli.health_args import DATA_FORMATS, add_health_parsers
+from core.cli.health_args import add_health_parsers
+from core.cli.options import (
+    add_device,
+    add_output_options,
+    add_prediction_options,
+    add_reader_options,
+    add_runtime,
+)
 from core.cli.runs_args import add_run_options, add_runs_parser
 
 SUBCOMMANDS = (
@@ -118,10 +125,7 @@ def _add_data_options(p: argparse.ArgumentParser, required: bool = False) -> Non
     source.add_argument(
         "--movie-posters", action="store_true", help="download the real movie posters data set"
     )
-    p.add_argument("--format", default="auto", choices=DATA_FORMATS, help="the data set's layout")
-    p.add_argument("--label-column", help="CSV column holding delimited labels")
-    p.add_argument("--delimiter", help="delimiter of that column (default: detected)")
-    p.add_argument("--images-dir", type=Path, help="image folder for a CSV (default: detected)")
+    add_reader_options(p)
     p.add_argument(
         "--labels",
         metavar="A,B,...",
@@ -131,9 +135,8 @@ def _add_data_options(p: argparse.ArgumentParser, required: bool = False) -> Non
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default="auto", choices=DEVICES)
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    add_device(p)
+    add_output_options(p)
 
 
 def _add_train(p: argparse.ArgumentParser) -> None:
@@ -167,6 +170,14 @@ def _add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
     _add_accuracy_options(p)
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument(
+        "--log-every",
+        type=int,
+        default=d.log_every,
+        metavar="N",
+        help=f"read the loss and report progress every N steps and at each epoch's end "
+        f"(default {d.log_every}; 1: every step, which makes a GPU wait each time)",
+    )
     p.add_argument("--out", type=Path, metavar="MODEL", help="where to write the .safetensors")
     p.add_argument(
         "--export-job",
@@ -220,19 +231,9 @@ def _add_predict(p: argparse.ArgumentParser) -> None:
         help="per-label thresholds, e.g. Action=0.4,Crime=0.6 (other labels: tuned)",
     )
     p.add_argument("--csv", type=Path, metavar="FILE", help="also write results to a CSV")
-    p.add_argument("--batch-size", type=int, default=32)
     _add_tta_override(p)
-    _add_runtime(p)
-    _add_common(p)
-
-
-def _add_runtime(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--runtime",
-        default="auto",
-        choices=("auto", "torch", "onnx"),
-        help="auto (default): ONNX Runtime on the CPU, torch on a GPU",
-    )
+    add_prediction_options(p)
+    add_output_options(p)
 
 
 def _add_tta_override(p: argparse.ArgumentParser) -> None:
@@ -254,10 +255,9 @@ def _add_evaluate(p: argparse.ArgumentParser) -> None:
         metavar="LABEL=T,...",
         help="per-label thresholds, e.g. Action=0.4,Crime=0.6 (other labels: tuned)",
     )
-    p.add_argument("--batch-size", type=int, default=32)
     _add_tta_override(p)
-    _add_runtime(p)
-    _add_common(p)
+    add_prediction_options(p)
+    add_output_options(p)
 
 
 def _add_explain(p: argparse.ArgumentParser) -> None:
@@ -272,7 +272,7 @@ def _add_explain(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--out", type=Path, required=True, metavar="PNG", help="overlay file to write")
     p.add_argument("--alpha", type=float, default=0.5, help="heat map opacity, 0..1 (0.5)")
-    p.add_argument("--device", default="cpu", choices=DEVICES)
+    add_device(p, default="cpu")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
 
@@ -292,8 +292,8 @@ def _add_serve(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", type=Path, metavar="MODEL")
     p.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
     p.add_argument("--port", type=int, default=8000, help="0 picks a free port")
-    p.add_argument("--device", default="auto", choices=DEVICES)
-    _add_runtime(p)
+    add_device(p)
+    add_runtime(p)
     p.add_argument("--max-batch", type=int, metavar="N", help="images per model call")
     p.add_argument("--max-wait-ms", type=float, metavar="MS", help="wait for a fuller batch")
     p.add_argument("--max-body-mb", type=float, default=10.0, metavar="MB", help="default 10")
@@ -320,9 +320,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # here, where a closed pipe is handled, not at interpreter exit
         return code
     except (Exception, KeyboardInterrupt) as exc:
-        code = expected_exit(exc)
-        if code is not None:
-            return code
+        expected = expected_exit(exc)
+        if expected is not None:
+            return expected
         log_file = _log_unexpected(exc)  # a bug: say so, and where the details are
         summary = f"{type(exc).__name__}: {one_line(str(exc))}"
         print(f"marquee: unexpected error: {summary}", file=sys.stderr)

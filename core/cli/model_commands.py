@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from core.base.errors import OutputError
 from core.cli.console import UsageError, print_json
 from core.inference.predictions import parse_label_thresholds
 from core.modelfile.checkpoint import read_meta, reset_thresholds, write_thresholds
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 
 # ------------------------------------------------------------------ explain
@@ -37,7 +41,7 @@ def run_explain(args: argparse.Namespace) -> int:
         files = [args.out]
     for explanation, path in zip(explanations, files, strict=True):
         _save_image(overlay(image, explanation.heatmap, alpha=args.alpha), path)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"label": e.label, "probability": round(e.probability, 4), "file": str(path)}
         for e, path in zip(explanations, files, strict=True)
     ]
@@ -50,7 +54,7 @@ def run_explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def _save_image(image, path: Path) -> None:
+def _save_image(image: Image.Image, path: Path) -> None:
     if path.is_dir():
         raise OutputError(f"{path} is a folder; give a .png file name to write to.")
     try:

@@ -41,7 +41,7 @@ class TrainProgress:
             )
         elif isinstance(event, StepEnded):
             self._advance("train", event.total_steps, event.step)
-            if self.enabled:
+            if self.enabled and self.bar is not None:
                 self.bar.set_postfix(loss=f"{event.loss:.3f}", img_s=f"{event.images_per_s:.0f}")
         elif isinstance(event, EpochEnded):
             summary = metrics_line({**event.metrics, "loss": event.val_loss})
@@ -68,14 +68,15 @@ class TrainProgress:
                 unit_scale=True,
                 leave=False,
             )
-        self.bar.update(event.done_bytes - self.bar.n)
+        if self.bar is not None:
+            self.bar.update(event.done_bytes - self.bar.n)
 
     def _advance(self, stage: str, total: int, done: int) -> None:
         if stage != self.stage:
             self.close()
             self.stage = stage
             self.bar = tqdm(total=total, desc=stage, disable=not self.enabled, leave=False)
-        if self.enabled:
+        if self.enabled and self.bar is not None:
             self.bar.update(done - self.bar.n)
 
     def close(self) -> None:

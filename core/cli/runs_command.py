@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import asdict, replace
+from typing import TYPE_CHECKING
 
 from core.base.errors import DataError, UsageError
 from core.cli.console import print_json
 from core.cli.output import say
 from core.cli.runs_output import comparison_text, run_details, runs_table
 from core.runs import RunRecord, RunStore, compare_runs, format_bytes
+
+if TYPE_CHECKING:  # loaded only where a run is rerun
+    from core.data.datasets import Dataset
+    from core.runs.identity import DataIdentity
 
 
 def run_runs(args: argparse.Namespace) -> int:
@@ -144,7 +149,7 @@ def _rerun(args: argparse.Namespace, store: RunStore) -> int:
     return _rerun_report(args, source, record)
 
 
-def _same_data(source: RunRecord, anyway: bool):  # -> Dataset
+def _same_data(source: RunRecord, anyway: bool) -> Dataset:
     """The run's data set read as it was; DataError when it changed (unless `anyway`)."""
     from core.data.datasets import load_dataset
     from core.runs.identity import data_identity
@@ -167,7 +172,7 @@ def _same_data(source: RunRecord, anyway: bool):  # -> Dataset
     return dataset
 
 
-def _changed_line(source: RunRecord, now) -> str:  # now: DataIdentity
+def _changed_line(source: RunRecord, now: DataIdentity) -> str:
     from core.runs.compare import compare_runs
 
     current = source.with_changes(id="now", data=now)

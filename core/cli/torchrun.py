@@ -1,4 +1,4 @@
-"""`torchrun ... -m core.distributed JOB`: one process of a distributed training.
+"""`torchrun ... -m core.cli.torchrun JOB`: one process of a distributed training.
 
 Joins the job's process group, runs `core.training.loop.fit` inside a `DistributedContext`, and
 on rank 0 writes the run folder. Exit codes as the CLI's: 0 done, 2 bad input, 130
@@ -26,7 +26,7 @@ STORE_TIMEOUT = timedelta(minutes=5)
 
 def main(argv: list[str] | None = None) -> int:
     """One process of a distributed training (see the job folder's README)."""
-    parser = argparse.ArgumentParser(prog="python -m core.distributed")
+    parser = argparse.ArgumentParser(prog="python -m core.cli.torchrun")
     parser.add_argument("job", type=Path, help="folder written by --export-job")
     parser.add_argument("--data-root", type=Path, help="where the manifest's images live")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
@@ -159,3 +159,7 @@ def _save(writer: Any, result: Any, context: Any, shards: list[list[str]]) -> No
     record = writer.finish(result)
     print(f"model saved to {writer.folder / record.model_file}", flush=True)
     print(f"run {record.id} ({record.status})", flush=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

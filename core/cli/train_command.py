@@ -61,6 +61,7 @@ def _train_config(args: argparse.Namespace) -> tuple[TrainConfig, str]:
         balance=args.balance,
         device=args.device,
         seed=args.seed,
+        log_every=args.log_every,
         # No UI to keep responsive: every usable core, less those other programs are using.
         num_threads=training_threads(keep_ui_core=False),
         init_from=str(args.init_from) if args.init_from else None,

@@ -26,6 +26,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +39,7 @@ from core.base.runtime import decode_threads
 from core.data.cache_files import content_hash, default_max_bytes, file_stamp, writer_dead
 from core.data.cache_integrity import connect_index, misplaced, out_of_range, shard_intact
 from core.data.cache_shards import CachedRecords, _crc_file, _open_shard, _ShardWriter
-from core.data.decode import Progress, load_rgb
+from core.data.decode import Progress, decoded_chunks, readable
 from core.data.image_open import DECODE_REVISION
 
 SHARD_BYTES = 64 * 1024 * 1024  # target size of one shard file
@@ -126,13 +127,13 @@ class ImageCache:
     ) -> CachedRecords:
         """The images decoded at `size` (decoding only what the cache lacks), as a reader."""
         family = pixel_family(size)
-        paths = [os.path.abspath(p) for p in paths]
-        digests = self._digests(paths, should_stop)
+        absolute = [os.path.abspath(p) for p in paths]
+        digests = self._digests(absolute, should_stop)
         for _attempt in range(3):
             found = self._locate(digests, family)
             missing = [i for i, d in enumerate(digests) if d not in found]
             if missing:
-                self._decode(paths, digests, missing, size, progress, should_stop)
+                self._decode(absolute, digests, missing, size, progress, should_stop)
                 found = self._locate(digests, family)
             reader = self._reader(digests, found, family, (3, size, size), np.uint8)
             if reader is not None:
@@ -181,7 +182,7 @@ class ImageCache:
         should_stop: Callable[[], bool] | None,
     ) -> None:
         """Decode the missing images (once per content) in threads, one shard at a time."""
-        first = {}
+        first: dict[str, int] = {}
         for i in missing:
             first.setdefault(digests[i], i)
         todo = list(first.values())
@@ -190,19 +191,16 @@ class ImageCache:
         total, done = len(todo), 0
         if progress is not None:
             progress(0, total)
-        with ThreadPoolExecutor(max_workers=decode_threads()) as pool:
-            for start in range(0, total, per_shard):
-                part = todo[start : start + per_shard]
-                with self.shard_writer(pixel_family(size), (3, size, size), np.uint8) as writer:
-                    for sub in range(0, len(part), 64):
-                        _poll(should_stop)
-                        chunk = part[sub : sub + 64]
-                        arrays = pool.map(lambda i: load_rgb(paths[i], size), chunk)
-                        for i, array in zip(chunk, arrays, strict=True):
-                            writer.add(digests[i], array.transpose(2, 0, 1))
-                        done += len(chunk)
-                        if progress is not None:
-                            progress(done, total)
+        for start in range(0, total, per_shard):
+            part = todo[start : start + per_shard]
+            with self.shard_writer(pixel_family(size), (3, size, size), np.uint8) as writer:
+                for decoded in decoded_chunks([paths[i] for i in part], size, should_stop):
+                    arrays = readable(decoded)
+                    for i, array in zip(todo[done : done + len(arrays)], arrays, strict=True):
+                        writer.add(digests[i], array.transpose(2, 0, 1))
+                    done += len(arrays)
+                    if progress is not None:
+                        progress(done, total)
 
     # ------------------------------------------------------------------ records
     @contextlib.contextmanager
@@ -262,7 +260,14 @@ class ImageCache:
         found = self._locate(digests, family)
         return [i for i, d in enumerate(digests) if d not in found]
 
-    def _reader(self, digests, found, family, shape, dtype) -> CachedRecords | None:
+    def _reader(
+        self,
+        digests: Sequence[str],
+        found: dict[str, tuple[str, int]],
+        family: str,
+        shape: tuple[int, ...],
+        dtype: np.dtype | type,
+    ) -> CachedRecords | None:
         """Open the shards behind `found`; None (after dropping them) if one is damaged."""
         names = sorted({found[d][0] for d in digests if d in found})
         maps, bad = {}, []
@@ -275,7 +280,7 @@ class ImageCache:
         }
         for name in names:
             count, crc = entries.get(name, (None, None))
-            view = _open_shard(self.shard_dir / name, count, record, shape, dtype)
+            view = _open_shard(self.shard_dir / name, count, record, shape, np.dtype(dtype))
             if view is None or not shard_intact(name, view[0], crc):
                 bad.append(name)
             else:
@@ -313,7 +318,7 @@ class ImageCache:
         files = self._db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
         return CacheInfo(self.root, shards, records, files, nbytes, self.max_bytes, families)
 
-    def evict(self, keep: set[str] = frozenset(), max_bytes: int | None = None) -> int:
+    def evict(self, keep: AbstractSet[str] = frozenset(), max_bytes: int | None = None) -> int:
         """Drop least recently used shards (except `keep`) until under the cap; bytes freed."""
         cap = self.max_bytes if max_bytes is None else max_bytes
         total = self._db.execute("SELECT COALESCE(SUM(nbytes), 0) FROM shards").fetchone()[0]

@@ -68,7 +68,7 @@ def _delete_cache(index: Path) -> None:
             shard.unlink()
 
 
-def shard_intact(name: str, data: memoryview | bytes, crc: int | None) -> bool:
+def shard_intact(name: str, data: mmap.mmap | memoryview | bytes, crc: int | None) -> bool:
     """Whether a mapped shard's bytes match the CRC-32 its index entry records.
 
     Checked once per shard and process (shards never change once written); a mismatch

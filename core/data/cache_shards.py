@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+ShardMap = tuple[mmap.mmap, np.ndarray]  # a shard's memory map and its records' view
+
 
 class _ShardWriter:
     """Appends fixed-size records to a temporary file, with a running CRC-32."""
@@ -68,7 +70,14 @@ class CachedRecords:
 
     _RELEASE_EVERY = 64 * 1024 * 1024
 
-    def __init__(self, maps, shard_of, slot_of, digests, shape) -> None:
+    def __init__(
+        self,
+        maps: list[ShardMap],
+        shard_of: np.ndarray,
+        slot_of: np.ndarray,
+        digests: list[str],
+        shape: Sequence[int],
+    ) -> None:
         self._maps = maps  # (mmap, ndarray view) per shard
         self._shard_of, self._slot_of = shard_of, slot_of
         self.digests = digests
@@ -122,7 +131,9 @@ def _crc_file(path: Path) -> int:
     return crc
 
 
-def _open_shard(path: Path, count: int | None, record: int, shape, dtype):
+def _open_shard(
+    path: Path, count: int | None, record: int, shape: Sequence[int], dtype: np.dtype
+) -> ShardMap | None:
     """(mmap, records view) of a shard, or None when it is missing or its length is wrong."""
     if not count:
         return None

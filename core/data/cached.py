@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from core.base.digest import weights_digest
 from core.data.cache import SHARD_BYTES, ImageCache, cache_enabled
 from core.data.cache_integrity import log
 from core.data.cache_shards import CachedRecords
@@ -46,15 +47,16 @@ def load_split_images(
 
 
 def embedding_family(backbone: torch.nn.Module, *details: object) -> str:
-    """Names the embeddings of this exact backbone (a hash of its weights) under `details`
+    """Names the embeddings of this exact backbone (its weights' digest) under `details`
     (image size, normalisation, device, precision): change any and the family changes."""
-    digest = hashlib.blake2b(digest_size=12)
-    identity = (type(backbone).__name__, torch.__version__, DECODE_REVISION, *details)
-    digest.update(repr(identity).encode())
-    for name, tensor in sorted(backbone.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
-    return f"emb-{digest.hexdigest()}"
+    identity = (
+        type(backbone).__name__,
+        torch.__version__,
+        DECODE_REVISION,
+        *details,
+        weights_digest(backbone),
+    )
+    return f"emb-{hashlib.blake2b(repr(identity).encode(), digest_size=12).hexdigest()}"
 
 
 def cached_embeddings(
@@ -85,7 +87,12 @@ def cached_embeddings(
     return _embed_all(torch.arange(len(images)), embed, batch_size, progress)  # evicted meanwhile
 
 
-def _embed_all(indices, embed, batch_size, progress) -> torch.Tensor:
+def _embed_all(
+    indices: torch.Tensor,
+    embed: Callable[[torch.Tensor], torch.Tensor],
+    batch_size: int,
+    progress: Progress | None,
+) -> torch.Tensor:
     """Embeddings of `indices`, written into one tensor as they come (no list of chunks
     and a concatenated copy: at 20,000 images that doubled the peak)."""
     out: torch.Tensor | None = None

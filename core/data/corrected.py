@@ -19,9 +19,7 @@ from core.data.csv_labels import CsvLabels, parse_labels, sniff_separator, split
 from core.data.fixes import FixLog, dataset_folder, relative_file
 from core.data.image_check import resolve_image
 from core.data.seed_layout import write_metadata
-from core.data.types import Dataset, LabeledImages, ValidationReport
-
-SPLITS = ("train", "val", "test")
+from core.data.types import SPLITS, Dataset, LabeledImages, ValidationReport
 
 
 @dataclass(frozen=True)

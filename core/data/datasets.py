@@ -158,14 +158,14 @@ def select_labels(dataset: Dataset, labels: Sequence[str]) -> Dataset:
     def narrow(part: LabeledImages) -> LabeledImages:
         return LabeledImages(list(part.paths), part.labels[:, columns], list(names))
 
+    train, val = narrow(dataset.train), narrow(dataset.val)
     test = narrow(dataset.test) if dataset.test is not None else None
-    splits = {"train": narrow(dataset.train), "val": narrow(dataset.val), "test": test}
     report = ValidationReport([p for p in dataset.report.problems if p.label is None])
-    _warn_missing_labels(report, splits)
+    _warn_missing_labels(report, {"train": train, "val": val, "test": test})
     return replace(
         dataset,
-        train=splits["train"],
-        val=splits["val"],
+        train=train,
+        val=val,
         test=test,
         label_names=names,
         report=report,

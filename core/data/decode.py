@@ -10,7 +10,7 @@ decoded sets in RAM only where that cache is switched off or not writable.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from core.base.errors import Cancelled
+from core.base.errors import Cancelled, ImageDecodeError
 from core.base.runtime import decode_threads
 from core.data.image_open import decoded, open_image, read_rgb, upright
 
@@ -30,9 +30,12 @@ __all__ = [
     "ImageSource",
     "Progress",
     "decode_images",
+    "decode_many",
+    "decoded_chunks",
     "load_rgb",
     "open_image",
     "read_rgb",
+    "readable",
 ]
 
 ImageSource = str | Path | Image.Image
@@ -56,27 +59,70 @@ def _resize(img: Image.Image, size: int) -> np.ndarray:
     return np.array(img, dtype=np.uint8)  # a writable copy: torch.from_numpy needs one
 
 
+def decoded_chunks(
+    sources: Sequence[ImageSource],
+    size: int,
+    should_stop: Callable[[], bool] | None = None,
+    chunk: int = 64,
+) -> Iterator[list[np.ndarray | ImageDecodeError]]:
+    """The one threaded decoder: `load_rgb` of every source in parallel threads (Pillow
+    releases the GIL), `chunk` at a time and in order, an ImageDecodeError in place of
+    each image that cannot be read. A stop raises `Cancelled` before the next chunk."""
+    if len(sources) < 2:  # one image (a server request): no pool to start
+        _check_stop(should_stop)
+        yield [_decode_or_error(s, size) for s in sources]
+        return
+    with ThreadPoolExecutor(max_workers=min(decode_threads(), len(sources))) as pool:
+        for start in range(0, len(sources), chunk):
+            _check_stop(should_stop)
+            part = sources[start : start + chunk]
+            yield list(pool.map(lambda s: _decode_or_error(s, size), part))
+
+
+def decode_many(sources: Sequence[ImageSource], size: int) -> list[np.ndarray | ImageDecodeError]:
+    """Every source decoded (threads), an ImageDecodeError in place of each unreadable one."""
+    return [item for part in decoded_chunks(sources, size) for item in part]
+
+
+def readable(items: list[np.ndarray | ImageDecodeError]) -> list[np.ndarray]:
+    """The decoded arrays; the first image that could not be read raises its error."""
+    for item in items:
+        if isinstance(item, ImageDecodeError):
+            raise item
+    return items  # type: ignore[return-value]  # no error left in it
+
+
 def decode_images(
     sources: Sequence[ImageSource],
     size: int,
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> torch.Tensor:
-    """Decode images in parallel threads (PIL releases the GIL) into an NCHW uint8 tensor."""
+    """Decode images in parallel threads into an NCHW uint8 tensor (ImageDecodeError for
+    the first that cannot be read)."""
     import torch
 
     out = torch.empty((len(sources), 3, size, size), dtype=torch.uint8)
-    with ThreadPoolExecutor(max_workers=decode_threads()) as pool:
-        chunk = 64
-        for start in range(0, len(sources), chunk):
-            if should_stop is not None and should_stop():
-                raise Cancelled("Stopped while decoding images.")
-            part = sources[start : start + chunk]
-            for offset, array in enumerate(pool.map(lambda s: load_rgb(s, size), part)):
-                out[start + offset] = torch.from_numpy(array).permute(2, 0, 1)
-            if progress is not None:
-                progress(min(start + chunk, len(sources)), len(sources))
+    done = 0
+    for part in decoded_chunks(sources, size, should_stop):
+        for array in readable(part):
+            out[done] = torch.from_numpy(array).permute(2, 0, 1)
+            done += 1
+        if progress is not None:
+            progress(done, len(sources))
     return out
+
+
+def _decode_or_error(source: ImageSource, size: int) -> np.ndarray | ImageDecodeError:
+    try:
+        return load_rgb(source, size)
+    except ImageDecodeError as exc:
+        return exc
+
+
+def _check_stop(should_stop: Callable[[], bool] | None) -> None:
+    if should_stop is not None and should_stop():
+        raise Cancelled("Stopped while decoding images.")
 
 
 class DecodedImageCache:
@@ -86,12 +132,18 @@ class DecodedImageCache:
         self._entries: dict[tuple, torch.Tensor] = {}
         self._max_entries = max_entries
 
-    def get(self, paths: Sequence[Path], size: int, **kwargs) -> torch.Tensor:
+    def get(
+        self,
+        paths: Sequence[Path],
+        size: int,
+        progress: Progress | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> torch.Tensor:
         key = (tuple(str(p) for p in paths), size, tuple(_mtimes(paths)))
         if key not in self._entries:
             while len(self._entries) >= self._max_entries:
                 self._entries.pop(next(iter(self._entries)))
-            self._entries[key] = decode_images(list(paths), size, **kwargs)
+            self._entries[key] = decode_images(list(paths), size, progress, should_stop)
         return self._entries[key]
 
     def clear(self) -> None:

@@ -86,9 +86,7 @@ def _read_folders(root: Path, report: ValidationReport, options: Options) -> Raw
             report.add("warning", f"{folder.name}/", message)
     names = _shared_labels(tables)
     splits = {
-        split: _resolve_rows(
-            table.rows, [folder], root, report, lambda n, rel=rel: f"{rel} row {n}"
-        )
+        split: _resolve_rows(table.rows, [folder], root, report, _row_namer(rel))
         for split, (folder, rel, table) in tables.items()
     }
     return Raw(root, names, splits)
@@ -277,9 +275,10 @@ def _createml_entry(entry: object) -> tuple[str, list[str]]:
         raise ValueError(f"'{key}' must be a list of label names")
     # Object-detection files hold {"label": ...} objects; their labels still apply.
     labels = [v.get("label") if isinstance(v, dict) else v for v in values]
-    if not all(isinstance(label, str) for label in labels):
+    texts = [label for label in labels if isinstance(label, str)]
+    if len(texts) != len(labels):
         raise ValueError(f"'{key}' must hold label names (text) only")
-    return image.strip(), list(dict.fromkeys(label.strip() for label in labels if label.strip()))
+    return image.strip(), list(dict.fromkeys(label.strip() for label in texts if label.strip()))
 
 
 def _read_label_folders(root: Path, report: ValidationReport, options: Options) -> Raw:
@@ -332,3 +331,8 @@ READERS: dict[str, Callable[[Path, ValidationReport, Options], Raw]] = {
     "createml": _read_createml,
     "labelfolders": _read_label_folders,
 }
+
+
+def _row_namer(where: str) -> Callable[[int], str]:
+    """Names row `n` of the table at `where` in messages."""
+    return lambda n: f"{where} row {n}"

@@ -174,7 +174,8 @@ def _restyle(layer: Image.Image, rng: Rng) -> Image.Image:
 def _decoy(draw: Draw, rng: Rng, style: str) -> None:
     """A colourful shape that belongs to no concept."""
     palette = _TRAIN_BG if style == "train" else _VAL_BG
-    colour = art.jitter(tuple(255 - v for v in art.pick(palette, rng)), rng, 60)
+    r, g, b = art.pick(palette, rng)
+    colour = art.jitter((255 - r, 255 - g, 255 - b), rng, 60)
     points = [art.point(rng) for _ in range(int(rng.integers(3, 6)))]
     draw.polygon(points, fill=colour)
 

@@ -101,7 +101,7 @@ def _tilted(image: Image.Image, rng: Rng) -> Image.Image:
         (SIZE - inset[4], SIZE - inset[5]),
         (inset[6], SIZE - inset[7]),
     ]
-    source = [(0, 0), (SIZE, 0), (SIZE, SIZE), (0, SIZE)]
+    source: list[tuple[float, float]] = [(0, 0), (SIZE, 0), (SIZE, SIZE), (0, SIZE)]
     coefficients = _perspective(corners, source)
     table = Image.new("RGB", image.size, art.jitter((70, 60, 52), rng, 20))
     mask = Image.new("L", image.size, 255).transform(

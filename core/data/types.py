@@ -15,6 +15,7 @@ from core.base.errors import Cancelled, DataError
 __all__ = ["IMAGE_SUFFIXES", "Cancelled", "DataError"]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+SPLITS = ("train", "val", "test")  # a data set's splits, in this order
 
 
 @dataclass(frozen=True)

@@ -63,13 +63,6 @@ def label_issues(probs: np.ndarray, given: np.ndarray, prune: bool = True) -> li
     return sorted(flags, key=lambda f: (-f.score, f.image, f.label))
 
 
-def rank_all(probs: np.ndarray, given: np.ndarray) -> np.ndarray:
-    """Every (image, label) pair's issue score (N x labels), flagged or not."""
-    pos = np.asarray(given) > 0.5
-    t1, t0 = thresholds(np.asarray(probs, dtype=np.float64), pos)
-    return _scores(np.asarray(probs, dtype=np.float64), pos, t1, t0)
-
-
 def _scores(probs: np.ndarray, pos: np.ndarray, t1: np.ndarray, t0: np.ndarray) -> np.ndarray:
     """Given 0: how far p went towards 1 past t1's start; given 1: towards 0 past t0's.
 

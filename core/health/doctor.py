@@ -124,7 +124,7 @@ def _combined(
     return combined_probabilities(heads, votes, given, options.folds, neighbours=options.neighbours)
 
 
-def _issues(data: Embedded, probs) -> list[LabelIssue]:
+def _issues(data: Embedded, probs: np.ndarray) -> list[LabelIssue]:
     issues = []
     for flag in label_issues(probs, data.targets):
         ref = data.refs[flag.image]
@@ -158,7 +158,7 @@ def without_decided(report: HealthReport, log: FixLog) -> HealthReport:
 
 
 def _summary(report: HealthReport, data: Embedded, options: DoctorOptions, seconds: float) -> dict:
-    splits = {}
+    splits: dict[str, int] = {}
     for ref in data.refs:
         splits[ref.split] = splits.get(ref.split, 0) + 1
     return {

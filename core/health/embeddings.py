@@ -13,23 +13,21 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from core.base.config import TrainConfig
-from core.base.device import amp_dtype
 from core.data.cached import load_split_images
 from core.data.datasets import Dataset
 from core.data.fixes import dataset_folder, relative_file
+from core.data.types import SPLITS
 from core.model.classifier import MultiLabelClassifier
 from core.training.context import TrainingContext
 from core.training.continuing import initial_model
 from core.training.embedding import embed_splits
-from core.training.losses import make_criterion
+from core.training.head_training import head_setup
 from core.training.recipes import recipe_config
-from core.training.steps import Setup, SplitData, make_optimizer
+from core.training.steps import SplitData
 
 Progress = Callable[[str, int, int], None]  # stage, done, total
-SPLITS = ("train", "val", "test")
 
 
 @dataclass(frozen=True)
@@ -118,25 +116,6 @@ def embed_dataset(
         model,
         context,
         config,
-    )
-
-
-def head_setup(
-    model: nn.Module, config: TrainConfig, context: TrainingContext, steps: int
-) -> Setup:
-    """The training steps' `Setup` for a head on the CPU (a new optimiser and schedule);
-    `model` has the classifier's `head` and `backbone` (oof.HeadOnly, or the classifier)."""
-    optimizer, scheduler = make_optimizer(model, config, steps)
-    generator = torch.Generator().manual_seed(config.seed)
-    return Setup(
-        config,
-        context,
-        "cpu",
-        generator,
-        make_criterion(config),
-        optimizer,
-        scheduler,
-        amp_dtype("cpu"),
     )
 
 

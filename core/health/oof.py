@@ -14,11 +14,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
-from torch import nn
 
-from core.health.embeddings import Embedded, head_setup
+from core.health.embeddings import Embedded
 from core.model.heads import build_head
-from core.training.steps import SplitData, evaluate, train_one_epoch
+from core.training.head_training import feature_split, train_head
+from core.training.steps import evaluate
 
 Progress = Callable[[str, int, int], None]
 
@@ -44,16 +44,6 @@ DEFAULT_MEMBERS = LINEAR
 # Large data sets train heads in bigger batches, so a fold's epoch stays at most this many
 # steps (a head step costs the same ~milliseconds at 32 or 256 rows on a CPU).
 MAX_STEPS_PER_EPOCH = 40
-
-
-class HeadOnly(nn.Module):
-    """What the training steps touch of a classifier whose embeddings are cached: its
-    head (the backbone is an empty stand-in, so the optimiser skips 300 frozen tensors)."""
-
-    def __init__(self, head: nn.Module) -> None:
-        super().__init__()
-        self.backbone = nn.Identity()
-        self.head = head
 
 
 def out_of_fold(
@@ -101,29 +91,17 @@ def fold_probabilities(
         batch_size=max(data.config.batch_size, -(-len(train_idx) // MAX_STEPS_PER_EPOCH)),
     )
     torch.manual_seed(member.seed)
-    model = HeadOnly(
-        build_head(
-            member.head,
-            data.features.shape[1],
-            len(data.label_names),
-            config.dropout,
-            config.head_hidden,
-        )
+    head = build_head(
+        member.head,
+        data.features.shape[1],
+        len(data.label_names),
+        config.dropout,
+        config.head_hidden,
     )
-    train = _split(data, train_idx)
-    steps = -(-len(train_idx) // config.batch_size) * config.epochs
-    setup = head_setup(model, config, data.context, steps)
-    for _ in range(config.epochs):
-        train_one_epoch(model, train, setup, frozen=True)
-    held = _split(data, held_idx, flipped=True)
+    train = feature_split(
+        data.features, torch.from_numpy(data.targets), torch.from_numpy(train_idx)
+    )
+    model, setup = train_head(head, train, config, context=data.context)
+    index = torch.from_numpy(held_idx)
+    held = feature_split(data.features, torch.from_numpy(data.targets), index, data.flipped)
     return evaluate(model, held, setup, data.label_names, frozen=True).probs
-
-
-def _split(data: Embedded, idx: np.ndarray, flipped: bool = False) -> SplitData:
-    index = torch.from_numpy(idx)
-    return SplitData(
-        images=None,
-        targets=torch.from_numpy(data.targets[idx]),
-        features=data.features[index],
-        flipped=data.flipped[index] if flipped and data.flipped is not None else None,
-    )

@@ -77,7 +77,7 @@ def _resized_copy(
         box = (round(left * w), round(top * h), w - round(right * w), h - round(bottom * h))
         size = (max(8, round(w * scale)), max(8, round(h * scale)))
         cut = image.convert("RGB").crop(box)
-        cut.resize(size, Image.BICUBIC).save(target, quality=quality)
+        cut.resize(size, Image.Resampling.BICUBIC).save(target, quality=quality)
 
 
 def _read(path: Path) -> tuple[list[str], list[dict[str, str]]]:

@@ -7,7 +7,7 @@ forward slashes: the same names the fix log (core.data.fixes) records decisions 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from core.base.files import write_text
@@ -110,5 +110,5 @@ class HealthReport:
 
 
 def _known(kind: type, data: dict) -> dict:
-    names = set(kind.__dataclass_fields__)
+    names = {f.name for f in fields(kind)}
     return {key: value for key, value in data.items() if key in names}

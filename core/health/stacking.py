@@ -14,6 +14,8 @@ for such a fit keeps the average.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from core.health.oof import fold_assignment
@@ -31,7 +33,9 @@ def logit(p: np.ndarray, floor: float) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def witnesses(heads: np.ndarray, votes: np.ndarray, given: np.ndarray, neighbours: int):
+def witnesses(
+    heads: np.ndarray, votes: np.ndarray, given: np.ndarray, neighbours: int
+) -> Callable[[int], np.ndarray]:
     """Per label j, the N x (2 + labels - 1) inputs of its regression (a function of j).
 
     A vote is at most sure to half a neighbour (0 of 20 neighbours: 1/40, not 0)."""

@@ -67,7 +67,7 @@ def suggest(
     good = [r for r in results if r.ok]
     if not good:
         return Suggestions([], skipped)
-    probs = np.stack([r.probabilities for r in good])
+    probs = np.stack([r.probabilities for r in good if r.probabilities is not None])
     closeness = uncertainty(probs, predictor.thresholds)
     names = predictor.label_names
     items = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import struct
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,31 +36,33 @@ def onnx_session(
     )
 
 
-def cached_file_session(path: Path, meta: ModelMeta, tta: bool) -> tuple[str, Any | None]:
+def cached_file_session(path: Path, meta: ModelMeta, tta: bool) -> tuple[str | None, Any | None]:
     """The cache key of a model file's graph, and its session if the cache holds it: no
-    torch model is built, so a second `marquee predict` starts in a fraction of the time."""
-    key = file_graph_key(path, meta, tta)
+    torch model is built, so a second `marquee predict` starts in a fraction of the time.
+    (None, None) for a tensor table that cannot be read: loading the file says what is
+    wrong with it."""
+    try:
+        key = file_graph_key(path, meta, tta)
+    except (OSError, ValueError, KeyError, TypeError, struct.error):
+        return None, None
     return key, cached_session_if_present(key, prediction_threads())
 
 
 def file_graph_key(path: Path, meta: ModelMeta, tta: bool) -> str:
-    """A digest of the model file's weights (the bytes after its header) and of everything
-    else that shapes the graph; thresholds edits do not change it."""
-    digest = hashlib.blake2b(digest_size=16)
-    digest.update(repr(("inference-file", *_graph_shape(meta, tta))).encode())
-    with open(path, "rb") as handle:
-        header_size = int.from_bytes(handle.read(8), "little")
-        handle.seek(8 + header_size)
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """The cache key of a model file's graph: its weights' digest (read from the file's
+    bytes, no torch) and everything else that shapes the graph; thresholds edits do not
+    change it, and the same model in memory has the same key (`graph_key`)."""
+    return _key(weights_digest(path), meta, tta)
 
 
 def graph_key(graph: InferenceGraph, meta: ModelMeta) -> str:
-    """A digest of everything that shapes the exported graph."""
+    """The cache key of a graph in memory: its model's weights digest and its shape."""
+    return _key(weights_digest(graph.model), meta, graph.tta)
+
+
+def _key(weights: str, meta: ModelMeta, tta: bool) -> str:
     digest = hashlib.blake2b(digest_size=16)
-    digest.update(repr(("inference", *_graph_shape(meta, graph.tta))).encode())
-    digest.update(weights_digest(graph.model).encode())
+    digest.update(repr(("inference", *_graph_shape(meta, tta), weights)).encode())
     return digest.hexdigest()
 
 

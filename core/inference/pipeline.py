@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,8 +18,7 @@ import numpy as np
 
 from core.base.device import resolve_device
 from core.base.errors import ConfigError, ImageDecodeError
-from core.base.runtime import decode_threads
-from core.data.decode import ImageSource, load_rgb
+from core.data.decode import ImageSource, decode_many, load_rgb
 from core.inference.contract import INPUT_NAME
 from core.inference.onnx_cache import cached_file_session, onnx_session
 from core.modelfile.checkpoint import ModelMeta, check_file, load_model, read_meta
@@ -131,19 +129,8 @@ class InferencePipeline:
         return load_rgb(source, self.meta.image_size)
 
     def decode_many(self, sources: Sequence[ImageSource]) -> list[np.ndarray | ImageDecodeError]:
-        """Decode in parallel threads (Pillow releases the GIL); an error in place of each
-        image that cannot be read."""
-        if len(sources) < 2:
-            return [self._decode_or_error(s) for s in sources]
-        workers = min(decode_threads(), len(sources))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(self._decode_or_error, sources))
-
-    def _decode_or_error(self, source: ImageSource) -> np.ndarray | ImageDecodeError:
-        try:
-            return self.decode(source)
-        except ImageDecodeError as exc:
-            return exc
+        """Decode in parallel threads; an error in place of each image that cannot be read."""
+        return decode_many(sources, self.meta.image_size)
 
     def run(self, arrays: Sequence[np.ndarray]) -> np.ndarray:
         """Probabilities (N x labels) for decoded S x S x 3 uint8 arrays."""

@@ -281,7 +281,7 @@ def csv_cell(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
-def _checked_threshold(value: float, what: str) -> float:
+def _checked_threshold(value: float | str, what: str) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError) as exc:

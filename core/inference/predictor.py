@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 from PIL import Image
@@ -75,7 +75,7 @@ class Predictor:
 
     @property
     def model(self) -> MultiLabelClassifier:
-        return self.pipeline.model
+        return cast(MultiLabelClassifier, self.pipeline.model)  # what model files hold
 
     @property
     def label_names(self) -> list[str]:
@@ -89,7 +89,7 @@ class Predictor:
 
     def new_set(self) -> PredictionSet:
         """An empty prediction set for this model's labels and tuned thresholds."""
-        return PredictionSet(self.label_names, self.thresholds)
+        return PredictionSet(self.label_names, self.thresholds.tolist())
 
     def predict(
         self,
@@ -97,7 +97,7 @@ class Predictor:
         batch_size: int = 32,
         progress: Callable[[int, int], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
-        on_partial: Callable[[list[Prediction]], None] | None = None,
+        on_partial: Callable[[list[Prediction]], object] | None = None,
     ) -> list[Prediction]:
         """Predict paths or PIL images in batches; unreadable files get an error, not a crash.
 
@@ -125,7 +125,8 @@ class Predictor:
     def _predict_batch(self, items: Sequence[ImageSource]) -> list[Prediction]:
         decoded = self.pipeline.decode_many(items)
         good = [i for i, d in enumerate(decoded) if isinstance(d, np.ndarray)]
-        probs = self.pipeline.run([decoded[i] for i in good]) if good else np.zeros((0, 0))
+        arrays = [d for d in decoded if isinstance(d, np.ndarray)]
+        probs = self.pipeline.run(arrays) if arrays else np.zeros((0, 0))
         row = {i: n for n, i in enumerate(good)}
         return [
             Prediction(_describe(item), probs[row[i]] if i in row else None, _error(decoded[i]))

@@ -32,7 +32,7 @@ class MultiLabelClassifier(nn.Module):
         super().__init__()
         self.backbone = backbone
         # timm's MobileNetV3 pools 960 channels then widens them to 1280 (head_hidden_size).
-        width = getattr(backbone, "head_hidden_size", None) or backbone.num_features
+        width = int(getattr(backbone, "head_hidden_size", None) or _num_features(backbone))
         self._tap: StageTap | None = None
         if multi_stage:
             found = stage_tap(backbone)
@@ -44,7 +44,9 @@ class MultiLabelClassifier(nn.Module):
 
     @property
     def num_labels(self) -> int:
-        return self.head[-1].out_features
+        last = self.head[-1]
+        assert isinstance(last, nn.Linear)  # every head ends in its output Linear
+        return last.out_features
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         """What the head sees: pooled backbone features (plus the tapped stage's)."""
@@ -96,3 +98,10 @@ def create_model(
         hidden=hidden,
         multi_stage=multi_stage,
     )
+
+
+def _num_features(backbone: nn.Module) -> int:
+    """A timm backbone's pooled feature count."""
+    count = backbone.num_features
+    assert isinstance(count, int)
+    return count

@@ -266,7 +266,7 @@ class _Meter:
 
         meter = self
 
-        class _Bar(tqdm):  # type: ignore[misc]
+        class _Bar(tqdm):
             def __init__(self, *args: Any, **kwargs: Any) -> None:
                 kwargs.pop("name", None)  # hub's logging name, not tqdm's
                 super().__init__(*args, **{**kwargs, "disable": True})

@@ -6,6 +6,8 @@ the original layout (Dropout, Linear) so older model files load unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -44,7 +46,9 @@ class StageTap:
     def __init__(self, module: nn.Module) -> None:
         self.module = module
 
-    def __call__(self, forward: callable, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(
+        self, forward: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         captured: list[torch.Tensor] = []
         handle = self.module.register_forward_hook(lambda _m, _i, out: captured.append(out))
         try:

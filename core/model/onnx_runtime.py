@@ -67,12 +67,9 @@ def cached_session(key: str, write: Writer, threads: int) -> Any:
     except OSError:
         return _session_from_temp(write, threads)
     path = folder / f"{key}.onnx"
-    if path.is_file():
-        try:
-            return session_for(path, threads)
-        except Exception as exc:  # onnxruntime raises its own types for a bad file
-            log.warning("the cached ONNX graph %s is damaged (%s); exporting it again", path, exc)
-            path.unlink(missing_ok=True)
+    session = _load_cached(path, threads)
+    if session is not None:
+        return session
     with replacing(path, "the ONNX graph", suffix=".onnx") as tmp:
         write(tmp)
     return session_for(path, threads)
@@ -81,7 +78,12 @@ def cached_session(key: str, write: Writer, threads: int) -> Any:
 def cached_session_if_present(key: str, threads: int) -> Any | None:
     """The session for a graph already in the cache (None when it is missing or damaged:
     the caller exports it, which needs the torch model)."""
-    path = cache_dir() / "onnx" / f"{key}.onnx"
+    return _load_cached(cache_dir() / "onnx" / f"{key}.onnx", threads)
+
+
+def _load_cached(path: Path, threads: int) -> Any | None:
+    """A session on the cached file; None when it is missing, or damaged (then deleted, so
+    it is exported again: a cached graph is never trusted blindly)."""
     if not path.is_file():
         return None
     try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import fields
-from typing import Any
+from typing import Any, TypeGuard, cast
 
 from core.base.config import HEADS, LOSSES, MAX_FEATURE_VIEWS, SCHEDULES, STRATEGIES, TrainConfig
 from core.base.limits import MAX_LABEL_CHARS, MAX_LABELS, label_name_problem, label_names_problem
@@ -76,11 +76,11 @@ def validate(data: dict, format_version: int) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ building blocks
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -104,7 +104,7 @@ def _numbers(value: object, where: str, length: int, low: float, high: float) ->
     )
     if not ok:
         raise Invalid(f"{where} must be {length} numbers in [{low}, {high}]")
-    return list(value)
+    return list(cast(list, value))
 
 
 def _mapping(value: object, where: str, limit: int) -> dict:

@@ -16,11 +16,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from core.base.digest import short_digest, weights_digest
 from core.base.errors import ModelFileError
 
 if TYPE_CHECKING:
     import torch
-    from torch import nn
+
+__all__ = ["check_table", "check_tensors", "short_digest", "tensor_table", "weights_digest"]
 
 MAX_HEADER_BYTES = 8_000_000  # the whole safetensors header (tensor table plus metadata)
 _WEIGHT_DTYPE = "F32"
@@ -112,35 +114,3 @@ def check_tensors(state: Mapping[str, torch.Tensor], digest: str | None, name: s
             raise invalid(name, f"the tensor {key[:80]} holds NaN or infinite values")
     if digest is not None and weights_digest(state) != digest:
         raise invalid(name, "its weights do not match the digest it records; it is damaged")
-
-
-# ------------------------------------------------------------------ identity of the weights
-def weights_digest(source: str | Path | Mapping[str, torch.Tensor] | nn.Module) -> str:
-    """SHA-256 of the tensors (names, dtypes, shapes and bytes, in name order).
-
-    The same weights give the same digest from a model file, a state dict or a module, and
-    editing a file's metadata (thresholds) leaves it unchanged.
-    """
-    import hashlib
-
-    import torch
-
-    if isinstance(source, str | Path):
-        from safetensors.torch import load_file
-
-        state: Mapping[str, torch.Tensor] = load_file(str(source))
-    elif isinstance(source, torch.nn.Module):
-        state = source.state_dict()
-    else:
-        state = source
-    digest = hashlib.sha256()
-    for name in sorted(state):
-        tensor = state[name].detach().to("cpu").contiguous()
-        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
-        digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
-
-
-def short_digest(source: str | Path | Mapping[str, torch.Tensor] | nn.Module) -> str:
-    """The first 12 hex digits of `weights_digest`: enough to tell models apart."""
-    return weights_digest(source)[:12]

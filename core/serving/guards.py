@@ -21,12 +21,12 @@ log = logging.getLogger("marquee.serve")
 def guarded_protocol(base: type[Any], header_timeout_s: float, max_connections: int) -> type:
     """`base` (uvicorn's HTTP protocol class) with the two guards."""
 
-    warned = []
+    warned: list[bool] = []
 
-    class GuardedHTTPProtocol(base):  # type: ignore[misc, valid-type]
+    class GuardedHTTPProtocol(base):
         _header_deadline: asyncio.TimerHandle | None = None
 
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        def connection_made(self, transport: asyncio.Transport) -> None:
             super().connection_made(transport)
             if len(self.connections) > max_connections:
                 if not warned:  # once: under a flood of connections, not a flood of lines

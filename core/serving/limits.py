@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 ACCEPTED_TYPES = ("image/jpeg", "image/png", "image/webp")
 MB = 1024 * 1024
@@ -66,5 +67,5 @@ def default_options(device: str, **overrides: object) -> ServeOptions:
     to 5 ms for up to 32 others (not measured here: no GPU).
     """
     base = ServeOptions(max_batch=32, max_wait_ms=5.0) if device == "cuda" else ServeOptions()
-    given = {k: v for k, v in overrides.items() if v is not None}
+    given: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
     return replace(base, **given).validated()

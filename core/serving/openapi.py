@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from core.serving.limits import ACCEPTED_TYPES
 
 _IMAGE_SCHEMA = {"schema": {"type": "string", "format": "binary"}}
@@ -58,7 +60,7 @@ FLASH_BODY = {
         },
     }
 }
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"description": text}
     for code, text in {
         400: "bad JSON, bad base64 or a bad threshold",

@@ -2,7 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
+
+Uniform = Callable[..., torch.Tensor]  # shape -> uniform [0, 1) numbers on the batch's device
+
+
+def uniform(generator: torch.Generator | None, device: torch.device) -> Uniform:
+    """Uniform random numbers drawn from `generator` (on the CPU, so runs are reproducible
+    on any device) and moved to `device`."""
+
+    def rand(*shape: int) -> torch.Tensor:
+        return torch.rand(*shape, generator=generator).to(device)
+
+    return rand
+
+
+def random_flip(batch: torch.Tensor, rand: Uniform) -> torch.Tensor:
+    """Each image of an NCHW batch mirrored left-right with probability 1/2."""
+    n = batch.shape[0]
+    return torch.where((rand(n) < 0.5).view(n, 1, 1, 1), batch.flip(-1), batch)
 
 
 def augment(batch: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -10,14 +30,9 @@ def augment(batch: torch.Tensor, generator: torch.Generator | None = None) -> to
 
     Works on a float batch on any device; cheap next to a backbone forward pass.
     """
-    n = batch.shape[0]
-    dev = batch.device
-
-    def rand(*shape: int) -> torch.Tensor:
-        return torch.rand(*shape, generator=generator).to(dev)
-
-    flip = rand(n) < 0.5
-    batch = torch.where(flip.view(n, 1, 1, 1), batch.flip(-1), batch)
+    n, dev = batch.shape[0], batch.device
+    rand = uniform(generator, dev)
+    batch = random_flip(batch, rand)
     scale = 1.0 - 0.2 * rand(n)  # zoom in by up to 20%
     shift = (rand(n, 2) - 0.5) * 2 * (1 - scale).unsqueeze(1)
     theta = torch.zeros(n, 2, 3, device=dev)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import torch
 
 from core.data.cached import cached_embeddings, embedding_family
-from core.model.backbones import IMAGENET_MEAN, IMAGENET_STD
 from core.model.classifier import MultiLabelClassifier
 from core.model.embedder import onnx_embedder, run_embedder
 from core.model.preprocess import normalize
@@ -47,9 +47,7 @@ def embed_splits(
         split.features = cached_embeddings(
             split.images,
             family,
-            lambda idx, s=split: _embed_batch(
-                model, s, idx, setup, view=0, flip=False, ort=session
-            ),
+            partial(_embed_batch, model, split, setup=setup, view=0, flip=False, ort=session),
             setup.config.batch_size,
             progress=lambda count, _total: counter.show(count),
         ).to(setup.device)
@@ -60,7 +58,7 @@ def embed_splits(
     ]
     if setup.config.tta and len(val):
         val.flipped = _embed_all(model, val, setup, 0, True, counter, session)
-    if extra:
+    if extra and train.features is not None:
         train.features = torch.stack([train.features, *extra])
 
 
@@ -154,10 +152,11 @@ def _embed_batch(
 def augmented_images(
     images: torch.Tensor,
     generator: torch.Generator,
-    mean: Sequence[float] = IMAGENET_MEAN,
-    std: Sequence[float] = IMAGENET_STD,
+    mean: Sequence[float],
+    std: Sequence[float],
 ) -> torch.Tensor:
-    """`view_augment` of a uint8 N x 3 x S x S batch, back in uint8 (for ONNX Runtime)."""
+    """`view_augment` of a uint8 N x 3 x S x S batch, back in uint8 (for ONNX Runtime);
+    `mean`/`std`: the backbone's normalisation, under which the augmentation is drawn."""
     x = view_augment(normalize(images, mean, std), mean, std, generator)
     m = torch.tensor(mean).view(1, 3, 1, 1)
     s = torch.tensor(std).view(1, 3, 1, 1)

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import torch
 from torch.nn import functional as F
 
+from core.training.augment import random_flip, uniform
+
 
 def sample_views(n_items: int, n_views: int, generator: torch.Generator) -> torch.Tensor:
     """One view index in [0, n_views) per item, drawn uniformly (a LongTensor of n_items)."""
@@ -32,12 +34,8 @@ def view_augment(
     """Flip, random resized crop (40-100% of the area) and colour jitter (brightness,
     contrast, saturation, sometimes grey) of a normalised NCHW float batch."""
     n, dev = batch.shape[0], batch.device
-
-    def rand(*shape: int) -> torch.Tensor:
-        return torch.rand(*shape, generator=generator).to(dev)
-
-    flip = rand(n) < 0.5
-    batch = torch.where(flip.view(n, 1, 1, 1), batch.flip(-1), batch)
+    rand = uniform(generator, dev)
+    batch = random_flip(batch, rand)
     area = 0.4 + 0.6 * rand(n)
     aspect = torch.exp((rand(n) - 0.5) * 0.58)  # 3/4 .. 4/3
     sx = (area * aspect).sqrt().clamp(max=1.0)

@@ -4,7 +4,7 @@
 ``manifest.csv`` (every image relative to the data root, its split and labels) and a
 ``README.md`` with the exact torchrun lines; ``load_job`` reads them back. Each process of
 
-    torchrun --standalone --nproc-per-node 2 -m core.distributed JOB_DIR
+    torchrun --standalone --nproc-per-node 2 -m core.cli.torchrun JOB_DIR
 
 runs ``core.training.loop.fit`` inside a ``DistributedContext`` (core.training.distributed);
 rank 0 writes the model and the run folder. A ``STOP`` file in the job folder ends the
@@ -82,7 +82,7 @@ def _csv_cell(text: str) -> str:
 
 def job_readme(folder: Path, job: dict) -> str:
     cfg, counts = job["config"], job["counts"]
-    run = f"-m core.distributed {folder}"
+    run = f"-m core.cli.torchrun {folder}"
     return f"""# Marquee cluster job
 
 {counts["train"]} training and {counts["val"]} validation images, labels

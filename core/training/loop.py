@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import torch
@@ -74,7 +75,6 @@ class _Run:
     val: SplitData | None = None
     history: list[EpochEnded] = field(default_factory=list)
     best: dict | None = None
-    step: int = 0
     started: float = field(default_factory=time.perf_counter)
 
     @property
@@ -118,7 +118,7 @@ def fit(
         _download(config, emit, context, parent)
         run = _start(config, data, context, emit, parent)
         _decode(run)
-        if _uses_embeddings(config):
+        if config.caches_embeddings:
             _embed(run)
         if config.auto_tune:
             _auto_tune(run)
@@ -146,7 +146,8 @@ def train_more(
     """
     config = TrainConfig.from_dict(result.meta.config)
     config.strategy = "freeze" if config.strategy == "freeze" else "no_freeze"
-    config = replace(config, **{"epochs": epochs, "init_from": None, **changes})
+    overrides: dict[str, Any] = {"epochs": epochs, "init_from": None, **changes}
+    config = replace(config, **overrides)
     outcome = fit(config, data, on_event, should_stop, start_from=result, start_from_path=source)
     assert outcome is not None  # a local training always has a result
     return outcome
@@ -249,12 +250,13 @@ def _auto_tune(run: _Run) -> None:
             run.train.features,
             run.train.targets,
             lambda: fresh_head(run.model.head),
-            lambda: make_criterion(run.config, _pos_weight_of(run)),
             run.config,
+            pos_weight=pos_weight(run.config, run.train.targets.numpy(), run.setup.device),
             on_progress=lambda done, total: run.emit(PreparingData("tune", done, total)),
             should_stop=run.context.stop_requested,
         )
     choice = run.context.from_main(choice)
+    assert choice is not None  # the main process's, on every process
     run.config = replace(
         run.config, lr=choice.lr, weight_decay=choice.weight_decay, epochs=choice.epochs
     )
@@ -270,7 +272,7 @@ def _train_epochs(run: _Run) -> bool:
         for epoch in range(1, run.config.epochs + 1):
             _run_epoch(run, epoch)
     except Cancelled as stop:
-        if run.step == 0:
+        if run.setup.steps_done == 0:
             message = "Training was stopped before its first step; no model was kept."
             raise Cancelled(message) from stop
         return True
@@ -307,12 +309,11 @@ def _run_epoch(run: _Run, epoch: int) -> None:
     run.emit(event)
 
 
-def _on_step(run: _Run, epoch: int, loss: float, _size: int, rate: float) -> None:
-    run.step += 1
+def _on_step(run: _Run, epoch: int, _in_epoch: int, loss: float, rate: float) -> None:
     total = run.steps_per_epoch * run.config.epochs
     lr = run.setup.optimizer.param_groups[0]["lr"]
     elapsed = time.perf_counter() - run.started
-    run.emit(StepEnded(epoch, run.step, total, loss, lr, rate, elapsed))
+    run.emit(StepEnded(epoch, run.setup.steps_done, total, loss, lr, rate, elapsed))
 
 
 def _keep_if_best(run: _Run, evaluation: Evaluation, epoch: int) -> bool:
@@ -391,16 +392,6 @@ def _started_event(run: _Run) -> TrainingStarted:
     )
 
 
-def _uses_embeddings(config: TrainConfig) -> bool:
-    """Frozen at the start and no image augmentation: the head trains on cached features."""
-    return _is_frozen(config, 1) and not config.use_augmentation
-
-
 def _is_frozen(config: TrainConfig, epoch: int) -> bool:
     first = config.first_unfrozen_epoch
     return first is None or epoch < first
-
-
-def _pos_weight_of(run: _Run) -> torch.Tensor | None:
-    assert run.train is not None
-    return pos_weight(run.config, run.train.targets.numpy(), run.setup.device)

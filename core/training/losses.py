@@ -29,6 +29,7 @@ class AsymmetricLoss(nn.Module):
     ) -> None:
         super().__init__()
         self.gamma_neg, self.gamma_pos, self.clip, self.eps = gamma_neg, gamma_pos, clip, eps
+        self.pos_weight: torch.Tensor | None
         self.register_buffer("pos_weight", pos_weight)
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 from torch import nn
 
 from core.base.config import TrainConfig
 from core.model.backbones import get_backbone_info
+
+M = TypeVar("M", bound=nn.Module)
 
 SPEEDUPS = ("channels_last", "foreach", "progressive")
 DEFAULT_SPEEDUPS = ("channels_last", "foreach")
@@ -60,7 +63,7 @@ def _chosen(value: str) -> set[str]:
     return words & set(SPEEDUPS)
 
 
-def to_memory_format(module: nn.Module, options: SpeedOptions) -> nn.Module:
+def to_memory_format(module: M, options: SpeedOptions) -> M:
     return module.to(memory_format=torch.channels_last) if options.channels_last else module
 
 

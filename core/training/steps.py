@@ -8,8 +8,8 @@ frozen, its cached embeddings, so a frozen epoch only runs the head. Both steps 
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,7 @@ from core.base.config import TrainConfig
 from core.base.errors import Cancelled
 from core.model.backbones import normalisation
 from core.model.classifier import MultiLabelClassifier
+from core.model.graph import InferenceGraph, flip_average
 from core.model.preprocess import normalize
 from core.training.augment import augment
 from core.training.context import TrainingContext
@@ -29,8 +30,7 @@ from core.training.events import LabelMetrics
 from core.training.feature_views import gather_views
 from core.training.metrics import compute_metrics
 from core.training.speed import SpeedOptions, input_format
-
-StepCallback = Callable[[float, int, float], None]  # loss, batch size, images per second
+from core.training.step_log import StepCallback, StepLog
 
 
 @dataclass
@@ -55,8 +55,8 @@ class SplitData:
             return gather_views(feats, self.view_choice, idx)
         return feats[idx]
 
-    def has_features(self, flip: bool = False) -> bool:
-        return (self.flipped if flip else self.features) is not None
+    def has_features(self) -> bool:
+        return self.features is not None
 
 
 @dataclass
@@ -73,6 +73,7 @@ class Setup:
     amp_dtype: torch.dtype | None = None
     speed: SpeedOptions = field(default_factory=SpeedOptions)
     train_size: int | None = None  # this epoch's training image size (progressive resizing)
+    steps_done: int = 0  # optimiser steps taken with this setup (over every epoch)
 
     def __post_init__(self) -> None:
         enabled = self.amp_dtype == torch.float16
@@ -125,22 +126,17 @@ def forward(
     setup: Setup,
     *,
     frozen: bool,
-    train: bool,
-    flip: bool = False,
 ) -> torch.Tensor:
-    """Logits for `idx`; training passes go through the context (DDP under torchrun)."""
-    wrap = setup.context.for_training if train else (lambda module: module)
-    if frozen and split.has_features(flip):
-        return wrap(model.head)(split.embedded(idx, flip).to(setup.device))
-    x = model_inputs(split, idx, setup, train)
-    if flip:
-        x = x.flip(-1)
+    """Training logits for `idx`, through the context (DDP under torchrun)."""
+    if frozen and split.has_features():
+        return setup.context.for_training(model.head)(split.embedded(idx).to(setup.device))
+    x = model_inputs(split, idx, setup, train=True)
     with setup.autocast():
         if frozen:
             with torch.no_grad():
                 feats = model.embed(x)
-            return wrap(model.head)(feats.float())
-        return wrap(model)(x).float()
+            return setup.context.for_training(model.head)(feats.float())
+        return setup.context.for_training(model)(x).float()
 
 
 def train_one_epoch(
@@ -152,25 +148,23 @@ def train_one_epoch(
     on_step: StepCallback | None = None,
 ) -> EpochStats:
     """One pass over `split` in shuffled batches. A stop agreed by every process raises
-    `Cancelled` before the next step (the steps done so far are kept in the model)."""
+    `Cancelled` before the next step (the steps done so far are kept in the model).
+
+    `on_step(steps done this epoch, mean loss, images/s)` is called every
+    `config.log_every` steps and after the last one: the loss is read only then."""
     model.train()
     if frozen:
         model.backbone.eval()  # keep BatchNorm statistics of a frozen backbone
-    total, count, steps, rate = 0.0, 0, 0, 0.0
+    log = StepLog(setup.config.log_every, math.ceil(len(split) / setup.config.batch_size), on_step)
     for idx in setup.batches(len(split), shuffle=True):
         if setup.context.agree_to_stop():
             raise Cancelled("Stopped while training.")
-        started = time.perf_counter()
-        logits = forward(model, split, idx, setup, frozen=frozen, train=True)
+        logits = forward(model, split, idx, setup, frozen=frozen)
         loss = setup.criterion(logits, split.targets[idx].to(setup.device))
         _optimiser_step(loss, setup)
-        value = loss.item()
-        total, count, steps = total + value * len(idx), count + len(idx), steps + 1
-        instant = len(idx) / max(time.perf_counter() - started, 1e-9)
-        rate = instant if rate == 0 else 0.8 * rate + 0.2 * instant
-        if on_step is not None:
-            on_step(value, len(idx), rate)
-    return EpochStats(total / max(count, 1), steps)
+        setup.steps_done += 1
+        log.add(loss, len(idx))
+    return EpochStats(log.epoch_loss(), log.done)
 
 
 def _optimiser_step(loss: torch.Tensor, setup: Setup) -> None:
@@ -192,28 +186,41 @@ def evaluate(
 ) -> Evaluation:
     """Validation loss, probabilities and metrics (threshold 0.5), in eval + inference mode.
 
-    With `config.tta` the probabilities are the average of the image's and its mirror
-    image's, exactly as the inference pipeline computes them.
+    The probabilities are the inference graph's (`InferenceGraph.scores`: with
+    `config.tta` the flip average), so they are what the saved model predicts.
     """
     model.eval()
-    logits = _all_logits(model, split, setup, frozen, flip=False)
+    graph = InferenceGraph(model, setup.mean, setup.std, setup.config.tta)
+    scored = [
+        _scores(graph, model, split, idx, setup, frozen)
+        for idx in setup.batches(len(split), shuffle=False)
+    ]
+    logits = torch.cat([batch_logits for batch_logits, _ in scored])
+    probs = torch.cat([batch_probs for _, batch_probs in scored]).cpu().numpy()
     loss = setup.criterion(logits, split.targets.to(logits.device)).item()
-    probs = torch.sigmoid(logits).cpu().numpy()
-    if setup.config.tta:
-        flipped = _all_logits(model, split, setup, frozen, flip=True)
-        probs = (probs + torch.sigmoid(flipped).cpu().numpy()) / 2
     metrics, per_label = compute_metrics(probs, split.targets.numpy(), label_names)
     return Evaluation(loss, probs, metrics, per_label)
 
 
-def _all_logits(
-    model: MultiLabelClassifier, split: SplitData, setup: Setup, frozen: bool, flip: bool
-) -> torch.Tensor:
-    chunks = [
-        forward(model, split, idx, setup, frozen=frozen, train=False, flip=flip)
-        for idx in setup.batches(len(split), shuffle=False)
-    ]
-    return torch.cat(chunks).float()
+def _scores(
+    graph: InferenceGraph,
+    model: MultiLabelClassifier,
+    split: SplitData,
+    idx: torch.Tensor,
+    setup: Setup,
+    frozen: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One batch's (logits, probabilities); a frozen backbone's cached embeddings (and, for
+    TTA, its mirrored ones) stand in for the images."""
+    if not (frozen and split.has_features()):
+        with setup.autocast():
+            return graph.scores(model_inputs(split, idx, setup, train=False))
+    logits = model.head(split.embedded(idx).to(setup.device)).float()
+    probs = torch.sigmoid(logits)
+    if graph.tta:
+        mirrored = model.head(split.embedded(idx, flip=True).to(setup.device)).float()
+        probs = flip_average(probs, torch.sigmoid(mirrored))
+    return logits, probs
 
 
 def make_optimizer(
@@ -227,6 +234,7 @@ def make_optimizer(
         {"params": list(model.backbone.parameters()), "lr": backbone_lr},
     ]
     optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay, foreach=foreach)
+    scheduler: torch.optim.lr_scheduler.LRScheduler
     if config.schedule == "onecycle":
         total = max(total_steps, 1)
         # OneCycleLR divides by pct_start * total - 1 (a ZeroDivisionError at 4 steps).

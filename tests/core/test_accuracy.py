@@ -20,7 +20,6 @@ from core.data.samples_hard import CONCEPTS, generate_hard_data
 from core.inference.predictor import Predictor
 from core.modelfile.checkpoint import load_model, save_model
 from core.training import loop as engine
-from core.training.autotune import tune_head
 from core.training.feature_views import gather_views, sample_views, view_augment
 from core.training.losses import AsymmetricLoss, make_criterion
 from core.training.recipes import recipe_config, recommend
@@ -119,24 +118,6 @@ def test_feature_views_embed_k_plus_one_views_once_and_resample_each_epoch(
 
 
 # ----------------------------------------------------------------------------- tuner
-def test_the_tuner_picks_the_learning_rate_that_learns() -> None:
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(120, 6, generator=gen)
-    y = (x[:, :3] > 0).float()  # each label is one feature's sign
-    choice = tune_head(
-        x,
-        y,
-        lambda: nn.Linear(6, 3),
-        nn.BCEWithLogitsLoss,
-        TrainConfig(batch_size=16),
-        lrs=(1e-7, 1e-1),
-        weight_decays=(1e-4,),
-        epochs=(5,),
-    )
-    assert choice.lr == 1e-1
-    assert len(choice.trials) == 2 and choice.score > 0.9
-
-
 def test_auto_tune_records_its_choice_in_the_model_config(dataset: Dataset) -> None:
     events: list = []
     result = engine.fit(tiny_config(auto_tune=True), dataset, events.append)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import gui.app
-from core.cli.health_args import DATA_FORMATS
 from core.cli.main import main
+from core.cli.options import DATA_FORMATS
 from core.data.datasets import FORMATS
 
 

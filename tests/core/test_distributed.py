@@ -44,7 +44,7 @@ def test_export_writes_a_self_contained_job(tmp_path, posters) -> None:
     assert sorted(p.name for p in folder.iterdir()) == ["README.md", "job.json", "manifest.csv"]
     readme = (folder / "README.md").read_text()
     assert (
-        f"torchrun --standalone --nnodes 1 --nproc-per-node gpu -m core.distributed {folder}"
+        f"torchrun --standalone --nnodes 1 --nproc-per-node gpu -m core.cli.torchrun {folder}"
         in (readme)
     )
     assert "--nnodes 2 --nproc-per-node 8 --rdzv-backend c10d" in readme
@@ -125,7 +125,7 @@ def test_the_readmes_torchrun_line_trains_the_default_recipe(
     command = (
         [str(torchrun)] if torchrun.exists() else [sys.executable, "-m", "torch.distributed.run"]
     )
-    command += ["--standalone", "--nproc-per-node", "2", "-m", "core.distributed", str(job)]
+    command += ["--standalone", "--nproc-per-node", "2", "-m", "core.cli.torchrun", str(job)]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MARQUEE_HOME": str(marquee_home)}
     done = subprocess.run(
         [*command, "--device", "cpu"], env=env, capture_output=True, text=True, timeout=600

@@ -58,7 +58,7 @@ def backbone_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 def test_fit_reports_the_whole_run_in_order(dataset: Dataset) -> None:
     events: list[Event] = []
-    result = engine.fit(tiny_config(epochs=2), dataset, events.append)
+    result = engine.fit(tiny_config(epochs=2, log_every=1), dataset, events.append)
 
     steps_per_epoch = math.ceil(len(dataset.train) / BATCH)
     assert isinstance(events[-1], TrainingFinished)
@@ -117,7 +117,11 @@ def test_no_freeze_runs_the_backbone_every_step(
     dataset: Dataset, backbone_calls: list[int]
 ) -> None:
     events: list[Event] = []
-    engine.fit(tiny_config(strategy="no_freeze", augment=False, epochs=2), dataset, events.append)
+    engine.fit(
+        tiny_config(strategy="no_freeze", augment=False, epochs=2, log_every=1),
+        dataset,
+        events.append,
+    )
     train_steps = len(of_type(events, StepEnded))
     val_batches = 2 * math.ceil(len(dataset.val) / BATCH)
     assert train_steps == 2 * math.ceil(len(dataset.train) / BATCH)
@@ -177,7 +181,7 @@ def test_stopping_ends_early_and_still_returns_a_model(
     dataset: Dataset, stop_at_step: int, epochs_completed: int
 ) -> None:
     events, should_stop = stop_after(stop_at_step)
-    result = engine.fit(tiny_config(epochs=3), dataset, events.append, should_stop)
+    result = engine.fit(tiny_config(epochs=3, log_every=1), dataset, events.append, should_stop)
     assert len(of_type(events, StepEnded)) == stop_at_step
     assert len(result.history) == epochs_completed
     assert result.stopped_early is True
@@ -264,7 +268,7 @@ def test_invalid_config_raises_config_error(dataset: Dataset) -> None:
 def test_a_run_of_exactly_four_steps_trains(dataset: Dataset) -> None:
     """OneCycleLR used to divide by zero when 25% warm-up came to exactly one step."""
     events: list[Event] = []
-    engine.fit(tiny_config(batch_size=6, epochs=1), dataset, events.append)
+    engine.fit(tiny_config(batch_size=6, epochs=1, log_every=1), dataset, events.append)
     assert len(of_type(events, StepEnded)) == 4
 
 
@@ -303,3 +307,19 @@ def test_frozen_embeddings_on_onnx_runtime_match_torch(
     engine.fit(config, dataset)
     assert set(seen) == {"onnx", "torch"}
     torch.testing.assert_close(seen["onnx"], seen["torch"], atol=1e-4, rtol=1e-4)
+
+
+def test_the_loss_is_read_at_the_log_interval_and_at_each_epochs_end(dataset: Dataset) -> None:
+    events: list[Event] = []
+    config = tiny_config(batch_size=2, epochs=2, log_every=5)
+    engine.fit(config, dataset, events.append)
+    per_epoch = math.ceil(len(dataset.train) / 2)
+    in_epoch = sorted({*range(5, per_epoch + 1, 5), per_epoch})  # counted within each epoch
+    expected = in_epoch + [per_epoch + step for step in in_epoch]
+    steps = of_type(events, StepEnded)
+    assert [s.step for s in steps] == expected
+    assert [s.epoch for s in steps] == [1 if s <= per_epoch else 2 for s in expected]
+    assert all(math.isfinite(s.loss) and s.images_per_s > 0 for s in steps)
+    epochs = of_type(events, EpochEnded)
+    # the epoch's loss is the mean over its steps, read once at its end
+    assert all(math.isfinite(e.train_loss) and e.train_loss > 0 for e in epochs)

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.data import cache as image_cache
 from core.data import cache_integrity
+from core.data import decode as image_decode
 from core.data.cache import ImageCache, cache_root
 from core.data.cached import cached_embeddings, load_split_images
 from tests.core.test_image_cache import SIZE, expected, read_all, write_images
@@ -37,13 +37,13 @@ def warnings_logged(caplog: pytest.LogCaptureFixture) -> Callable[[], list[str]]
 def decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every image the cache decodes."""
     seen: list[str] = []
-    real = image_cache.load_rgb
+    real = image_decode.load_rgb
 
     def counting(path: Path, size: int) -> np.ndarray:
         seen.append(str(path))
         return real(path, size)
 
-    monkeypatch.setattr(image_cache, "load_rgb", counting)
+    monkeypatch.setattr(image_decode, "load_rgb", counting)
     return seen
 
 

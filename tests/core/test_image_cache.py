@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 
 from core.data import cache as image_cache
+from core.data import decode as image_decode
 from core.data.cache import ImageCache
 from core.data.cached import cached_embeddings
 from core.data.decode import load_rgb
@@ -48,7 +49,7 @@ def decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         seen.append(str(path))
         return load_rgb(path, size)
 
-    monkeypatch.setattr(image_cache, "load_rgb", counting)
+    monkeypatch.setattr(image_decode, "load_rgb", counting)
     return seen
 
 
@@ -142,11 +143,12 @@ _SLOW_WRITER = """
     import time
     from pathlib import Path
     from core.data import cache as image_cache
-    real = image_cache.load_rgb
+    from core.data import decode as image_decode
+    real = image_decode.load_rgb
     def slow(path, size):
         time.sleep(0.05)
         return real(path, size)
-    image_cache.load_rgb = slow
+    image_decode.load_rgb = slow
     paths = sorted(Path({folder!r}).glob("*.png"))
     image_cache.ImageCache().images(paths, {size})
     print("done", flush=True)

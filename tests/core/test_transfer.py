@@ -156,10 +156,12 @@ def test_the_plain_path_is_still_there_when_speedups_are_off(
 
 # ----------------------------------------------------------------------------- views on ONNX
 def test_augmented_views_for_onnx_runtime_stay_uint8_seeded_and_changed() -> None:
+    from core.model.backbones import normalisation
     from core.training.embedding import augmented_images
 
+    mean, std = normalisation("efficientnet_lite0")
     images = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
-    a = augmented_images(images, torch.Generator().manual_seed(1))
-    b = augmented_images(images, torch.Generator().manual_seed(1))
+    a = augmented_images(images, torch.Generator().manual_seed(1), mean, std)
+    b = augmented_images(images, torch.Generator().manual_seed(1), mean, std)
     assert a.dtype == torch.uint8 and a.shape == images.shape
     assert torch.equal(a, b) and not torch.equal(a, images)

@@ -165,7 +165,10 @@ def test_fixes_cli_adds_labelled_images_and_refuses_bad_ones(
     assert json.loads(out)["recorded"] == 1
     reloaded = load_dataset(tiny_with_problems)
     assert len(reloaded.train) == len(data.train) + 1
-    row = reloaded.train.labels[reloaded.train.paths.index(new.resolve())]
+    # the poster is copied into the data set's own folder: deleting the original loses nothing
+    [added] = set(reloaded.train.paths) - set(data.train.paths)
+    assert Path(added) != new.resolve() and Path(added).read_bytes() == new.read_bytes()
+    row = reloaded.train.labels[reloaded.train.paths.index(added)]
     assert {n for n, v in zip(reloaded.label_names, row, strict=True) if v} == {first, second}
 
     broken = tmp_path / "broken.jpg"

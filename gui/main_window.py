@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import sys
-import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, QUrl
+from PySide6.QtCore import QSize, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QPalette, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -30,33 +27,18 @@ from core.base.paths import log_dir
 from gui import gc_guard
 from gui.data.page import DataPage
 from gui.errors import show_error
-from gui.predict.page import PredictPage
 from gui.settings import Preferences
 from gui.theme import app_icon, nav_icon, set_muted
-from gui.train.page import TrainPage
+from gui.widgets import first_paint
 from gui.workers import FunctionWorker, TaskState, ThumbnailWorker
 
-STARTUP_PROBE_ENV = "MARQUEE_STARTUP_PROBE"  # bench: print first-paint time, then quit
+if TYPE_CHECKING:
+    from gui.predict.page import PredictPage
+    from gui.train.page import TrainPage
+
 PAGES = (("data", "Data"), ("train", "Train"), ("predict", "Predict"))
 PREDICT_PAGE = 2
 MODEL_SUFFIX = ".safetensors"
-
-
-class _FirstPaintWatcher(QObject):
-    """Calls `callback` once, just after the watched widget's first paint."""
-
-    def __init__(self, parent: QObject, callback) -> None:
-        super().__init__(parent)
-        self._callback = callback
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Paint:
-            watched.removeEventFilter(self)
-            if os.environ.get(STARTUP_PROBE_ENV):
-                torch = "torch" in sys.modules  # must still be False: torch loads lazily
-                print(f"FIRST_PAINT {time.time():.6f} torch_loaded={torch}", flush=True)
-            QTimer.singleShot(0, self._callback)
-        return False
 
 
 class MainWindow(QMainWindow):
@@ -72,18 +54,37 @@ class MainWindow(QMainWindow):
         self.setMinimumSize(QSize(1080, 700))
         self.thumbnails = ThumbnailWorker(size=160, parent=self)
         self.data_page = DataPage(self.prefs, self.thumbnails)
-        self.train_page = TrainPage(self.prefs)
-        self.predict_page = PredictPage(self.prefs, self.thumbnails)
+        self._later: tuple[TrainPage, PredictPage] | None = None  # built after the first paint
         self._build()
         self._build_menus()
         self._connect()
         self._restore_geometry()
-        self.nav.installEventFilter(_FirstPaintWatcher(self, self._after_first_paint))
+        self.nav.installEventFilter(first_paint.FirstPaintWatcher(self, self._on_first_paint))
+
+    @property
+    def train_page(self) -> TrainPage:
+        return self._later_pages()[0]
+
+    @property
+    def predict_page(self) -> PredictPage:
+        return self._later_pages()[1]
+
+    def _later_pages(self) -> tuple[TrainPage, PredictPage]:
+        """The Train and Predict pages, built on first use: their imports (numpy, the plots'
+        code) and widgets come after the window's first paint, not before it."""
+        if self._later is None:
+            from gui.predict.page import PredictPage
+            from gui.train.page import TrainPage
+
+            self._later = (TrainPage(self.prefs), PredictPage(self.prefs, self.thumbnails))
+            for page in self._later:
+                self.pages.addWidget(page)
+            self._connect_later_pages()
+        return self._later
 
     def _build(self) -> None:
         self.pages = QStackedWidget()
-        for page in (self.data_page, self.train_page, self.predict_page):
-            self.pages.addWidget(page)
+        self.pages.addWidget(self.data_page)  # Train and Predict: _later_pages
         central = QWidget()
         layout = QHBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -118,7 +119,7 @@ class MainWindow(QMainWindow):
             item.setToolTip(tips[key])
             item.setSizeHint(QSize(150, 42))
             self.nav.addItem(item)
-        self.nav.currentRowChanged.connect(self.pages.setCurrentIndex)
+        self.nav.currentRowChanged.connect(self._on_nav_current_row_changed)
         version = QLabel(f"version {__version__}")
         set_muted(version)
         box.addWidget(brand)
@@ -167,7 +168,7 @@ class MainWindow(QMainWindow):
         self._action(help_menu, "&About Marquee", None, self._on_about_triggered, "About Marquee")
 
     def _build_file_menu(self, file_menu: QMenu) -> None:
-        dp, pp, tp = self.data_page, self.predict_page, self.train_page
+        dp = self.data_page
         self._action(
             file_menu,
             "&Open…",
@@ -186,21 +187,21 @@ class MainWindow(QMainWindow):
             file_menu,
             "Open &model…",
             "Ctrl+Shift+O",
-            pp.open_model_dialog,
+            lambda: self.predict_page.open_model_dialog(),
             "Load a trained .safetensors model for prediction",
         )
         self.save_action = self._action(
             file_menu,
             "&Save model…",
             QKeySequence.StandardKey.Save,
-            tp.save_dialog,
+            lambda: self.train_page.save_dialog(),
             "Save the last trained model",
         )
         self.export_action = self._action(
             file_menu,
             "&Export predictions…",
             "Ctrl+E",
-            pp.export_dialog,
+            lambda: self.predict_page.export_dialog(),
             "Export the Predict page's results as CSV",
         )
         file_menu.addSeparator()
@@ -215,28 +216,36 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close, "Quit Marquee")
 
     def _connect(self) -> None:
-        for page in (self.data_page, self.train_page, self.predict_page):
-            page.status_message.connect(self.show_status)
-        self.data_page.dataset_loaded.connect(self.train_page.set_dataset)
+        self.data_page.status_message.connect(self.show_status)
+        self.data_page.dataset_loaded.connect(lambda data: self.train_page.set_dataset(data))
         # Warm torch (one-time ~1-3 s GIL-heavy import) while the user is looking at the data.
         self.data_page.dataset_loaded.connect(
             lambda _d: QTimer.singleShot(1500, self, self.train_page.detect_device)
         )
-        self.train_page.open_in_predict.connect(self._on_train_open_in_predict)
         self.data_page.predictor_provider = lambda: self.predict_page.predictor
+        self._update_actions()
+        self.pages.currentChanged.connect(self._on_pages_current_changed)
+
+    def _connect_later_pages(self) -> None:
+        for page in self._later or ():
+            page.status_message.connect(self.show_status)
+            page.actions_changed.connect(self._update_actions)
+        self.train_page.open_in_predict.connect(self._on_train_open_in_predict)
         self.predict_page.label_more_requested.connect(
             lambda: self.data_page.label_more(self.predict_page.predictor, parent=self.predict_page)
         )
-        self.train_page.actions_changed.connect(self._update_actions)
-        self.predict_page.actions_changed.connect(self._update_actions)
         self._update_actions()
-        self.pages.currentChanged.connect(self._on_pages_current_changed)
 
     # ------------------------------------------------------------------ behaviour
     def _update_actions(self) -> None:
         """Menu actions are enabled only when there is something for them to act on."""
-        self.save_action.setEnabled(self.train_page.can_save())
-        self.export_action.setEnabled(self.predict_page.can_export())
+        self.save_action.setEnabled(self._later is not None and self.train_page.can_save())
+        self.export_action.setEnabled(self._later is not None and self.predict_page.can_export())
+
+    def _on_nav_current_row_changed(self, row: int) -> None:
+        if row > 0:
+            self._later_pages()
+        self.pages.setCurrentIndex(row)
 
     def show_page(self, index: int) -> None:
         self.nav.setCurrentRow(index)
@@ -251,11 +260,15 @@ class MainWindow(QMainWindow):
             if self.nav.currentRow() < 0:
                 self.nav.setCurrentRow(0)
 
+    def _on_first_paint(self) -> None:
+        first_paint.report("FIRST_PAINT")
+        QTimer.singleShot(0, self._after_first_paint)
+
     def _after_first_paint(self) -> None:
-        """What start-up defers until the window is on screen: plots (pyqtgraph), data."""
+        """What start-up defers until the window is on screen: pages, plots (pyqtgraph), data."""
         self.train_page.plots.build()
-        if os.environ.get(STARTUP_PROBE_ENV):
-            print(f"READY {time.time():.6f}", flush=True)
+        if first_paint.probing():
+            first_paint.report("READY")
             QTimer.singleShot(0, QApplication.quit)
             return
         if self._restore_data:
@@ -353,7 +366,7 @@ class MainWindow(QMainWindow):
         return answer == QMessageBox.StandardButton.Yes
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.train_page.is_training():
+        if self._later is not None and self.train_page.is_training():
             if not self.confirm_close():
                 event.ignore()
                 return
@@ -372,7 +385,7 @@ class MainWindow(QMainWindow):
         self.prefs.set_value("window/geometry", self.saveGeometry())
         self.prefs.set_value("window/page", max(0, self.nav.currentRow()))
         self.prefs.sync()
-        for page in (self.data_page, self.train_page, self.predict_page):
+        for page in (self.data_page, *(self._later or ())):
             page.workers.stop_all(timeout_ms=30_000)
         self.thumbnails.stop()
 

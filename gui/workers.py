@@ -24,7 +24,7 @@ from PySide6.QtGui import QImage, QImageReader
 
 from core.base.config import TrainConfig
 from core.base.errors import Cancelled, MarqueeError
-from core.data.image_open import sniff_format
+from core.data.image_format import sniff_format
 
 if TYPE_CHECKING:
     from core.data.datasets import Dataset
@@ -166,9 +166,12 @@ def train_more_task(previous: Any, data: Dataset, epochs: int, source: Path | No
 def _saved(result: Any) -> TrainingOutcome:
     """Keep the run in the runs folder; a failure to save is reported, the model kept."""
     try:
+        from core.inference.warm import warm_graph_cache
         from core.training.runs import save_run
 
-        return TrainingOutcome(result, save_run(result))
+        folder = save_run(result)
+        warm_graph_cache(folder / "model.safetensors")  # Predict then opens it at once
+        return TrainingOutcome(result, folder)
     except Exception as exc:
         log.exception("saving the run failed")
         return TrainingOutcome(result, None, describe(exc)[0])

@@ -139,9 +139,11 @@ def _train(args: argparse.Namespace, config: Any, dataset: Any, context: Any) ->
 
 def _save(args: argparse.Namespace, result: Any, context: Any, shards: list[list[str]]) -> None:
     from core.base.files import write_text
+    from core.inference.warm import warm_graph_cache
     from core.training.runs import save_run
 
     folder = save_run(result, root=args.out or args.job / "runs")
+    warm_graph_cache(folder / "model.safetensors")  # the first predict runs from the cache
     info = {
         "world_size": context.world,
         "backend": context.backend,

@@ -11,6 +11,7 @@ from core.cli.data_args import label_choice, load_data
 from core.cli.output import label_table, metrics_line, say
 from core.cli.progress import TrainProgress
 from core.data.datasets import Dataset
+from core.inference.warm import warm_graph_cache
 from core.modelfile.checkpoint import read_meta, save_model
 from core.training.runs import save_run
 
@@ -90,6 +91,8 @@ def run_train(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     folder = save_run(result)
+    # The same weights, so one graph serves the run's model file and --out.
+    warm_graph_cache(folder / "model.safetensors")
     out = (
         save_model(args.out, result.model, result.meta)
         if args.out

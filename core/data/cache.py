@@ -33,13 +33,21 @@ from pathlib import Path
 import numpy as np
 
 from core.base.errors import Cancelled, ImageDecodeError
-from core.base.paths import cache_dir
 from core.base.runtime import decode_threads
-from core.data.cache_files import content_hash, file_stamp, writer_dead
+from core.data.cache_files import cache_enabled, cache_root, content_hash, file_stamp, writer_dead
 from core.data.cache_integrity import connect_index, out_of_range, shard_intact
 from core.data.cache_shards import CachedRecords, _crc_file, _open_shard, _ShardWriter
 from core.data.decode import Progress, load_rgb
 
+__all__ = [  # cache_enabled and cache_root live in cache_files (no torch there)
+    "SHARD_BYTES",
+    "CacheInfo",
+    "ImageCache",
+    "cache_enabled",
+    "cache_root",
+    "clear_cache",
+    "default_max_bytes",
+]
 SHARD_BYTES = 64 * 1024 * 1024  # target size of one shard file
 DEFAULT_MAX_GB = 20.0
 _SQL_CHUNK = 500  # parameters per IN (...) query
@@ -55,22 +63,12 @@ CREATE INDEX IF NOT EXISTS records_by_shard ON records (shard);
 """
 
 
-def cache_root() -> Path:
-    """Where the image cache lives (under the user cache folder, or MARQUEE_HOME)."""
-    return cache_dir() / "images"
-
-
 def default_max_bytes() -> int:
     try:
         gb = float(os.environ.get("MARQUEE_CACHE_MAX_GB", DEFAULT_MAX_GB))
     except ValueError:
         gb = DEFAULT_MAX_GB
     return int(gb * 1024**3)
-
-
-def cache_enabled() -> bool:
-    """False when MARQUEE_NO_IMAGE_CACHE is set (decode into RAM as before)."""
-    return not os.environ.get("MARQUEE_NO_IMAGE_CACHE")
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """The embed phase: a frozen backbone's features for every image, computed once.
 
 The plain embeddings of both splits go through the image cache (the next run reads them
-back); with `feature_views` K the training images are also embedded in K augmented views
-(on ONNX Runtime too, where it runs: the augmentation is drawn on the uint8 images), and
-with `tta` the validation images are embedded mirrored too.
+back), and so do the mirrored validation images' with `tta`; with `feature_views` K the
+training images are also embedded in K augmented views (random draws, not cached; on ONNX
+Runtime too, where it runs: the augmentation is drawn on the uint8 images).
 """
 
 from __future__ import annotations
@@ -58,8 +58,15 @@ def embed_splits(
         _embed_all(model, train, setup, view, False, counter, session)
         for view in range(1, 1 + views)
     ]
-    if setup.config.tta and len(val):
-        val.flipped = _embed_all(model, val, setup, 0, True, counter, session)
+    if setup.config.tta and len(val):  # mirrored validation images: cached like the plain ones
+        val.flipped = cached_embeddings(
+            val.images,
+            f"{family}-flipped",
+            lambda idx: _embed_batch(model, val, idx, setup, view=0, flip=True, ort=session),
+            setup.config.batch_size,
+            progress=lambda count, _total: counter.show(count),
+        ).to(setup.device)
+        counter.next_pass(len(val))
     if extra:
         train.features = torch.stack([train.features, *extra])
 

@@ -74,6 +74,10 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0, help="training seed of every variant")
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="STEPS",
+        help="profile STEPS steps per candidate speed-up (bench/finetune_profile.py) and stop",
+    )  # fmt: skip
     args = parser.parse_args()
     data = _subset(load_dataset(ensure_sample_data(variant=args.set)), args.train)
     config = TrainConfig(
@@ -87,6 +91,12 @@ def main() -> int:
     )
     for split in (data.train, data.val):  # every variant reads the cached images
         load_split_images(split.paths, args.image_size)
+    if args.profile:
+        from finetune_profile import CANDIDATES, profile_steps, table
+
+        rows = [profile_steps(config, data, args.profile, c) for c in CANDIDATES]
+        print(table(rows))
+        return 0
     print(f"## {args.set}: {len(data.train)} train / {len(data.val)} val, no_freeze", flush=True)
     best: dict[str, dict] = {}
     for _ in range(args.repeats):

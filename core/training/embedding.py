@@ -37,7 +37,7 @@ def embed_splits(
     `val.flipped` with TTA). Raises `Cancelled` between batches when a stop is asked for."""
     model.eval()
     family = _family(model, setup)
-    session = _onnx_session(model, setup, family)
+    session = _LazySession(model, setup, family) if _runtime(setup) == "onnx" else None
     views = setup.config.feature_views
     total = len(train) * (1 + views) + len(val) * (2 if setup.config.tta else 1)
     counter = _Counter(progress, total)
@@ -106,12 +106,20 @@ def _runtime(setup: Setup) -> str:
     return "onnx" if setup.device == "cpu" and forced != "torch" else "torch"
 
 
-def _onnx_session(model: MultiLabelClassifier, setup: Setup, family: str) -> Any | None:
-    if _runtime(setup) != "onnx":
-        return None
-    threads = setup.config.num_threads or torch.get_num_threads()
-    size = setup.config.image_size
-    return onnx_embedder(model, size, IMAGENET_MEAN, IMAGENET_STD, family, threads)
+class _LazySession:
+    """The backbone on ONNX Runtime, built when an image is first embedded: a run whose
+    embeddings all come from the cache never loads ONNX Runtime or a session."""
+
+    def __init__(self, model: MultiLabelClassifier, setup: Setup, family: str) -> None:
+        self._args, self._session = (model, setup, family), None
+
+    def get(self) -> Any:
+        if self._session is None:
+            model, setup, family = self._args
+            threads = setup.config.num_threads or torch.get_num_threads()
+            size = setup.config.image_size
+            self._session = onnx_embedder(model, size, IMAGENET_MEAN, IMAGENET_STD, family, threads)
+        return self._session
 
 
 def _embed_all(
@@ -121,7 +129,7 @@ def _embed_all(
     view: int,
     flip: bool,
     counter: _Counter,
-    ort: Any | None = None,
+    ort: _LazySession | None = None,
 ) -> torch.Tensor:
     chunks, count = [], 0
     for idx in setup.batches(len(split), shuffle=False):
@@ -139,7 +147,7 @@ def _embed_batch(
     setup: Setup,
     view: int,
     flip: bool,
-    ort: Any | None = None,
+    ort: _LazySession | None = None,
 ) -> torch.Tensor:
     """One batch's embeddings, on ONNX Runtime when given (augmented views are drawn on the
     uint8 images and embedded there too), else on torch."""
@@ -148,7 +156,7 @@ def _embed_batch(
         images = split.images[idx]
         if view > 0:
             images = augmented_images(images, setup.generator)
-        return run_embedder(ort, images.flip(-1) if flip else images)
+        return run_embedder(ort.get(), images.flip(-1) if flip else images)
     x = model_inputs(split, idx, setup, train=False)
     if view > 0:
         x = view_augment(x, IMAGENET_MEAN, IMAGENET_STD, setup.generator)

@@ -1,4 +1,5 @@
-"""With flip TTA a frozen run's second go reads the mirrored validation embeddings back too."""
+"""A frozen run's second go reads every embedding back (mirrored ones for flip TTA too) and
+builds no ONNX Runtime session."""
 
 from __future__ import annotations
 
@@ -19,9 +20,18 @@ def test_a_second_frozen_run_with_tta_embeds_nothing(dataset, marquee_home, monk
         calls.append(len(images))
         return original(session, images)
 
+    sessions: list[int] = []
+    original_session = embedding.onnx_embedder
+
+    def counting_session(*args, **kwargs):
+        sessions.append(1)
+        return original_session(*args, **kwargs)
+
     monkeypatch.setattr(embedding, "run_embedder", counting)
+    monkeypatch.setattr(embedding, "onnx_embedder", counting_session)
     second = fit(config, dataset)
     assert calls == []  # plain and mirrored embeddings all came from the cache
+    assert sessions == []  # so no ONNX Runtime session was built either
     assert second.meta.metrics["map"] == first.meta.metrics["map"]
     for name, tensor in first.model.state_dict().items():
         assert torch.equal(tensor, second.model.state_dict()[name]), name

@@ -1,4 +1,4 @@
-"""`doctor` on 10,000 images with a warm embedding cache (issue 19: under 60 s on the CPU).
+"""`doctor` on 10,000 images with a warm embedding cache (target: under 60 s on the CPU).
 
 The images are synthetic 96 x 96 posters (blocks of colour, labels from the colours,
 noise so no two files are the same), written once into a seed-layout folder. Warming

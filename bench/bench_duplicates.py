@@ -1,4 +1,4 @@
-"""Near duplicates that are slightly cropped (issue 19): recall and precision of `doctor`'s
+"""Near duplicates that are slightly cropped: recall and precision of `doctor`'s
 duplicate finding, with and without the crop-aligned check of nearest neighbours.
 
 Copies of the sample posters: 20 validation posters copied into train, each trimmed by a

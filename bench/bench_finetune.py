@@ -1,7 +1,7 @@
 """Full fine-tuning speed on this machine: each speed-up against the plain path, same run.
 
-`--strategy no_freeze` for --epochs epochs at --image-size px (default 3 at 128, the case of
-issue 20), through core.training.loop.fit, once per variant of MARQUEE_TRAIN_SPEEDUPS
+`--strategy no_freeze` for --epochs epochs at --image-size px (default 3 at 128, the case the
+speed-ups were tuned on), through core.training.loop.fit, once per variant of MARQUEE_TRAIN_SPEEDUPS
 (core.training.speed): "none" (the plain path: what main did before the speed-ups),
 each speed-up alone, and "all" (the default); `a+b` names a combination. The image cache
 is filled before the first timing, so every variant reads the same pre-resized images.

@@ -1,4 +1,4 @@
-"""Data health on planted problems (issue 19): label-issue precision at K, duplicate
+"""Data health on planted problems: label-issue precision at K, duplicate
 precision and recall, and the mAP that accepting the fixes wins back.
 
 A copy of the sample posters gets one flipped label in 8% of its training rows (seeded)

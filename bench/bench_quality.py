@@ -1,4 +1,4 @@
-"""Accuracy recipes compared in one run: validation mAP, micro-F1 and cost (issue 11).
+"""Accuracy recipes compared in one run: validation mAP, micro-F1 and cost.
 
 For the two development sets with a shift between training and validation (`hard`:
 recoloured and outlined motifs; `print`: photographed prints of hatched, smaller motifs)

@@ -1,4 +1,4 @@
-"""Frozen-backbone transfer sweep (issue 20): pooling, feature normalisation, zoomed-crop
+"""Frozen-backbone transfer sweep across a style shift: pooling, feature normalisation, zoomed-crop
 MIL at inference and augmented feature views, scored on cached features.
 
 For each sample set, every image is embedded once per *input* (the training images, one

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QPalette, QShowEvent
@@ -33,6 +33,7 @@ from gui.widgets import first_paint
 from gui.workers import FunctionWorker, TaskState, ThumbnailWorker
 
 if TYPE_CHECKING:
+    from core.training.loop import TrainResult
     from gui.predict.page import PredictPage
     from gui.train.page import TrainPage
 
@@ -168,7 +169,6 @@ class MainWindow(QMainWindow):
         self._action(help_menu, "&About Marquee", None, self._on_about_triggered, "About Marquee")
 
     def _build_file_menu(self, file_menu: QMenu) -> None:
-        dp = self.data_page
         self._action(
             file_menu,
             "&Open…",
@@ -180,7 +180,7 @@ class MainWindow(QMainWindow):
             file_menu,
             "Open &CSV…",
             None,
-            lambda: dp.open_source("csv"),
+            lambda: self.data_page.open_source("csv"),
             "Load a data set from a CSV file",
         )
         self._action(
@@ -194,7 +194,7 @@ class MainWindow(QMainWindow):
             file_menu,
             "&Save model…",
             QKeySequence.StandardKey.Save,
-            lambda: self.train_page.save_dialog(),
+            lambda: self.train_page.results.save_dialog(),
             "Save the last trained model",
         )
         self.export_action = self._action(
@@ -222,7 +222,8 @@ class MainWindow(QMainWindow):
         self.data_page.dataset_loaded.connect(
             lambda _d: QTimer.singleShot(1500, self, self.train_page.detect_device)
         )
-        self.data_page.predictor_provider = lambda: self.predict_page.predictor
+        health = self.data_page.health
+        health.predictor_provider = lambda: self.predict_page.predictor
         self._update_actions()
         self.pages.currentChanged.connect(self._on_pages_current_changed)
 
@@ -231,8 +232,9 @@ class MainWindow(QMainWindow):
             page.status_message.connect(self.show_status)
             page.actions_changed.connect(self._update_actions)
         self.train_page.open_in_predict.connect(self._on_train_open_in_predict)
+        health = self.data_page.health
         self.predict_page.label_more_requested.connect(
-            lambda: self.data_page.label_more(self.predict_page.predictor, parent=self.predict_page)
+            lambda: health.label_more(self.predict_page.predictor, parent=self.predict_page)
         )
         self._update_actions()
 
@@ -322,7 +324,7 @@ class MainWindow(QMainWindow):
         self.train_page.stop_training()
         self.data_page.cancel()
 
-    def _on_train_open_in_predict(self, model_file: Path | None, result: Any) -> None:
+    def _on_train_open_in_predict(self, model_file: Path | None, result: TrainResult) -> None:
         self.show_page(2)
         if model_file is not None and model_file.is_file():
             self.predict_page.load_model(model_file)

@@ -237,7 +237,7 @@ def _train(options: Options, data: Dataset, app: QApplication, window: MainWindo
         app.processEvents()
         time.sleep(0.01)
     if page.result is None:
-        raise RuntimeError(f"Training ended without a model ({page.progress.format()}).")
+        raise RuntimeError(f"Training ended without a model ({page.progress_card.bar.format()}).")
     return page.result
 
 

@@ -28,6 +28,7 @@ from core.data.image_format import sniff_format
 
 if TYPE_CHECKING:
     from core.data.datasets import Dataset
+    from core.training.loop import TrainResult
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ class FunctionWorker(QThread):
 class TrainingOutcome:
     """A finished (or stopped) run, where it was saved, and why saving failed if it did."""
 
-    result: Any  # core.training.loop.TrainResult
+    result: TrainResult
     run_dir: Path | None
     save_error: str = ""
 
@@ -144,7 +145,7 @@ def training_task(config: TrainConfig, data: Dataset, save_run: bool = True) -> 
     return task
 
 
-def train_more_task(previous: Any, data: Dataset, epochs: int, source: Path | None) -> Task:
+def train_more_task(previous: TrainResult, data: Dataset, epochs: int, source: Path | None) -> Task:
     """core.training.loop.train_more as a task: `epochs` more epochs from a finished run."""
 
     def task(state: TaskState) -> TrainingOutcome:
@@ -163,7 +164,7 @@ def train_more_task(previous: Any, data: Dataset, epochs: int, source: Path | No
     return task
 
 
-def _saved(result: Any) -> TrainingOutcome:
+def _saved(result: TrainResult) -> TrainingOutcome:
     """Keep the run in the runs folder; a failure to save is reported, the model kept."""
     try:
         from core.inference.warm import warm_graph_cache

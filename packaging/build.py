@@ -95,7 +95,7 @@ def run_pyinstaller() -> float:
 
 
 def add_linux_desktop_files(bundle: Path) -> None:
-    """The .desktop entry and its icon, at the top of the bundle (see the README)."""
+    """The .desktop entry and its icon, at the top of the bundle (see docs/installers.md)."""
     shutil.copy2(ROOT / "packaging" / "marquee.desktop", bundle / "marquee.desktop")
     shutil.copy2(ROOT / "resources" / "marquee.png", bundle / "marquee.png")
 

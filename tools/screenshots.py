@@ -1,4 +1,4 @@
-"""Render every page of Marquee, in use, to PNG (for the README and for reviewing the look).
+"""Render every page of Marquee, in use, to PNG (for the README and docs/, and for review).
 
 A fresh user (MARQUEE_HOME in a temp folder) loads the sample posters, trains a small model,
 and drops posters on the Predict page; each step is grabbed with QWidget.grab(). A second

@@ -42,7 +42,7 @@ class TrainConfig:
     seed: int = 0
     num_threads: int | None = None  # torch intra-op threads; None leaves one core free
     init_from: str | None = None  # a model file to start from (same backbone and labels)
-    # Accuracy options (issue 11; the numbers behind each are in the README's recipe table).
+    # Accuracy options (the numbers behind each: docs/benchmarks.md, Accuracy recipes).
     loss: str = "bce"  # "bce" (with pos_weight when balance) or "asl" (asymmetric loss)
     asl_gamma_neg: float = 4.0
     asl_gamma_pos: float = 0.0

@@ -1,4 +1,5 @@
-"""`marquee doctor`, `marquee fixes` and `marquee suggest` (issue 19: data health)."""
+"""`marquee doctor`, `marquee fixes` and `marquee suggest` (data health: wrong labels,
+duplicates and leaks, strays, fixes, labelling more)."""
 
 from __future__ import annotations
 

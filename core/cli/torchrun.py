@@ -1,6 +1,6 @@
 """`torchrun ... -m core.distributed JOB`: one process of a distributed training.
 
-Joins the job's process group, runs `core.training.fit` inside a `DistributedContext`, and
+Joins the job's process group, runs `core.training.loop.fit` inside a `DistributedContext`, and
 on rank 0 writes the run folder. Exit codes as the CLI's: 0 done, 2 bad input, 130
 cancelled (SIGINT / SIGTERM, or a STOP file before the first training step).
 """

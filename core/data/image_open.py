@@ -37,7 +37,7 @@ _PLUGINS: dict[str, Callable[[BinaryIO], ImageFile.ImageFile]] = {
     "PNG": PngImagePlugin.PngImageFile,
     "WEBP": WebPImagePlugin.WebPImageFile,
 }
-SUPPORTED_FORMATS = tuple(_PLUGINS)  # the README's .jpg/.jpeg/.png/.webp
+SUPPORTED_FORMATS = tuple(_PLUGINS)  # docs/datasets.md's .jpg/.jpeg/.png/.webp
 
 
 def max_image_pixels() -> int:

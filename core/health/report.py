@@ -1,4 +1,4 @@
-"""What `marquee doctor` finds, as plain dataclasses and the JSON document of the README.
+"""What `marquee doctor` finds, as plain dataclasses and the JSON document of docs/health.md.
 
 Files are named relative to the data set's folder (the folder of a CSV or JSON file), with
 forward slashes: the same names the fix log (core.data.fixes) records decisions under.
@@ -69,7 +69,7 @@ class HealthReport:
     summary: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        """The README's JSON document (plus a few extra fields)."""
+        """docs/health.md's JSON document (plus a few extra fields)."""
         dups = [
             {**asdict(d), "files": list(d.files), "splits": list(d.splits)} for d in self.duplicates
         ]

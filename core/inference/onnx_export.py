@@ -24,7 +24,7 @@ from core.modelfile.checkpoint import ModelMeta, load_model
 
 
 def input_contract(meta: ModelMeta, tta: bool) -> str:
-    """The input the graph expects, in words (also in the README)."""
+    """The input the graph expects, in words (also in docs/serving.md)."""
     size = meta.image_size
     return (
         f"{INPUT_NAME}: uint8 N x {size} x {size} x 3 (NHWC), RGB, each image resized to "

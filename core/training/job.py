@@ -6,7 +6,7 @@
 
     torchrun --standalone --nproc-per-node 2 -m core.distributed JOB_DIR
 
-runs ``core.training.fit`` inside a ``DistributedContext`` (core.training.distributed);
+runs ``core.training.loop.fit`` inside a ``DistributedContext`` (core.training.distributed);
 rank 0 writes the model and the run folder. A ``STOP`` file in the job folder ends the
 training early and keeps the best model so far; SIGINT / SIGTERM cancel it (exit 130).
 """

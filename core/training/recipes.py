@@ -1,4 +1,4 @@
-"""Named training recipes and the device-aware default (issue 11).
+"""Named training recipes and the device-aware default (measured in bench/bench_quality.py).
 
 "baseline" is the original linear probe (TrainConfig's plain defaults). "cpu" keeps the
 backbone frozen and its embeddings cached, with the improvements that paid in

@@ -7,10 +7,8 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QComboBox,
     QFileDialog,
     QHBoxLayout,
-    QListWidget,
     QProgressBar,
     QPushButton,
     QSplitter,
@@ -19,85 +17,47 @@ from PySide6.QtWidgets import (
 )
 
 from gui.data.csv_dialog import CsvImportDialog
-from gui.data.report import DataReportView
+from gui.data.images import ImageBrowserCard
+from gui.data.report import ProblemReportWidget
+from gui.data.tasks import BUILT_IN, SAMPLES, SOURCES, default_labels, load_task
 from gui.errors import show_error
-from gui.health.actions import DataHealthActions
+from gui.health.actions import DataHealthController
 from gui.health.tasks import Loaded
 from gui.settings import Preferences
 from gui.tasks import TaskSlot
 from gui.widgets.cards import CardWidget, StatTileWidget, hbox, page_header
 from gui.widgets.label_chart import LabelCountsWidget
-from gui.widgets.thumbnail_grid import ThumbnailGridWidget
-from gui.workers import FunctionWorker, TaskState, ThumbnailWorker, WorkerSet
+from gui.workers import FunctionWorker, ThumbnailWorker, WorkerSet
 
 if TYPE_CHECKING:
     from core.data.datasets import Dataset
 
-REPORT_BATCH = 200  # report lines added at a time, more as the list is scrolled to its end
-SOURCES = {
-    "sample": "Sample posters",
-    "sample_hard": "Hard sample posters",
-    "sample_print": "Print sample posters",
-    "movie": "Movie posters",
-    "folder": "Folder",
-    "csv": "CSV file",
-    "createml": "Create ML JSON",
-}
+
+SOURCE_BUTTONS = [  # kind, button text, tooltip
+    ("sample", "Sample posters", "Small synthetic poster set, generated locally (instant)"),
+    (
+        "sample_hard",
+        "Hard sample",
+        "A harder synthetic set for comparing recipes: 10 labels, small motifs, clutter, "
+        "label noise, and a style shift between training and validation",
+    ),
+    (
+        "sample_print",
+        "Print sample",
+        "The hard set's training posters, validated on photographs of printed posters "
+        "with smaller, hatched motifs: a second shift for comparing recipes",
+    ),
+    ("movie", "Movie posters", "Download the real movie-posters data set (about 1 GB)"),
+    ("folder", "Open folder…", "A folder of images: per-label sub-folders or a CSV inside"),
+    ("csv", "Open CSV…", "A CSV listing image files and their labels"),
+    ("createml", "Open Create ML JSON…", "An Apple Create ML annotations file"),
+]
 
 
-_SAMPLES = {
-    "sample": "normal",
-    "sample_hard": "hard",
-    "sample_print": "print",
-}  # source kind -> generated variant
-_BUILT_IN = (*_SAMPLES, "movie")  # sources without a path
+class DataPage(QWidget):
+    """Composes the source buttons, counts, image browser, label chart, report and the
+    data-health controller; owns the loaded data set."""
 
-
-def _load_task(kind: str, path: str, options: dict):
-    """The worker's job for one source (runs off the UI thread; imports happen there)."""
-
-    def task(state: TaskState) -> Loaded:
-        from core.data.datasets import load_dataset
-        from gui.health.tasks import with_fixes
-
-        root: Path
-        if kind in _SAMPLES:
-            from core.data.samples import ensure_sample_data
-
-            root = ensure_sample_data(variant=_SAMPLES[kind])
-        elif kind == "movie":
-            from core.data.movie_posters import ensure_movie_posters
-
-            root = ensure_movie_posters(
-                progress=lambda d, t=None: state.progress(d, t, "download"),
-                should_stop=state.should_stop,
-            )
-        else:
-            root = Path(path)
-        fmt = {"csv": "csv", "createml": "createml"}.get(kind, "auto")
-        raw = load_dataset(
-            root,
-            fmt=fmt,
-            progress=lambda d, t=None: state.progress(d, t, "load"),
-            should_stop=state.should_stop,
-            fixes=False,  # kept as on disk: the fix log is applied again after each decision
-            **{k: v for k, v in options.items() if v},
-        )
-        return Loaded(raw, with_fixes(raw))
-
-    return task
-
-
-def _default_labels(kind: str, dataset: Dataset) -> list[str]:
-    """The movie posters start on the seed's five genres; other data sets on every label."""
-    if kind == "movie":
-        from core.data.movie_posters import MOVIE_POSTER_LABELS
-
-        return [name for name in MOVIE_POSTER_LABELS if name in dataset.label_names]
-    return list(dataset.label_names)
-
-
-class DataPage(DataHealthActions, DataReportView, QWidget):
     dataset_loaded = Signal(object)
     status_message = Signal(str)
 
@@ -108,11 +68,15 @@ class DataPage(DataHealthActions, DataReportView, QWidget):
         self.prefs = prefs
         self.full: Dataset | None = None  # as loaded, every label
         self.dataset: Dataset | None = None  # narrowed to the ticked labels; what Train gets
+        self.raw: Dataset | None = None  # as on disk, before its fix log
         self._dataset_key: str | None = None  # names the data set in the remembered choices
         self.workers = WorkerSet()
         self.tasks = TaskSlot(self.workers, self)  # loading (or downloading) a data set
         self._source: tuple[str, str, dict] = ("sample", "", {})
-        self._init_health()
+        self.health = DataHealthController(prefs, self.workers, self)
+        self.health.status_message.connect(self.status_message)
+        self.health.fixes_applied.connect(self._on_fixes_applied)
+        self.health.reload_requested.connect(self.reload)
         self._build(thumbnails)
 
     # ------------------------------------------------------------------ layout
@@ -125,7 +89,8 @@ class DataPage(DataHealthActions, DataReportView, QWidget):
         layout.addWidget(self._build_sources())
         layout.addLayout(self._build_stats())
         splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(self._build_grid(thumbnails))
+        self.images = ImageBrowserCard(thumbnails)
+        splitter.addWidget(self.images)
         splitter.addWidget(self._build_side())
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
@@ -134,29 +99,10 @@ class DataPage(DataHealthActions, DataReportView, QWidget):
 
     def _build_sources(self) -> CardWidget:
         card = CardWidget("Source")
-        specs = [
-            ("sample", "Sample posters", "Small synthetic poster set, generated locally (instant)"),
-            (
-                "sample_hard",
-                "Hard sample",
-                "A harder synthetic set for comparing recipes: 10 labels, small motifs, clutter, "
-                "label noise, and a style shift between training and validation",
-            ),
-            (
-                "sample_print",
-                "Print sample",
-                "The hard set's training posters, validated on photographs of printed posters "
-                "with smaller, hatched motifs: a second shift for comparing recipes",
-            ),
-            ("movie", "Movie posters", "Download the real movie-posters data set (about 1 GB)"),
-            ("folder", "Open folder…", "A folder of images: per-label sub-folders or a CSV inside"),
-            ("csv", "Open CSV…", "A CSV listing image files and their labels"),
-            ("createml", "Open Create ML JSON…", "An Apple Create ML annotations file"),
-        ]
         self.source_buttons: dict[str, QPushButton] = {}
         row = QHBoxLayout()
         row.setSpacing(8)
-        for kind, text, tip in specs:
+        for kind, text, tip in SOURCE_BUTTONS:
             button = QPushButton(text)
             button.setToolTip(tip)
             button.setCheckable(True)
@@ -165,6 +111,13 @@ class DataPage(DataHealthActions, DataReportView, QWidget):
             self.source_buttons[kind] = button
             row.addWidget(button)
         row.addStretch(1)
+        self.health_button = QPushButton("Check data health…")
+        self.health_button.setObjectName("primary")
+        self.health_button.setToolTip(
+            "Find wrong labels, duplicates, train/validation leaks and strays, and fix them"
+        )
+        self.health_button.setEnabled(False)  # until a data set is loaded
+        self.health_button.clicked.connect(self.health.open_health)
         row.addWidget(self.health_button)
         card.body.addLayout(row)
         self.progress = QProgressBar()
@@ -194,23 +147,6 @@ class DataPage(DataHealthActions, DataReportView, QWidget):
             row.addWidget(tile)
         return row
 
-    def _build_grid(self, thumbnails: ThumbnailWorker) -> CardWidget:
-        card = CardWidget("Images")
-        self.split_filter = QComboBox()
-        self.split_filter.addItems(["Train + validation", "Train", "Validation"])
-        self.split_filter.setToolTip("Which split to show")
-        self.label_filter = QComboBox()
-        self.label_filter.setToolTip("Show only images with this label")
-        self.label_filter.setMinimumContentsLength(12)
-        for combo in (self.split_filter, self.label_filter):
-            combo.currentIndexChanged.connect(self._on_filter_changed)
-        card.body.addLayout(hbox(self.split_filter, self.label_filter))
-        self.grid = ThumbnailGridWidget(thumbnails)
-        self.grid.setToolTip("Images and their labels (hover for the file name)")
-        self.grid.setMinimumSize(300, 240)
-        card.body.addWidget(self.grid, 1)
-        return card
-
     def _build_side(self) -> QWidget:
         side = QSplitter(Qt.Orientation.Vertical)
         chart_card = CardWidget("Labels")
@@ -222,12 +158,7 @@ class DataPage(DataHealthActions, DataReportView, QWidget):
         self.chart.choice_changed.connect(self._on_chart_choice_changed)
         chart_card.body.addWidget(self.chart)
         report_card = CardWidget("Validation report")
-        self.report = QListWidget()
-        self.report.setToolTip("Problems found while reading the data: file names and CSV rows")
-        self.report.setWordWrap(True)
-        self.report.setMinimumHeight(90)
-        self._unshown_problems: list = []  # the rest of a long report, added on scrolling
-        self.report.verticalScrollBar().valueChanged.connect(self._on_report_scrolled)
+        self.report = ProblemReportWidget()
         report_card.body.addWidget(self.report)
         side.addWidget(chart_card)
         side.addWidget(report_card)
@@ -239,7 +170,7 @@ class DataPage(DataHealthActions, DataReportView, QWidget):
     # ------------------------------------------------------------------ loading
     def open_source(self, kind: str) -> None:
         self._mark_source(self._source[0])  # a click toggles; show the loaded source instead
-        if kind in _BUILT_IN:
+        if kind in BUILT_IN:
             self.load_source(kind)
         elif kind == "folder":
             folder = QFileDialog.getExistingDirectory(self, "Open image folder", self._last_dir())
@@ -277,7 +208,7 @@ class DataPage(DataHealthActions, DataReportView, QWidget):
         self.progress_row.show()
         self.status_message.emit(f"Loading {SOURCES[kind].lower()}…")
         return self.tasks.start(
-            _load_task(kind, path, options),
+            load_task(kind, path, options),
             f"load-{kind}",
             on_progress=self._on_loader_progressed,
             on_done=self._on_loader_succeeded,
@@ -297,7 +228,7 @@ class DataPage(DataHealthActions, DataReportView, QWidget):
     def restore_last_source(self) -> FunctionWorker | None:
         source = self.prefs.data_source()
         kind, path = source["kind"], source["path"]
-        stale = kind not in _SAMPLES and not Path(path).exists()
+        stale = kind not in SAMPLES and not Path(path).exists()
         if kind not in SOURCES or kind == "movie" or stale:
             kind, path = "sample", ""
         return self.load_source(kind, path, **(source["options"] if kind == "csv" else {}))
@@ -320,9 +251,9 @@ class DataPage(DataHealthActions, DataReportView, QWidget):
     def _on_loader_succeeded(self, loaded: Loaded) -> None:
         kind, path, options = self._source
         self.prefs.set_data_source(kind, path, options)
-        key = kind if kind in _BUILT_IN else f"{kind}:{path}"
+        key = kind if kind in BUILT_IN else f"{kind}:{path}"
         dataset = loaded.dataset
-        chosen = self.prefs.chosen_labels(key) or _default_labels(kind, dataset)
+        chosen = self.prefs.chosen_labels(key) or default_labels(kind, dataset)
         self.set_dataset(dataset, chosen, raw=loaded.raw)
         self._dataset_key = key
         self.status_message.emit(
@@ -384,12 +315,23 @@ class DataPage(DataHealthActions, DataReportView, QWidget):
         )
         some = "1 image has" if unlabelled == 1 else f"{unlabelled} images have"
         self.chart.set_note(f"{some} none of them (kept, as negatives)" if unlabelled else "")
-        self._fill_report(dataset)
-        wanted = self.label_filter.currentText()
-        self.label_filter.blockSignals(True)
-        self.label_filter.clear()
-        self.label_filter.addItems(["All labels", *dataset.label_names])
-        self.label_filter.setCurrentIndex(max(0, self.label_filter.findText(wanted)))
-        self.label_filter.blockSignals(False)
-        self._on_filter_changed()
+        self.report.show_problems(dataset)
+        self.images.show_dataset(dataset)
+        self.health.set_data(dataset, self.raw or self.full)
         self.dataset_loaded.emit(dataset)
+
+    # ------------------------------------------------------------------ data health
+    def _on_fixes_applied(self, raw: Dataset, dataset: Dataset) -> None:
+        key = self._dataset_key
+        chosen = self.dataset.label_names if self.dataset is not None else None
+        self.set_dataset(dataset, chosen, raw=raw)
+        self._dataset_key = key
+        self.status_message.emit(
+            f"Fixes applied: {dataset.fixes_applied} in force; {len(dataset.train)} training "
+            f"and {len(dataset.val)} validation images."
+        )
+
+    def reload(self) -> FunctionWorker:
+        """Read the data set from disk again (its label files changed)."""
+        kind, path, options = self._source
+        return self.load_source(kind, path, **options)

@@ -1,57 +1,64 @@
 """The Data page's data-health side: the health view, the labelling view, and the fix log
 re-applied (in a worker) after every decision, so the Train page gets the fixed data set.
 
-A mixin of DataPage, which loads every data set as on disk (`raw`) and shows it with its fix
-log applied (`full`, `dataset`).
+The Data page loads every data set as on disk (`raw`) and shows it with its fix log applied;
+it hands both to this controller (`set_data`) and shows what comes back (`fixes_applied`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QFileDialog, QPushButton, QWidget
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QFileDialog, QWidget
 
 from core.base.errors import MarqueeError
 from gui.errors import show_error
 from gui.health.dialog import HealthDialog
 from gui.health.labelling import LabellingDialog
 from gui.health.tasks import fixes_task
+from gui.settings import Preferences
 from gui.tasks import TaskSlot
-from gui.workers import FunctionWorker
+from gui.workers import FunctionWorker, WorkerSet
 
 if TYPE_CHECKING:
     from core.data.datasets import Dataset
     from core.data.fixes import FixLog
     from core.health.doctor import DoctorOptions
+    from core.inference.predictor import Predictor
 
 FIXES_DELAY_MS = 250  # decisions in quick succession are applied once
 
 
-class DataHealthActions:
-    raw: Dataset | None
+class DataHealthController(QObject):
+    """Opens the health and labelling views on the Data page's data set and applies their
+    decisions; `owner` is the page its dialogs and messages belong to."""
 
-    def _init_health(self) -> None:
-        self.raw = None  # as on disk, before its fix log
+    status_message = Signal(str)
+    fixes_applied = Signal(object, object)  # raw Dataset, the same with its fix log applied
+    reload_requested = Signal()  # the label files on disk changed: read the data set again
+
+    def __init__(self, prefs: Preferences, workers: WorkerSet, owner: QWidget) -> None:
+        super().__init__(owner)
+        self.prefs, self.workers, self.owner = prefs, workers, owner
+        self.raw: Dataset | None = None  # as on disk, before its fix log
+        self.dataset: Dataset | None = None  # as trained on: fixed, narrowed to the chosen labels
         self.doctor_options: DoctorOptions | None = None  # None: the thorough default check
-        self.predictor_provider: Callable[[], Any] = lambda: None  # the Predict page's model
+        self.predictor_provider: Callable[[], Predictor | None] = lambda: None  # Predict's model
         self.health_dialog: HealthDialog | None = None
         self.labelling_dialog: LabellingDialog | None = None
         self._fix_log: FixLog | None = None
-        self.fix_tasks = TaskSlot(self.workers, self)  # re-applying the fix log
+        self.fix_tasks = TaskSlot(workers, self)  # re-applying the fix log
         self._fixes_timer = QTimer(self)
         self._fixes_timer.setSingleShot(True)
         self._fixes_timer.setInterval(FIXES_DELAY_MS)
         self._fixes_timer.timeout.connect(self.apply_fixes)
-        self.health_button = QPushButton("Check data health…")
-        self.health_button.setObjectName("primary")
-        self.health_button.setToolTip(
-            "Find wrong labels, duplicates, train/validation leaks and strays, and fix them"
-        )
-        self.health_button.setEnabled(False)
-        self.health_button.clicked.connect(self.open_health)
+
+    def set_data(self, dataset: Dataset, raw: Dataset) -> None:
+        """The data set the page shows now, and the same as on disk."""
+        self.dataset, self.raw = dataset, raw
 
     # ------------------------------------------------------------------ the views
     def open_health(self) -> HealthDialog | None:
@@ -66,7 +73,7 @@ class DataHealthActions:
             self.health_dialog.close()
             self.health_dialog.deleteLater()
         dialog = self.health_dialog = HealthDialog(
-            self.dataset, self.raw, log, self.workers, self.doctor_options, self
+            self.dataset, self.raw, log, self.workers, self.doctor_options, self.owner
         )
         dialog.decisions_changed.connect(self.schedule_fixes)
         dialog.written_back.connect(self.reload)
@@ -78,10 +85,10 @@ class DataHealthActions:
         return dialog
 
     def label_more(
-        self, predictor: Any, folder: Path | None = None, parent: QWidget | None = None
+        self, predictor: Predictor | None, folder: Path | None = None, parent: QWidget | None = None
     ) -> LabellingDialog | None:
         """Label posters of a folder (asked for when None) into this data set's training split."""
-        parent = parent or self
+        parent = parent or self.owner
         if self.raw is None or self.raw.root is None:
             show_error(
                 parent,
@@ -103,10 +110,10 @@ class DataHealthActions:
                 return None
             folder = Path(chosen)
             self.prefs.set_value("health/unlabelled", chosen)
-        return self._open_labelling(predictor, folder, parent)
+        return self._open_labelling(predictor, folder, self.raw, parent)
 
     def _open_labelling(
-        self, predictor: Any, folder: Path, parent: QWidget
+        self, predictor: Predictor, folder: Path, raw: Dataset, parent: QWidget
     ) -> LabellingDialog | None:
         health = self.health_dialog
         shared = health is not None and health.isVisible()
@@ -117,10 +124,10 @@ class DataHealthActions:
             self.labelling_dialog.close()
             self.labelling_dialog.deleteLater()
         dialog = self.labelling_dialog = LabellingDialog(
-            predictor, folder, list(self.raw.label_names), log, self.workers, parent
+            predictor, folder, list(raw.label_names), log, self.workers, parent
         )
         dialog.decisions_changed.connect(self.schedule_fixes)
-        if shared:
+        if shared and health is not None:
             dialog.decisions_changed.connect(health.refresh)
         dialog.show()
         dialog.start()
@@ -130,12 +137,13 @@ class DataHealthActions:
         """The loaded data set's fix log; one object shared by the open views."""
         from core.data.fixes import FixLog
 
+        assert self.raw is not None  # checked by the callers
         root = Path(self.raw.root).expanduser().resolve()
         if fresh or self._fix_log is None or self._fix_log.dataset != root:
             try:
                 self._fix_log = FixLog.for_dataset(root)
             except (MarqueeError, OSError) as exc:
-                show_error(self, f"Could not open the data set's fix log. {exc}")
+                show_error(self.owner, f"Could not open the data set's fix log. {exc}")
                 return None
         return self._fix_log
 
@@ -145,8 +153,8 @@ class DataHealthActions:
         self._fixes_timer.start()
 
     def apply_fixes(self) -> FunctionWorker | None:
-        """The loaded data set with its fix log as it is now, in a worker; then shown here
-        and handed to the Train page (dataset_loaded)."""
+        """The loaded data set with its fix log as it is now, in a worker; then handed back
+        to the page (fixes_applied)."""
         self._fixes_timer.stop()
         if self.raw is None:
             return None
@@ -154,25 +162,16 @@ class DataHealthActions:
         return self.fix_tasks.start(
             fixes_task(raw),
             "apply-fixes",
-            on_done=lambda dataset: self._on_fixes_applied(raw, dataset),
-            on_failed=lambda m, d: show_error(self, f"Could not apply the fixes. {m}", d),
+            on_done=lambda dataset: self._on_fixes_done(raw, dataset),
+            on_failed=lambda m, d: show_error(self.owner, f"Could not apply the fixes. {m}", d),
         )
 
-    def _on_fixes_applied(self, raw: Dataset, dataset: Dataset) -> None:
-        if raw is not self.raw:  # another data set was loaded meanwhile
-            return
-        key = self._dataset_key
-        chosen = self.dataset.label_names if self.dataset is not None else None
-        self.set_dataset(dataset, chosen, raw=raw)
-        self._dataset_key = key
-        self.status_message.emit(
-            f"Fixes applied: {dataset.fixes_applied} in force; {len(dataset.train)} training "
-            f"and {len(dataset.val)} validation images."
-        )
+    def _on_fixes_done(self, raw: Dataset, dataset: Dataset) -> None:
+        if raw is self.raw:  # else another data set was loaded meanwhile
+            self.fixes_applied.emit(raw, dataset)
 
-    def reload(self) -> FunctionWorker:
+    def reload(self) -> None:
         """Read the data set from disk again (its label files changed)."""
         self._fixes_timer.stop()  # the labels file holds them now
         self.fix_tasks.cancel()
-        kind, path, options = self._source
-        return self.load_source(kind, path, **options)
+        self.reload_requested.emit()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -44,8 +44,9 @@ from gui.workers import FunctionWorker, ThumbnailWorker, WorkerSet
 
 if TYPE_CHECKING:
     from core.data.datasets import Dataset
-    from core.data.fixes import FixLog
+    from core.data.fixes import Decision, FixLog
     from core.health.doctor import DoctorOptions
+    from core.health.report import HealthReport
 
 POSTER_SIZE = 420  # posters are decoded to fit this square
 WRITTEN = ("set_label", "drop")  # the decisions write back puts into the label files
@@ -113,7 +114,7 @@ class HealthDialog(QDialog):
         self._set_tab_titles()
 
     def _build_actions(self) -> QHBoxLayout:
-        def button(text: str, tip: str, slot: Callable[[], Any]) -> QPushButton:
+        def button(text: str, tip: str, slot: Callable[[], object]) -> QPushButton:
             made = QPushButton(text)
             made.setToolTip(tip)
             made.setAutoDefault(False)
@@ -208,7 +209,7 @@ class HealthDialog(QDialog):
         self.tabs.currentWidget().list.setFocus()
 
     # ------------------------------------------------------------------ deciding
-    def view(self) -> Any:
+    def view(self) -> HealthReport:
         """The report less what was decided (or written back) since."""
         from core.health.doctor import without_decided
 
@@ -230,7 +231,7 @@ class HealthDialog(QDialog):
         self.strays.set_items(shown.outliers, folder, focus)
         self._set_tab_titles(shown)
 
-    def _set_tab_titles(self, shown: Any = None) -> None:
+    def _set_tab_titles(self, shown: HealthReport | None = None) -> None:
         counts = (
             (len(shown.label_issues), len(shown.duplicates), len(shown.outliers))
             if shown is not None
@@ -248,8 +249,8 @@ class HealthDialog(QDialog):
         self.undo_button.setEnabled(bool(self.log.decisions))
         self.decided.setText(f"{in_force} decision(s) in force" if in_force else "")
 
-    def decide(self, decision: Any) -> None:
-        """Record one decision (a core.data.fixes.Decision) and show what is left."""
+    def decide(self, decision: Decision) -> None:
+        """Record one decision and show what is left."""
         try:
             self.log.record(decision)
         except (MarqueeError, OSError) as exc:

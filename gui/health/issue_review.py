@@ -33,7 +33,7 @@ def label_chips(names: tuple[str, ...], added: str = "", removed: str = "") -> s
     return ", ".join(parts) or "<i>(no label)</i>"
 
 
-class LabelIssuesWidget(ReviewWidget):
+class LabelIssuesWidget(ReviewWidget[LabelIssue]):
     def __init__(self, thumbnails: ThumbnailWorker, parent: QWidget | None = None) -> None:
         super().__init__(thumbnails, "No label issues left to review.", parent)
         self.labels_of: dict[str, tuple[str, ...]] = {}

@@ -6,8 +6,9 @@ so the next load, and *Train more*, use it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QKeySequence, QShortcut
@@ -35,6 +36,8 @@ from gui.workers import FunctionWorker, ThumbnailWorker, WorkerSet
 
 if TYPE_CHECKING:
     from core.data.fixes import FixLog
+    from core.health.suggest import Suggestion, Suggestions
+    from core.inference.predictor import Predictor
 
 KEYS_HINT = "1–9 tick a label · Enter add to training · → skip · ← back · Ctrl+Z undo"
 POSTER_SIZE = 560
@@ -45,7 +48,7 @@ class LabellingDialog(QDialog):
 
     def __init__(
         self,
-        predictor: Any,
+        predictor: Predictor,
         folder: Path,
         label_names: list[str],
         log: FixLog,
@@ -58,7 +61,7 @@ class LabellingDialog(QDialog):
         self.label_names = list(label_names)
         names = getattr(predictor, "label_names", [])
         self.thresholds = dict(zip(names, getattr(predictor, "thresholds", []), strict=False))
-        self.items: list[Any] = []  # core.health.suggest.Suggestion, most useful first
+        self.items: list[Suggestion] = []  # most useful first
         self.index = 0
         self.added: list[str] = []  # files added in this window, in order
         self._images: dict[int, QImage] = {}  # the posters decoded last (current, next)
@@ -176,7 +179,7 @@ class LabellingDialog(QDialog):
             self.chances.append(chance)
         return grid
 
-    def _button(self, text: str, slot: Any) -> QPushButton:
+    def _button(self, text: str, slot: Callable[[], object]) -> QPushButton:
         button = QPushButton(text)
         button.setAutoDefault(False)
         button.clicked.connect(slot)
@@ -210,14 +213,14 @@ class LabellingDialog(QDialog):
         self._say("Could not rank the posters.")
         show_error(self, f"Could not rank the posters. {message}", details)
 
-    def _on_suggest_done(self, suggestions: Any) -> None:
+    def _on_suggest_done(self, suggestions: Suggestions) -> None:
         self.items, self.index = list(suggestions.items), 0
         if suggestions.skipped:
             self.status.setText(f"Skipped {len(suggestions.skipped)}: {suggestions.skipped[0]}")
         self.show_current()
 
     # ------------------------------------------------------------------ labelling
-    def current(self) -> Any:
+    def current(self) -> Suggestion | None:
         return self.items[self.index] if 0 <= self.index < len(self.items) else None
 
     def show_current(self, ticked: tuple[str, ...] | None = None) -> None:

@@ -20,7 +20,7 @@ KEYS_HINT = "L keep left · R keep right · B keep both · ↑ ↓ move · Ctrl+
 BADGE_STYLE = f"background: {DANGER}; color: white; border-radius: 8px; padding: 3px 10px;"
 
 
-class DuplicatePairsWidget(ReviewWidget):
+class DuplicatePairsWidget(ReviewWidget[DuplicatePair]):
     def __init__(self, thumbnails: ThumbnailWorker, parent: QWidget | None = None) -> None:
         super().__init__(thumbnails, "No duplicates or leaks left to review.", parent)
         self.posters = (PosterWidget(), PosterWidget())

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QKeySequence, QShortcut
@@ -28,6 +28,11 @@ from PySide6.QtWidgets import (
 from gui.theme import set_muted
 from gui.workers import ThumbnailWorker
 
+if TYPE_CHECKING:
+    from core.data.fixes import Decision
+
+Item = TypeVar("Item")  # what a tab lists: a LabelIssue, DuplicatePair or Outlier
+
 CACHED_POSTERS = 64  # decoded posters kept per tab (about 0.5 MB each)
 
 
@@ -41,14 +46,14 @@ def heading_labels() -> tuple[QLabel, QLabel]:
     return title, where
 
 
-class ReviewWidget(QWidget):
+class ReviewWidget(QWidget, Generic[Item]):
     decided = Signal(object)  # a core.data.fixes.Decision
 
     def __init__(
         self, thumbnails: ThumbnailWorker, empty_text: str, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
-        self.items: list[Any] = []
+        self.items: list[Item] = []
         self.folder = Path()
         self._thumbnails = thumbnails
         self._images: OrderedDict[str, QImage] = OrderedDict()
@@ -85,13 +90,13 @@ class ReviewWidget(QWidget):
         self.add_key(Qt.Key.Key_Up, lambda: self.move(-1))
 
     # ------------------------------------------------------------------ for subclasses
-    def item_text(self, item: Any) -> str:
+    def item_text(self, item: Item) -> str:
         raise NotImplementedError
 
-    def files_of(self, item: Any) -> tuple[str, ...]:
+    def files_of(self, item: Item) -> tuple[str, ...]:
         raise NotImplementedError
 
-    def show_item(self, item: Any) -> None:
+    def show_item(self, item: Item) -> None:
         raise NotImplementedError
 
     def add_key(self, key: Qt.Key | str, slot: Callable[[], None]) -> QShortcut:
@@ -107,7 +112,7 @@ class ReviewWidget(QWidget):
             button.setObjectName("primary")
         return button
 
-    def decide(self, make: Callable[[Any], Any]) -> None:
+    def decide(self, make: Callable[[Item], Decision]) -> None:
         """Emit the decision `make(current item)` (nothing when the list is empty)."""
         item = self.current()
         if item is not None:
@@ -126,7 +131,7 @@ class ReviewWidget(QWidget):
         return path if path.is_absolute() else self.folder / path
 
     # ------------------------------------------------------------------ the list
-    def set_items(self, items: list[Any], folder: Path, focus: str | None = None) -> None:
+    def set_items(self, items: list[Item], folder: Path, focus: str | None = None) -> None:
         """Show `items` (ranked); the selection stays on the same row (the next finding moves
         up into it) or goes to the item about `focus` (a file)."""
         if items == self.items and folder == self.folder and focus is None:
@@ -151,7 +156,7 @@ class ReviewWidget(QWidget):
         self.list.clear()
         self.items = []
 
-    def _sync_rows(self, new: list[Any]) -> None:
+    def _sync_rows(self, new: list[Item]) -> None:
         """Turn the rows for `self.items` into rows for `new` in one pass. Both are the same
         ranked report less what was decided, so a decision takes rows out and an undo puts
         them back; nothing is rebuilt (thousands of rows cost 100 ms)."""
@@ -168,7 +173,7 @@ class ReviewWidget(QWidget):
                 self.list.insertItem(j, entry)
                 j += 1
 
-    def current(self) -> Any:
+    def current(self) -> Item | None:
         row = self.list.currentRow()
         return self.items[row] if 0 <= row < len(self.items) else None
 

@@ -21,7 +21,7 @@ KEYS_HINT = "D drop · K keep · ↑ ↓ move · Ctrl+Z undo"
 ICON = QSize(44, 60)
 
 
-class StraysWidget(ReviewWidget):
+class StraysWidget(ReviewWidget[Outlier]):
     def __init__(self, thumbnails: ThumbnailWorker, parent: QWidget | None = None) -> None:
         super().__init__(thumbnails, "No strays left to review.", parent)
         self.list.setIconSize(ICON)

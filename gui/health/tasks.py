@@ -9,13 +9,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from gui.workers import Task, TaskState
 
 if TYPE_CHECKING:
     from core.data.datasets import Dataset
+    from core.data.fixes import Decision
     from core.health.doctor import DoctorOptions
+    from core.health.report import HealthReport
+    from core.health.suggest import Suggestions
+    from core.inference.predictor import Predictor
 
 # What the progress bar says for each of run_doctor's stages.
 STAGES = {
@@ -31,8 +35,8 @@ STAGES = {
 class Loaded:
     """A data set as on disk (`raw`) and with its fix log applied (`dataset`)."""
 
-    raw: Any  # core.data.datasets.Dataset
-    dataset: Any
+    raw: Dataset
+    dataset: Dataset
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,7 @@ class DoctorResult:
     """A report (nothing hidden: the view hides what the fix log decided) and, per file, the
     labels it was given, for showing "given vs suggested"."""
 
-    report: Any  # core.health.report.HealthReport
+    report: HealthReport
     labels_of: dict[str, tuple[str, ...]]
     folder: Path
 
@@ -50,7 +54,7 @@ def stage_text(stage: str, done: int, total: int | None) -> str:
     return f"{name} {done} / {total}" if total else f"{name}…"
 
 
-def describe(decision: Any) -> str:
+def describe(decision: Decision) -> str:
     """One line for the status: what a decision does."""
     name = Path(decision.file).name
     if decision.kind == "set_label":
@@ -135,10 +139,10 @@ def write_back_task(root: Path) -> Task:
     return task
 
 
-def suggest_task(predictor: Any, folder: Path, known: Sequence[str] = ()) -> Task:
+def suggest_task(predictor: Predictor, folder: Path, known: Sequence[str] = ()) -> Task:
     """Rank the images of `folder` for labelling, leaving out those already added."""
 
-    def task(state: TaskState) -> Any:
+    def task(state: TaskState) -> Suggestions:
         from core.health.suggest import suggest
 
         result = suggest(

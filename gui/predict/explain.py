@@ -10,7 +10,7 @@ import copy
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt
@@ -29,6 +29,10 @@ from gui.errors import show_error
 from gui.tasks import TaskSlot
 from gui.theme import set_muted
 from gui.workers import TaskState, WorkerSet
+
+if TYPE_CHECKING:
+    from core.inference.explain import Explainer
+    from core.inference.predictor import Predictor
 
 VIEW_SIZE = QSize(520, 640)  # the poster is scaled to fit this box
 
@@ -50,12 +54,12 @@ def _to_qimage(rgba: np.ndarray) -> QImage:
 class _ExplainerHolder:
     """One Explainer per dialog, built on first use; used by one worker at a time."""
 
-    def __init__(self, predictor: Any, model_path: Path | None) -> None:
+    def __init__(self, predictor: Predictor, model_path: Path | None) -> None:
         self._predictor, self._model_path = predictor, model_path
-        self._explainer: Any = None
+        self._explainer: Explainer | None = None
         self.lock = threading.Lock()
 
-    def get(self) -> Any:
+    def get(self) -> Explainer:
         from core.inference.explain import Explainer
 
         if self._explainer is None:
@@ -92,7 +96,7 @@ class ExplanationDialog(QDialog):
         image: Path,
         label_names: list[str],
         start: int,
-        predictor: Any,
+        predictor: Predictor,
         model_path: Path | None,
         parent: QWidget | None = None,
     ) -> None:

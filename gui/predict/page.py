@@ -9,18 +9,14 @@ the older one reaches the page.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QDoubleSpinBox,
     QFileDialog,
-    QHBoxLayout,
     QLabel,
     QPushButton,
-    QSlider,
     QStackedWidget,
     QTabWidget,
     QVBoxLayout,
@@ -38,7 +34,7 @@ from gui.predict.tasks import (
     ModelRequest,
     predict_page_task,
 )
-from gui.predict.thresholds import ThresholdControls
+from gui.predict.thresholds import ThresholdControlsWidget
 from gui.settings import Preferences
 from gui.tasks import TaskSlot
 from gui.theme import set_muted
@@ -47,8 +43,12 @@ from gui.widgets.cards import CardWidget, hbox, page_header
 from gui.widgets.drop_area import DropAreaWidget
 from gui.widgets.prediction_card import PredictionCardWidget
 from gui.widgets.results_table import ResultsTable
-from gui.widgets.threshold_panel import ThresholdPanelWidget
 from gui.workers import FunctionWorker, ThumbnailWorker, WorkerSet
+
+if TYPE_CHECKING:
+    from core.inference.predictor import Predictor
+    from core.training.loop import TrainResult
+    from gui.serve.panel import ServePanel
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp)"
 
@@ -59,7 +59,10 @@ def is_image_or_folder(path: Path) -> bool:
     return path.is_dir() or (path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES)
 
 
-class PredictPage(ThresholdControls, QWidget):
+class PredictPage(QWidget):
+    """Composes the model and image buttons, the threshold controls, the drop zone and the
+    cards and table; owns the model and the prediction set."""
+
     status_message = Signal(str)
     model_loaded = Signal(object)
     actions_changed = Signal()  # what can be exported / cleared changed
@@ -70,7 +73,7 @@ class PredictPage(ThresholdControls, QWidget):
     ) -> None:
         super().__init__(parent)
         self.prefs = prefs
-        self.predictor: Any = None
+        self.predictor: Predictor | None = None
         self.model_path: Path | None = None
         self.predictions = PredictionSet()
         self.cards: list[PredictionCardWidget] = []  # one per row of the set, same order
@@ -79,6 +82,7 @@ class PredictPage(ThresholdControls, QWidget):
         self._model_request: ModelRequest | None = None  # asked for, not loaded yet
         self._unexpanded: list[Path] = []  # dropped, not yet searched for images
         self._thumbnails = thumbnails
+        self.serve_panel: ServePanel | None = None  # the last one opened
         thumbnails.ready.connect(self._on_thumbnails_ready)
         self._build()
         self._update_actions()
@@ -133,52 +137,13 @@ class PredictPage(ThresholdControls, QWidget):
         for button in (self.label_more_button, self.serve_button, self.export_button):
             top.addWidget(button)
         card.body.addLayout(top)
-        card.body.addLayout(self._build_threshold_row())
-        self.threshold_panel = ThresholdPanelWidget()
-        self.threshold_panel.threshold_changed.connect(self._on_panel_threshold_changed)
-        self.threshold_panel.reset_requested.connect(self._on_panel_reset_requested)
-        self.threshold_panel.save_requested.connect(self.save_thresholds)
-        self.threshold_panel.hide()
-        card.body.addWidget(self.threshold_panel)
-        return card
-
-    def _build_threshold_row(self) -> QHBoxLayout:
-        self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setRange(1, 99)
-        self.slider.setValue(50)
-        self.slider.setMinimumWidth(220)
-        self.slider.setToolTip("A label is predicted when its probability reaches the threshold")
-        self.spin = QDoubleSpinBox()
-        self.spin.setRange(0.01, 0.99)
-        self.spin.setSingleStep(0.01)
-        self.spin.setDecimals(2)
-        self.spin.setValue(0.5)
-        self.spin.setToolTip("Global threshold, in 0.01 steps")
-        self.tuned = QCheckBox("Use tuned per-label thresholds")
-        self.tuned.setToolTip(
-            "Thresholds chosen on the validation images when the model was trained"
+        self.threshold_controls = ThresholdControlsWidget(self.predictions, self.workers)
+        self.threshold_controls.thresholds_changed.connect(
+            lambda: self._show_rows(range(len(self.predictions)))
         )
-        self.slider.valueChanged.connect(lambda v: self.spin.setValue(v / 100))
-        self.spin.valueChanged.connect(self._on_spin_value_changed)
-        self.tuned.toggled.connect(self._on_tuned_toggled)
-        self.per_label_button = QPushButton("Per label…")
-        self.per_label_button.setCheckable(True)
-        self.per_label_button.setToolTip("Show one threshold per label, to set each by hand")
-        self.per_label_button.toggled.connect(lambda on: self.threshold_panel.setVisible(on))
-        self.mode_label = QLabel("")
-        set_muted(self.mode_label)
-        label = QLabel("Threshold")
-        row = QHBoxLayout()
-        row.setSpacing(10)
-        row.addWidget(label)
-        row.addWidget(self.slider, 1)
-        row.addWidget(self.spin)
-        row.addSpacing(12)
-        row.addWidget(self.tuned)
-        row.addWidget(self.per_label_button)
-        row.addWidget(self.mode_label)
-        row.addStretch(1)
-        return row
+        self.threshold_controls.status_message.connect(self.status_message)
+        card.body.addWidget(self.threshold_controls)
+        return card
 
     def _build_empty_hint(self) -> QWidget:
         hint = QWidget()
@@ -221,7 +186,10 @@ class PredictPage(ThresholdControls, QWidget):
     def can_export(self) -> bool:
         return self.predictions.any_done()
 
-    def load_model(self, path: Path | None, result: Any = None) -> FunctionWorker:
+    def label_names(self) -> list[str]:
+        return list(self.predictions.label_names)
+
+    def load_model(self, path: Path | None, result: TrainResult | None = None) -> FunctionWorker:
         """Load a model file (or wrap a fresh TrainResult); every card is predicted again."""
         self._model_request = ModelRequest(path, result)
         self.model_label.setText(f"Loading {path.name if path else 'the trained model'}…")
@@ -293,14 +261,13 @@ class PredictPage(ThresholdControls, QWidget):
         else:
             show_error(self, f"Prediction failed: {message}", details)
 
-    def _set_predictor(self, predictor: Any, path: Path | None) -> None:
+    def _set_predictor(self, predictor: Predictor, path: Path | None) -> None:
         self._model_request = None
         self.predictor, self.model_path = predictor, path
         if path is not None:
             self.prefs.set_value("predict/model", str(path))
         self.predictions.set_model(predictor.label_names, predictor.thresholds)
-        self.threshold_panel.set_labels(predictor.label_names)
-        self._apply_threshold_controls()
+        self.threshold_controls.set_model(predictor, path)
         self.table.results.reset()
         for card in self.cards:
             card.set_labels(predictor.label_names)
@@ -387,7 +354,7 @@ class PredictPage(ThresholdControls, QWidget):
             return
         from gui.serve.panel import ServePanel
 
-        panel = getattr(self, "serve_panel", None)
+        panel = self.serve_panel
         if panel is not None and panel.running and panel.model_path == self.model_path:
             panel.show()
             panel.raise_()

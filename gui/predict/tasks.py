@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from core.inference.predictions import Prediction
 from gui.workers import Task, TaskState
+
+if TYPE_CHECKING:
+    from core.inference.predictor import Predictor
+    from core.training.loop import TrainResult
 
 PREDICT_BATCH = 16  # cards fill in steps of this many images
 
@@ -20,12 +24,12 @@ PREDICT_BATCH = 16  # cards fill in steps of this many images
 @dataclass(frozen=True)
 class ModelRequest:
     path: Path | None
-    result: Any = None  # a fresh TrainResult (no file needed)
+    result: TrainResult | None = None  # a fresh model (no file needed)
 
 
 @dataclass(frozen=True)
 class ModelReady:
-    predictor: Any
+    predictor: Predictor
     path: Path | None
 
 
@@ -44,7 +48,7 @@ class Batch:
 def predict_page_task(
     request: ModelRequest | None,
     inputs: list[Path],
-    predictor: Any,
+    predictor: Predictor | None,
     pending: list[str],
     generation: int,
 ) -> Task:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
@@ -33,6 +33,10 @@ from gui.theme import ACCENT, set_muted
 from gui.widgets.plot_panel import styled_plot
 from gui.workers import TaskState, ThumbnailWorker, WorkerSet, load_thumbnail
 
+if TYPE_CHECKING:
+    from core.inference.predictor import Predictor
+    from core.training.metrics import LabelReport
+
 THUMB = 96
 TOP_K = 8
 
@@ -46,7 +50,7 @@ class _Scores:
     aps: list[float | None]  # average precision per label
 
 
-def _evaluate_task(predictor: Any, paths: list[Path], targets: np.ndarray, thresholds):
+def _evaluate_task(predictor: Predictor, paths: list[Path], targets: np.ndarray, thresholds):
     def task(state: TaskState) -> _Scores:
         from core.training.metrics import label_reports
 
@@ -71,7 +75,7 @@ class EvaluationDialog(QDialog):
 
     def __init__(
         self,
-        predictor: Any,
+        predictor: Predictor,
         paths: list[Path],
         targets: np.ndarray,
         title: str = "validation images",
@@ -83,7 +87,7 @@ class EvaluationDialog(QDialog):
         self.label_names = list(predictor.label_names)
         self.thresholds = np.asarray(predictor.thresholds, dtype=float).copy()
         self.scores: _Scores | None = None
-        self.report: Any = None  # core.training.metrics.LabelReport of the selected label
+        self.report: LabelReport | None = None  # of the selected label
         self.workers = WorkerSet()
         self.tasks = TaskSlot(self.workers, self)
         self._thumbnails: dict[str, QImage] = {}
@@ -168,7 +172,7 @@ class EvaluationDialog(QDialog):
         self.apply_button.setEnabled(True)
         self.labels.setCurrentRow(0)
 
-    def _report(self, index: int) -> Any:
+    def _report(self, index: int) -> LabelReport:
         from core.training.metrics import label_reports
 
         scores = self.scores
@@ -197,7 +201,7 @@ class EvaluationDialog(QDialog):
         self._fill(self.false_positives, report.false_positives)
         self._fill(self.false_negatives, report.false_negatives)
 
-    def _show_counts(self, report: Any) -> None:
+    def _show_counts(self, report: LabelReport) -> None:
         precision = report.tp / max(report.tp + report.fp, 1)
         recall = report.tp / max(report.tp + report.fn, 1)
         ap = "n/a" if report.ap is None else f"{report.ap:.3f}"

@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QFileDialog,
     QFrame,
     QHBoxLayout,
-    QLabel,
-    QProgressBar,
     QPushButton,
     QScrollArea,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from core.base.config import TrainConfig
 from core.base.errors import ConfigError
-from core.base.paths import runs_dir
 from core.training.events import (
     EpochEnded,
     PreparingData,
@@ -32,10 +28,10 @@ from core.training.events import (
 from gui.errors import show_error
 from gui.settings import Preferences
 from gui.tasks import TaskSlot
-from gui.theme import set_muted
+from gui.train.evaluation import EvaluationDialog
 from gui.train.form import TrainFormWidget
-from gui.train.progress import TrainProgressView
-from gui.train.results import TrainResultActions
+from gui.train.progress import TrainProgressCard
+from gui.train.results import TrainResultsCard
 from gui.widgets.cards import CardWidget, hbox, page_header
 from gui.widgets.label_table import LabelMetricsTable
 from gui.widgets.plot_panel import TrainingPlotsWidget
@@ -51,11 +47,15 @@ from gui.workers import (
 
 if TYPE_CHECKING:
     from core.data.datasets import Dataset
+    from core.training.loop import TrainResult
 
 REFRESH_MS = 100  # plots and progress text redraw at most 10x per second
 
 
-class TrainPage(TrainProgressView, TrainResultActions, QWidget):
+class TrainPage(QWidget):
+    """Composes the settings form, the progress card, the live plots, the per-label table
+    and the result card; runs one training at a time."""
+
     status_message = Signal(str)
     open_in_predict = Signal(object, object)  # model file (Path | None), TrainResult
     training_running = Signal(bool)
@@ -66,22 +66,28 @@ class TrainPage(TrainProgressView, TrainResultActions, QWidget):
         super().__init__(parent)
         self.prefs = prefs
         self.dataset: Dataset | None = None
-        self.result: Any = None
-        self.run_dir: Path | None = None
         self.workers = WorkerSet()
         self.tasks = TaskSlot(self.workers, self)  # the training run
-        self._started: TrainingStarted | None = None
-        self._last_step: StepEnded | None = None
         self._device_probe: FunctionWorker | None = None
         self._cancelled = False  # the last run was stopped before its first step
         self._continuing = False  # the current run trains more from the last one
-        self._previous: tuple[Any, Path | None] = (None, None)
+        self._previous: tuple[TrainResult | None, Path | None] = (None, None)
         self._timer = QTimer(self, interval=REFRESH_MS)
         self._timer.timeout.connect(self._on_timer_timeout)
         self._build()
         self.form.set_config(prefs.train_config())
         self._initial_config = self.form.config()  # untouched until the device is known
         self._update_buttons()
+
+    @property
+    def result(self) -> TrainResult | None:
+        """The last run's model (None: none yet, or the run is still going)."""
+        return self.results.result
+
+    @property
+    def run_dir(self) -> Path | None:
+        """Where the last run was saved."""
+        return self.results.run_dir
 
     def _build(self) -> None:
         header, self.subtitle = page_header(
@@ -103,7 +109,13 @@ class TrainPage(TrainProgressView, TrainResultActions, QWidget):
         left = QVBoxLayout()
         left.setSpacing(14)
         left.addWidget(settings)
-        left.addWidget(self._build_after_run())
+        self.results = TrainResultsCard(self.workers)
+        self.results.status_message.connect(self.status_message)
+        self.results.open_in_predict.connect(self.open_in_predict)
+        self.results.evaluate_requested.connect(self.open_evaluation)
+        self.results.more_requested.connect(self.train_more)
+        self.results.export_job_requested.connect(self.export_job_dialog)
+        left.addWidget(self.results)
         left.addStretch(1)
         left_box = QWidget()
         left_box.setLayout(left)
@@ -130,7 +142,8 @@ class TrainPage(TrainProgressView, TrainResultActions, QWidget):
         """The right side: progress, the live plots and the per-label table."""
         right = QVBoxLayout()
         right.setSpacing(14)
-        right.addWidget(self._build_progress())
+        self.progress_card = TrainProgressCard()
+        right.addWidget(self.progress_card)
         plots_card = CardWidget("")
         self.plots = TrainingPlotsWidget()
         self.plots.setMinimumHeight(250)
@@ -142,60 +155,6 @@ class TrainPage(TrainProgressView, TrainResultActions, QWidget):
         table_card.body.addWidget(self.table)
         right.addWidget(table_card, 2)
         return right
-
-    def _build_progress(self) -> CardWidget:
-        card = CardWidget("")
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self.progress.setFormat("Not started")
-        self.progress.setToolTip("Training progress over all steps")
-        self.progress_detail = QLabel("Load a data set, choose settings, then press Start.")
-        set_muted(self.progress_detail)
-        card.body.addWidget(self.progress)
-        card.body.addWidget(self.progress_detail)
-        return card
-
-    def _build_after_run(self) -> CardWidget:
-        card = CardWidget("Result")
-        self.result_label = QLabel("No model yet.")
-        self.result_label.setWordWrap(True)
-        self.save_button = QPushButton("Save model…")
-        self.save_button.setToolTip("Write the trained model to a .safetensors file (Ctrl+S)")
-        self.save_button.clicked.connect(self.save_dialog)
-        self.predict_button = QPushButton("Open in Predict")
-        self.predict_button.setToolTip("Switch to the Predict page with this model loaded")
-        self.predict_button.clicked.connect(self._on_predict_clicked)
-        self.runs_button = QPushButton("Runs folder")
-        self.runs_button.setToolTip("Open the folder where every run is saved automatically")
-        self.runs_button.clicked.connect(
-            lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.run_dir or runs_dir())))
-        )
-        self.export_job_button = QPushButton("Export as cluster job…")
-        self.export_job_button.setToolTip(
-            "Write a folder to train these settings on this data set with torchrun "
-            "(several GPUs or machines)"
-        )
-        self.export_job_button.clicked.connect(self.export_job_dialog)
-        self.evaluate_button = QPushButton("Evaluation…")
-        self.evaluate_button.setToolTip(
-            "PR curve per label, confusion counts and the most confident mistakes"
-        )
-        self.evaluate_button.clicked.connect(self.open_evaluation)
-        self.more_button = QPushButton("Train more")
-        self.more_button.setToolTip("Continue this model for more epochs; the plots go on")
-        self.more_button.clicked.connect(lambda: self.train_more())
-        self.more_epochs = QSpinBox()
-        self.more_epochs.setRange(1, 500)
-        self.more_epochs.setValue(3)
-        self.more_epochs.setSuffix(" epochs")
-        self.more_epochs.setToolTip("How many more epochs Train more runs")
-        card.body.addWidget(self.result_label)
-        card.body.addLayout(hbox(self.save_button, self.predict_button, spacing=6))
-        card.body.addLayout(hbox(self.evaluate_button, self.runs_button, spacing=6))
-        card.body.addLayout(hbox(self.more_button, self.more_epochs, spacing=6))
-        card.body.addLayout(hbox(self.export_job_button))
-        return card
 
     # ------------------------------------------------------------------ public
     def set_dataset(self, dataset: Dataset) -> None:
@@ -264,18 +223,16 @@ class TrainPage(TrainProgressView, TrainResultActions, QWidget):
             return None
         source = self.run_dir / "model.safetensors" if self.run_dir else None
         task = train_more_task(
-            self.result, self.dataset, epochs or self.more_epochs.value(), source
+            self.result, self.dataset, epochs or self.results.more_epochs.value(), source
         )
         return self._run(task, continuing=True)
 
     def _run(self, task: Task, continuing: bool) -> FunctionWorker:
         self._previous = (self.result, self.run_dir) if continuing else (None, None)
-        self.result, self.run_dir, self._started, self._last_step = None, None, None, None
+        self.results.set_model(None, None)
         self._cancelled, self._continuing = False, continuing
-        self.result_label.setText("Training…")
-        self.progress.setRange(0, 0)
-        self.progress.setFormat("Preparing…")
-        self.progress_detail.setText("Building the model…")
+        self.results.result_label.setText("Training…")
+        self.progress_card.begin()
         worker = self.tasks.start(
             task,
             "training",
@@ -297,13 +254,13 @@ class TrainPage(TrainProgressView, TrainResultActions, QWidget):
         if self.is_training():
             self.tasks.request_stop()
             self.stop_button.setEnabled(False)
-            self.progress_detail.setText("Stopping after the current step…")
+            self.progress_card.show_stopping()
 
     # ------------------------------------------------------------------ events
     def _on_worker_event(self, event: object) -> None:
         self.training_event.emit(event)
         if isinstance(event, StepEnded):
-            self._last_step = event
+            self.progress_card.record_step(event)
             self.plots.add_step(event.step, event.loss)
         elif isinstance(event, EpochEnded):
             self.plots.add_epoch(
@@ -314,21 +271,34 @@ class TrainPage(TrainProgressView, TrainResultActions, QWidget):
             )
             self.table.set_metrics(event.per_label)
         elif isinstance(event, PreparingData):
-            self._on_preparing(event)
+            self.progress_card.show_preparing(event)
         elif isinstance(event, TrainingStarted):
             self._on_training_started(event)
         elif isinstance(event, TrainingFinished):
             self.table.set_metrics(event.per_label, tuned=True)
 
+    def _on_training_started(self, event: TrainingStarted) -> None:
+        if self._continuing:
+            self.plots.continue_run(event.previous_epochs, event.steps_per_epoch)
+        else:
+            self.plots.reset(event.steps_per_epoch)
+        self.progress_card.show_started(event)
+        self.form.set_detected_device(event.device_name)
+
+    def _on_timer_timeout(self) -> None:
+        self.plots.refresh()
+        self.progress_card.refresh(stopping=self.tasks.stop_requested())
+
     def _on_worker_succeeded(self, outcome: TrainingOutcome) -> None:
         result, run_dir, save_error = outcome.result, outcome.run_dir, outcome.save_error
-        self.result, self.run_dir = result, run_dir
+        self.results.set_model(result, run_dir)
         metrics = result.meta.metrics
         how = "Stopped early; kept the best model so far." if result.stopped_early else "Done."
         best, score, f1 = (metrics.get(k) for k in ("best_epoch", "map", "f1_macro"))
-        if self._started is not None and isinstance(best, int):
-            best += self._started.previous_epochs  # Train more: count from the first run
-        self.result_label.setText(
+        started = self.progress_card.started
+        if started is not None and isinstance(best, int):
+            best += started.previous_epochs  # Train more: count from the first run
+        self.results.result_label.setText(
             f"{how}\nBest epoch {best}: validation mAP {score or 0:.3f}, "
             f"F1 {f1 or 0:.3f} (tuned thresholds)."
         )
@@ -338,14 +308,14 @@ class TrainPage(TrainProgressView, TrainResultActions, QWidget):
             self.status_message.emit(f"Run saved to {run_dir}")
 
     def _on_worker_failed(self, message: str, details: str) -> None:
-        self.result, self.run_dir = self._previous
+        self.results.set_model(*self._previous)
         show_error(self, f"Training failed: {message}", details)
 
     def _on_worker_cancelled(self) -> None:
         self._cancelled = True
-        self.result, self.run_dir = self._previous  # Train more stopped early: keep the model
+        self.results.set_model(*self._previous)  # Train more stopped early: keep the model
         kept = "the previous model is kept" if self.result else "no model was kept"
-        self.result_label.setText(f"Stopped before the first training step; {kept}.")
+        self.results.result_label.setText(f"Stopped before the first training step; {kept}.")
         self.status_message.emit("Training cancelled.")
 
     def _on_worker_finished(self) -> None:
@@ -353,13 +323,13 @@ class TrainPage(TrainProgressView, TrainResultActions, QWidget):
         self._on_timer_timeout()
         self.plots.refresh()
         if self.result is not None:
-            self.progress.setRange(0, 1)
-            self.progress.setValue(1)
-            self.progress.setFormat("Stopped" if self.result.stopped_early else "Finished")
+            self.progress_card.show_finished(
+                "Stopped" if self.result.stopped_early else "Finished", complete=True
+            )
         else:
-            self.progress.setRange(0, 1)
-            self.progress.setValue(0)
-            self.progress.setFormat("Cancelled" if self._cancelled else "Failed")
+            self.progress_card.show_finished(
+                "Cancelled" if self._cancelled else "Failed", complete=False
+            )
         self._update_buttons()
         self.training_running.emit(False)
 
@@ -369,13 +339,25 @@ class TrainPage(TrainProgressView, TrainResultActions, QWidget):
         self.start_button.setEnabled(not running and self.dataset is not None)
         self.stop_button.setEnabled(running)
         self.form.setEnabled(not running)
-        self.save_button.setEnabled(self.can_save())
-        for button in (self.predict_button, self.evaluate_button, self.more_button):
-            button.setEnabled(self.result is not None and not running)
-        self.export_job_button.setEnabled(self.dataset is not None and not running)
+        self.results.update_buttons(running, self.dataset is not None)
         self.actions_changed.emit()
 
-    def _on_predict_clicked(self) -> None:
-        if self.result is not None:
-            model_file = self.run_dir / "model.safetensors" if self.run_dir else None
-            self.open_in_predict.emit(model_file, self.result)
+    def can_save(self) -> bool:
+        return self.result is not None and not self.is_training()
+
+    def open_evaluation(self) -> EvaluationDialog | None:
+        """The last model on the validation images: PR curves, counts, error gallery."""
+        if self.dataset is None:
+            return None
+        return self.results.open_evaluation(self.dataset)
+
+    def export_job_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Export as cluster job (an empty folder)")
+        if folder:
+            self.export_job(Path(folder))
+
+    def export_job(self, folder: Path) -> FunctionWorker | None:
+        """Write a torchrun job for the form's settings and the loaded data set."""
+        if self.dataset is None:
+            return None
+        return self.results.export_job(folder, self.form.config(), self.dataset)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from core.training.events import (
-    PreparingData,
-    TrainingStarted,
-)
+from PySide6.QtWidgets import QLabel, QProgressBar, QWidget
+
+from core.training.events import PreparingData, StepEnded, TrainingStarted
+from gui.theme import set_muted
+from gui.widgets.cards import CardWidget
 
 
 def format_eta(seconds: float) -> str:
@@ -15,44 +16,72 @@ def format_eta(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-class TrainProgressView:
-    """The Train page's live progress: what is being prepared, steps, speed and time left."""
+class TrainProgressCard(CardWidget):
+    """A progress bar over all steps and a line of detail; `started` is the current run's
+    TrainingStarted once it came (None before)."""
 
-    def _on_preparing(self, event: PreparingData) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("", parent)
+        self.started: TrainingStarted | None = None
+        self._last_step: StepEnded | None = None
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1)
+        self.bar.setValue(0)
+        self.bar.setFormat("Not started")
+        self.bar.setToolTip("Training progress over all steps")
+        self.detail = QLabel("Load a data set, choose settings, then press Start.")
+        set_muted(self.detail)
+        self.body.addWidget(self.bar)
+        self.body.addWidget(self.detail)
+
+    def begin(self) -> None:
+        """A run starts: nothing is known yet."""
+        self.started, self._last_step = None, None
+        self.bar.setRange(0, 0)
+        self.bar.setFormat("Preparing…")
+        self.detail.setText("Building the model…")
+
+    def show_preparing(self, event: PreparingData) -> None:
         if event.stage == "decode":
             what = "Decoding images into the image cache"
         elif event.stage == "tune":
             what = "Auto-tuning the head on the cached embeddings"
         else:  # a frozen backbone: embedded once, later epochs only train the head
             what = "Computing backbone embeddings (once; later epochs reuse them)"
-        self.progress_detail.setText(f"{what}: {event.done} / {event.total}")
-        if self._started is None:  # before the step count is known the bar shows this phase
-            self.progress.setRange(0, max(1, event.total))
-            self.progress.setValue(event.done)
-            self.progress.setFormat("Preparing %v / %m")
+        self.detail.setText(f"{what}: {event.done} / {event.total}")
+        if self.started is None:  # before the step count is known the bar shows this phase
+            self.bar.setRange(0, max(1, event.total))
+            self.bar.setValue(event.done)
+            self.bar.setFormat("Preparing %v / %m")
 
-    def _on_training_started(self, event: TrainingStarted) -> None:
-        self._started = event
-        if self._continuing:
-            self.plots.continue_run(event.previous_epochs, event.steps_per_epoch)
-        else:
-            self.plots.reset(event.steps_per_epoch)
-        self.progress.setRange(0, max(1, event.total_steps))
-        self.progress.setValue(0)
-        self.progress.setFormat("%p%")
-        self.form.set_detected_device(event.device_name)
+    def show_started(self, event: TrainingStarted) -> None:
+        self.started = event
+        self.bar.setRange(0, max(1, event.total_steps))
+        self.bar.setValue(0)
+        self.bar.setFormat("%p%")
 
-    def _on_timer_timeout(self) -> None:
-        self.plots.refresh()
-        step, started = self._last_step, self._started
+    def record_step(self, event: StepEnded) -> None:
+        """Remember the latest step; `refresh` shows it (at most a few times a second)."""
+        self._last_step = event
+
+    def refresh(self, stopping: bool) -> None:
+        step, started = self._last_step, self.started
         if step is None or started is None:
             return
-        self.progress.setValue(step.step)
+        self.bar.setValue(step.step)
         epochs = started.config.get("epochs", "?")
         eta = step.elapsed_s / step.step * (step.total_steps - step.step) if step.step else 0
-        stopping = self.tasks.stop_requested()
-        self.progress_detail.setText(
+        self.detail.setText(
             f"Epoch {step.epoch}/{epochs}  ·  step {step.step}/{step.total_steps}  ·  "
             f"{step.images_per_s:.0f} images/s  ·  ETA {format_eta(eta)}"
             + ("  ·  stopping…" if stopping else "")
         )
+
+    def show_stopping(self) -> None:
+        self.detail.setText("Stopping after the current step…")
+
+    def show_finished(self, text: str, complete: bool) -> None:
+        """The run ended: a full bar with `text` when a model came out, else an empty one."""
+        self.bar.setRange(0, 1)
+        self.bar.setValue(1 if complete else 0)
+        self.bar.setFormat(text)

@@ -3,26 +3,99 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (
-    QFileDialog,
-)
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QFileDialog, QLabel, QPushButton, QSpinBox, QWidget
 
+from core.base.paths import runs_dir
 from gui.errors import show_error
 from gui.train.evaluation import EvaluationDialog
-from gui.workers import (
-    FunctionWorker,
-    TaskState,
-)
+from gui.widgets.cards import CardWidget, hbox
+from gui.workers import FunctionWorker, TaskState, WorkerSet
+
+if TYPE_CHECKING:
+    from core.base.config import TrainConfig
+    from core.data.datasets import Dataset
+    from core.training.loop import TrainResult
 
 
-class TrainResultActions:
-    """What the Train page offers once a run has a model: save, evaluate, thresholds, jobs."""
+class TrainResultsCard(CardWidget):
+    """The "Result" card: the last run's model (`result`, saved in `run_dir`) and what can be
+    done with it. Evaluating, training more and exporting a job need the page's data set
+    and settings: their buttons ask the page (the *_requested signals)."""
 
-    def can_save(self) -> bool:
-        return self.result is not None and not self.is_training()
+    status_message = Signal(str)
+    open_in_predict = Signal(object, object)  # model file (Path | None), TrainResult
+    evaluate_requested = Signal()
+    more_requested = Signal(int)  # epochs
+    export_job_requested = Signal()
 
+    def __init__(self, workers: WorkerSet, parent: QWidget | None = None) -> None:
+        super().__init__("Result", parent)
+        self.workers = workers
+        self.result: TrainResult | None = None
+        self.run_dir: Path | None = None
+        self.result_label = QLabel("No model yet.")
+        self.result_label.setWordWrap(True)
+        self._build_buttons()
+        self.body.addWidget(self.result_label)
+        self.body.addLayout(hbox(self.save_button, self.predict_button, spacing=6))
+        self.body.addLayout(hbox(self.evaluate_button, self.runs_button, spacing=6))
+        self.body.addLayout(hbox(self.more_button, self.more_epochs, spacing=6))
+        self.body.addLayout(hbox(self.export_job_button))
+
+    def _build_buttons(self) -> None:
+        self.save_button = QPushButton("Save model…")
+        self.save_button.setToolTip("Write the trained model to a .safetensors file (Ctrl+S)")
+        self.save_button.clicked.connect(self.save_dialog)
+        self.predict_button = QPushButton("Open in Predict")
+        self.predict_button.setToolTip("Switch to the Predict page with this model loaded")
+        self.predict_button.clicked.connect(self._on_predict_clicked)
+        self.runs_button = QPushButton("Runs folder")
+        self.runs_button.setToolTip("Open the folder where every run is saved automatically")
+        self.runs_button.clicked.connect(
+            lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.run_dir or runs_dir())))
+        )
+        self.export_job_button = QPushButton("Export as cluster job…")
+        self.export_job_button.setToolTip(
+            "Write a folder to train these settings on this data set with torchrun "
+            "(several GPUs or machines)"
+        )
+        self.export_job_button.clicked.connect(self.export_job_requested)
+        self.evaluate_button = QPushButton("Evaluation…")
+        self.evaluate_button.setToolTip(
+            "PR curve per label, confusion counts and the most confident mistakes"
+        )
+        self.evaluate_button.clicked.connect(self.evaluate_requested)
+        self.more_epochs = QSpinBox()
+        self.more_epochs.setRange(1, 500)
+        self.more_epochs.setValue(3)
+        self.more_epochs.setSuffix(" epochs")
+        self.more_epochs.setToolTip("How many more epochs Train more runs")
+        self.more_button = QPushButton("Train more")
+        self.more_button.setToolTip("Continue this model for more epochs; the plots go on")
+        self.more_button.clicked.connect(lambda: self.more_requested.emit(self.more_epochs.value()))
+
+    def set_model(self, result: TrainResult | None, run_dir: Path | None) -> None:
+        self.result, self.run_dir = result, run_dir
+
+    def model_file(self) -> Path | None:
+        """Where the last run saved its model (None: not saved)."""
+        return self.run_dir / "model.safetensors" if self.run_dir else None
+
+    def update_buttons(self, running: bool, has_dataset: bool) -> None:
+        for button in (self.save_button, self.predict_button, self.evaluate_button):
+            button.setEnabled(self.result is not None and not running)
+        self.more_button.setEnabled(self.result is not None and not running)
+        self.export_job_button.setEnabled(has_dataset and not running)
+
+    def _on_predict_clicked(self) -> None:
+        if self.result is not None:
+            self.open_in_predict.emit(self.model_file(), self.result)
+
+    # ------------------------------------------------------------------ the model
     def save_dialog(self) -> None:
         if self.result is None:
             return
@@ -33,7 +106,9 @@ class TrainResultActions:
         if path:
             self.save_model(Path(path))
 
-    def save_model(self, path: Path) -> FunctionWorker:
+    def save_model(self, path: Path) -> FunctionWorker | None:
+        if self.result is None:
+            return None
         path = path if path.suffix == ".safetensors" else path.with_suffix(".safetensors")
         result = self.result
 
@@ -47,13 +122,13 @@ class TrainResultActions:
         worker.failed.connect(lambda m, d: show_error(self, f"Could not save the model: {m}", d))
         return self.workers.start(worker)
 
-    def open_evaluation(self) -> EvaluationDialog | None:
-        """The last model on the validation images: PR curves, counts, error gallery."""
-        if self.result is None or self.dataset is None:
+    def open_evaluation(self, dataset: Dataset) -> EvaluationDialog | None:
+        """The last model on `dataset`'s validation images: PR curves, counts, error gallery."""
+        if self.result is None:
             return None
         from core.inference.predictor import Predictor  # torch is loaded: a model was just trained
 
-        val = self.dataset.val
+        val = dataset.val
         dialog = EvaluationDialog(
             Predictor.for_model(self.result.model, self.result.meta),
             list(val.paths),
@@ -70,7 +145,7 @@ class TrainResultActions:
         if self.result is None:
             return None
         self.result.meta.thresholds = list(thresholds)
-        path = self.run_dir / "model.safetensors" if self.run_dir else None
+        path = self.model_file()
         if path is None:
             return None
 
@@ -85,16 +160,9 @@ class TrainResultActions:
         worker.failed.connect(lambda m, d: show_error(self, f"Could not save: {m}", d))
         return self.workers.start(worker)
 
-    def export_job_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Export as cluster job (an empty folder)")
-        if folder:
-            self.export_job(Path(folder))
-
-    def export_job(self, folder: Path) -> FunctionWorker | None:
-        """Write a torchrun job (core.training.job.export_job) for the form's settings."""
-        if self.dataset is None:
-            return None
-        config, dataset = self.form.config(), self.dataset
+    # ------------------------------------------------------------------ the settings
+    def export_job(self, folder: Path, config: TrainConfig, dataset: Dataset) -> FunctionWorker:
+        """Write a torchrun job (core.training.job.export_job) for these settings and data."""
 
         def task(_state: TaskState) -> Path:
             from core.training.job import export_job

@@ -41,9 +41,6 @@ class PosterWidget(QWidget):
         self.caption.setText(text)
         self.caption.setVisible(bool(text))
 
-    def has_image(self) -> bool:
-        return self._image is not None and not self._image.isNull()
-
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._rescale()

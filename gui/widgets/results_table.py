@@ -51,9 +51,6 @@ class PredictionTableModel(QAbstractTableModel):
         last = self.columnCount() - 1
         self.dataChanged.emit(self.index(min(rows), 0), self.index(max(rows), last))
 
-    def thresholds_changed(self) -> None:
-        self.rows_changed(range(len(self._set)))
-
     # ------------------------------------------------------------------ Qt model
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._set)

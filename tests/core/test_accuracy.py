@@ -1,4 +1,4 @@
-"""The accuracy mechanisms of issue 11, on tiny data: ASL, feature views, the tuner, TTA,
+"""The accuracy mechanisms behind the recipes, on tiny data: ASL, feature views, the tuner, TTA,
 the multi-stage / MLP head, recipes and the hard sample set."""
 
 from __future__ import annotations

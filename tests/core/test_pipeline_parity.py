@@ -1,5 +1,5 @@
 """One inference pipeline: for a model WITH flip TTA (the CPU default), `marquee predict`,
-`serve` on torch, `serve --runtime onnx` and the exported ONNX file fed as the README says
+`serve` on torch, `serve --runtime onnx` and the exported ONNX file fed as docs/serving.md says
 give the same probabilities (max abs difference 1e-4), and Grad-CAM shows the same number."""
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def posters(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 def _as_documented(path: Path, size: int) -> np.ndarray:
-    """The README's recipe for feeding the exported file."""
+    """docs/serving.md's recipe for feeding the exported file."""
     img = Image.open(path)
     img.draft("RGB", (size, size))
     return np.asarray(img.convert("RGB").resize((size, size), Image.BILINEAR, reducing_gap=3.0))

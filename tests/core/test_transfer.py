@@ -1,5 +1,5 @@
-"""Issue 20 on tiny data: the print sample set and the training speed-ups (channels-last,
-foreach AdamW, progressive resizing) and their switch."""
+"""On tiny data: the print sample set (a second style shift) and the training speed-ups
+(channels-last, foreach AdamW, progressive resizing) and their switch."""
 
 from __future__ import annotations
 

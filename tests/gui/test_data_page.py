@@ -12,21 +12,21 @@ def test_sample_data_loads(window, qtbot):
     train_counts, val_counts = page.chart.counts
     assert train_counts == dataset.train.positives().tolist()
     assert val_counts == dataset.val.positives().tolist()
-    assert page.grid.grid_model.rowCount() == len(dataset.train) + len(dataset.val)
+    assert page.images.grid.grid_model.rowCount() == len(dataset.train) + len(dataset.val)
     assert page.report.count() >= 1
     assert window.train_page.dataset is dataset
     assert window.train_page.start_button.isEnabled()
     assert window.prefs.data_source()["kind"] == "sample"
-    qtbot.waitUntil(lambda: page.grid.grid_model.loaded_count() > 0, timeout=10_000)
+    qtbot.waitUntil(lambda: page.images.grid.grid_model.loaded_count() > 0, timeout=10_000)
 
 
 def test_label_filter_narrows_the_grid(window, qtbot, sample_dataset):
     page = window.data_page
     page.set_dataset(sample_dataset)
-    everything = page.grid.grid_model.rowCount()
-    page.label_filter.setCurrentIndex(1)  # the first label
+    everything = page.images.grid.grid_model.rowCount()
+    page.images.label_filter.setCurrentIndex(1)  # the first label
     expected = int(sample_dataset.train.labels[:, 0].sum() + sample_dataset.val.labels[:, 0].sum())
-    assert page.grid.grid_model.rowCount() == expected < everything
+    assert page.images.grid.grid_model.rowCount() == expected < everything
 
 
 def test_unusable_folder_reports_a_problem(window, qtbot, tmp_path, monkeypatch):

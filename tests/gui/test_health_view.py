@@ -34,7 +34,7 @@ def opened(window, qtbot, planted, checked, monkeypatch):
     monkeypatch.setattr("gui.health.dialog.doctor_task", lambda *a: lambda state: checked)
     page = window.data_page
     load_folder(page, qtbot, planted)
-    dialog = page.open_health()
+    dialog = page.health.open_health()
     qtbot.waitUntil(lambda: dialog.result is not None, timeout=10_000)
     dialog.activateWindow()
     return page, dialog
@@ -45,10 +45,10 @@ def test_the_check_runs_in_a_worker_and_shows_what_it_found(window, qtbot, plant
     assert not page.health_button.isEnabled()
     load_folder(page, qtbot, planted)
     assert page.health_button.isEnabled()
-    page.doctor_options = TINY_CHECK
+    page.health.doctor_options = TINY_CHECK
     stages = []
     page.health_button.click()
-    dialog = page.health_dialog
+    dialog = page.health.health_dialog
     dialog.tasks.current.progressed.connect(lambda d, t, stage: stages.append(stage))
     assert dialog.progress_row.isVisibleTo(dialog)
     qtbot.waitUntil(lambda: not dialog.tasks.busy(), timeout=120_000)
@@ -66,8 +66,8 @@ def test_cancel_is_a_cancellation_not_a_failure(window, qtbot, planted, monkeypa
     monkeypatch.setattr("gui.health.dialog.show_error", lambda *a, **k: shown.append(a))
     page = window.data_page
     load_folder(page, qtbot, planted)
-    page.doctor_options = TINY_CHECK
-    dialog = page.open_health()
+    page.health.doctor_options = TINY_CHECK
+    dialog = page.health.open_health()
     with qtbot.waitSignal(dialog.tasks.current.cancelled, timeout=60_000):
         dialog.cancel_button.click()
     qtbot.waitUntil(lambda: not dialog.progress_row.isVisibleTo(dialog))
@@ -158,7 +158,7 @@ def test_write_back_keeps_a_backup_then_the_data_set_reloads(
     copy = shutil.copytree(planted, tmp_path / "posters")
     page = window.data_page
     load_folder(page, qtbot, copy)
-    dialog = page.open_health()
+    dialog = page.health.open_health()
     qtbot.waitUntil(lambda: dialog.result is not None, timeout=10_000)
     issue = dialog.issues.current()
     dialog.issues.accept()

@@ -28,7 +28,7 @@ def posters(window, qtbot, seed_dir, monkeypatch):
 
 
 def captions(page) -> list[str]:
-    model = page.grid.grid_model
+    model = page.images.grid.grid_model
     return [model.data(model.index(r)) for r in range(model.rowCount())]
 
 
@@ -55,7 +55,7 @@ def test_the_movie_posters_start_on_the_seeds_five(window, posters) -> None:
 
 def test_ticks_drive_counts_captions_and_the_train_page(window, qtbot, posters) -> None:
     page = posters
-    rows_before = page.grid.grid_model.rowCount()
+    rows_before = page.images.grid.grid_model.rowCount()
     with qtbot.waitSignal(page.dataset_loaded) as blocker:
         page.chart.set_item_checked("Thriller", False)
     assert blocker.args[0].label_names == ["Action", "Romance", "Crime", "Adventure"]
@@ -64,10 +64,12 @@ def test_ticks_drive_counts_captions_and_the_train_page(window, qtbot, posters) 
     expected = ["Action", "Romance", "Crime", "Adventure", "Drama"]  # the order ticked
     assert blocker.args[0].label_names == expected == page.dataset.label_names
     assert page.tiles["labels"].value_label.text() == "5 of 20"
-    assert page.grid.grid_model.rowCount() == rows_before  # every image is kept
+    assert page.images.grid.grid_model.rowCount() == rows_before  # every image is kept
     assert not any("Thriller" in c for c in captions(page))
     assert any("Drama" in c for c in captions(page))
-    filters = [page.label_filter.itemText(i) for i in range(page.label_filter.count())]
+    filters = [
+        page.images.label_filter.itemText(i) for i in range(page.images.label_filter.count())
+    ]
     assert filters == ["All labels", *expected]
     report = [page.report.item(i).text() for i in range(page.report.count())]
     assert not any("Thriller" in line for line in report)

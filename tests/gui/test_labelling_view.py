@@ -29,7 +29,7 @@ def unlabelled(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def open_labelling(window, qtbot, posters: Path, unlabelled: Path):
     page = window.data_page
     dataset = load_folder(page, qtbot, posters)
-    dialog = page.label_more(FakePredictor(dataset.label_names), folder=unlabelled)
+    dialog = page.health.label_more(FakePredictor(dataset.label_names), folder=unlabelled)
     qtbot.waitUntil(lambda: dialog.current() is not None, timeout=30_000)
     dialog.activateWindow()
     return page, dialog
@@ -79,14 +79,14 @@ def test_the_predict_page_opens_it_and_without_a_data_set_it_says_so(
     predict.predictor = FakePredictor(["Action", "Romance", "Crime"])
     predict.label_more_requested.emit()
     assert "No data set is loaded" in shown[0]
-    assert window.data_page.labelling_dialog is None
+    assert window.data_page.health.labelling_dialog is None
 
     monkeypatch.setattr(
         "gui.health.actions.QFileDialog.getExistingDirectory", lambda *a, **k: str(unlabelled)
     )
     load_folder(window.data_page, qtbot, posters)
     predict.label_more_requested.emit()
-    dialog = window.data_page.labelling_dialog
+    dialog = window.data_page.health.labelling_dialog
     qtbot.waitUntil(lambda: dialog.current() is not None, timeout=30_000)
     assert len(dialog.items) == 3
 

@@ -51,16 +51,16 @@ def test_slider_changes_predicted_labels(predict_page, qtbot, sample_dataset):
     probs = predict_page.predictions.probabilities(0)
     top = max(range(len(probs)), key=lambda i: probs[i])
     below = max(1, math.floor(probs[top] * 100))
-    predict_page.slider.setValue(below)
-    assert predict_page.spin.value() == pytest.approx(below / 100)
+    predict_page.threshold_controls.slider.setValue(below)
+    assert predict_page.threshold_controls.spin.value() == pytest.approx(below / 100)
     assert predict_page.label_names()[top] in card.bars.predicted()
-    predict_page.slider.setValue(99)
-    predict_page.slider.setValue(min(99, math.floor(probs[top] * 100) + 1))
+    predict_page.threshold_controls.slider.setValue(99)
+    predict_page.threshold_controls.slider.setValue(min(99, math.floor(probs[top] * 100) + 1))
     if probs[top] * 100 != math.floor(probs[top] * 100):
         assert predict_page.label_names()[top] not in card.bars.predicted()
-    predict_page.slider.setValue(1)
+    predict_page.threshold_controls.slider.setValue(1)
     at_one = card.bars.predicted()
-    predict_page.slider.setValue(99)
+    predict_page.threshold_controls.slider.setValue(99)
     at_99 = card.bars.predicted()
     assert len(at_one) >= len(at_99) and at_one != at_99
     assert predict_page.table.predicted_column()[0] == (", ".join(at_99) or "—")
@@ -69,8 +69,8 @@ def test_slider_changes_predicted_labels(predict_page, qtbot, sample_dataset):
 def test_tuned_thresholds_toggle(predict_page, qtbot, sample_dataset):
     _drop_and_wait(predict_page, qtbot, sample_dataset.val.paths[:1])
     card = predict_page.flow.cards()[0]
-    predict_page.tuned.setChecked(True)
-    assert not predict_page.slider.isEnabled()
+    predict_page.threshold_controls.tuned.setChecked(True)
+    assert not predict_page.threshold_controls.slider.isEnabled()
     assert list(card.bars.thresholds) == list(predict_page.predictor.thresholds)
     assert predict_page.predictions.mode == "tuned"
 
@@ -78,7 +78,7 @@ def test_tuned_thresholds_toggle(predict_page, qtbot, sample_dataset):
 def test_export_csv_has_rows_and_columns(predict_page, qtbot, sample_dataset, tmp_path):
     paths = sample_dataset.val.paths[:4]
     _drop_and_wait(predict_page, qtbot, paths)
-    predict_page.spin.setValue(0.3)
+    predict_page.threshold_controls.spin.setValue(0.3)
     out = tmp_path / "out.csv"
     assert predict_page.export_csv(out) == 4
     with out.open(newline="") as handle:
@@ -198,18 +198,27 @@ def test_export_becomes_possible_after_a_prediction(predict_page, qtbot, sample_
 def test_per_label_thresholds_update_every_card_and_the_table(predict_page, qtbot, sample_dataset):
     _drop_and_wait(predict_page, qtbot, sample_dataset.val.paths[:3])
     page, names = predict_page, predict_page.label_names()
-    page.per_label_button.click()
-    assert page.threshold_panel.isVisible()
-    page.spin.setValue(0.99)  # global: almost nothing predicted
-    np.testing.assert_allclose(page.threshold_panel.values(), [0.99] * len(names))
-    page.threshold_panel._spins[0].setValue(0.0)  # the first label: always predicted
-    assert page.predictions.mode == "custom" and page.mode_label.text() == "custom per label"
+    page.threshold_controls.per_label_button.click()
+    assert page.threshold_controls.threshold_panel.isVisible()
+    page.threshold_controls.spin.setValue(0.99)  # global: almost nothing predicted
+    np.testing.assert_allclose(
+        page.threshold_controls.threshold_panel.values(), [0.99] * len(names)
+    )
+    page.threshold_controls.threshold_panel._spins[0].setValue(
+        0.0
+    )  # the first label: always predicted
+    assert (
+        page.predictions.mode == "custom"
+        and page.threshold_controls.mode_label.text() == "custom per label"
+    )
     assert page.predictions.thresholds[0] == 0.0 and page.predictions.thresholds[1] == 0.99
     assert all(names[0] in card.bars.predicted() for card in page.cards)
     assert all(cell.startswith(names[0]) for cell in page.table.predicted_column())
-    page.threshold_panel.reset_button.click()
-    assert page.predictions.mode == "tuned" and page.tuned.isChecked()
-    np.testing.assert_allclose(page.threshold_panel.values(), page.predictor.thresholds, atol=0.005)
+    page.threshold_controls.threshold_panel.reset_button.click()
+    assert page.predictions.mode == "tuned" and page.threshold_controls.tuned.isChecked()
+    np.testing.assert_allclose(
+        page.threshold_controls.threshold_panel.values(), page.predictor.thresholds, atol=0.005
+    )
 
 
 def test_clicking_a_bar_explains_that_label_and_arrows_step_through_labels(
@@ -259,10 +268,10 @@ def test_saved_thresholds_land_in_the_model_file_and_leave_the_weights(
     page = window.predict_page
     with qtbot.waitSignal(page.model_loaded, timeout=60_000):
         page.load_model(Path(model))
-    page.per_label_button.click()
-    page.threshold_panel._spins[0].setValue(0.12)
-    assert page.threshold_panel.save_button.isEnabled()
-    worker = page.save_thresholds()
+    page.threshold_controls.per_label_button.click()
+    page.threshold_controls.threshold_panel._spins[0].setValue(0.12)
+    assert page.threshold_controls.threshold_panel.save_button.isEnabled()
+    worker = page.threshold_controls.save_thresholds()
     qtbot.waitUntil(lambda: read_meta(model).thresholds[0] == pytest.approx(0.12), timeout=30_000)
     qtbot.waitUntil(lambda: worker.isFinished(), timeout=30_000)
     assert weights_digest(model) == before

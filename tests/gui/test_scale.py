@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from core.data.datasets import Dataset, LabeledImages, ValidationReport
-from gui.data.page import REPORT_BATCH
+from gui.data.report import REPORT_BATCH
 from gui.widgets.thumbnail_grid import FETCH_BATCH
 
 
@@ -33,7 +33,7 @@ def _big_dataset(root: Path, n: int = 20_000, problems: int = 3_000) -> Dataset:
 def test_a_20000_image_data_set_is_shown_lazily(window, qtbot, tmp_path):
     page = window.data_page
     page.set_dataset(_big_dataset(tmp_path))
-    model = page.grid.grid_model
+    model = page.images.grid.grid_model
     assert model.item_count() == 20_000
     assert model.rowCount() == FETCH_BATCH  # the view lays out the first rows only
     assert model.canFetchMore()
@@ -45,7 +45,7 @@ def test_a_20000_image_data_set_is_shown_lazily(window, qtbot, tmp_path):
     page.report.scrollToBottom()
     bar.setValue(bar.maximum())
     assert page.report.count() == 2 * REPORT_BATCH + 1
-    page.label_filter.setCurrentIndex(1)
+    page.images.label_filter.setCurrentIndex(1)
     assert model.item_count() < 20_000 and model.rowCount() <= FETCH_BATCH
 
 
@@ -66,9 +66,9 @@ def test_clear_image_cache_from_the_menu(window, qtbot, sample_root):
 
 def test_export_as_cluster_job(window, qtbot, tiny_dataset, tmp_path):
     page = window.train_page
-    assert not page.export_job_button.isEnabled()
+    assert not page.results.export_job_button.isEnabled()
     window.data_page.set_dataset(tiny_dataset)
-    assert page.export_job_button.isEnabled()
+    assert page.results.export_job_button.isEnabled()
     worker = page.export_job(tmp_path / "job")
     with qtbot.waitSignal(worker.finished, timeout=30_000):
         pass

@@ -86,7 +86,7 @@ def test_predict_page_button_opens_the_panel(window, qtbot, model_file, monkeypa
     messages = []
     page.status_message.connect(messages.append)
     page.serve_button.click()
-    assert messages and not hasattr(page, "serve_panel")
+    assert messages and page.serve_panel is None  # no panel was opened
     monkeypatch.setattr(ServePanel, "start", lambda self: None)  # no child process here
     page.model_path = model_file
     page.serve_button.click()

@@ -36,8 +36,8 @@ def test_tiny_training_fills_plots_and_table(window, qtbot, tiny_dataset, events
     assert lengths["val"] == lengths["map"] == lengths["f1"] == 2
     assert page.table.rowCount() == len(tiny_dataset.label_names)
     assert page.run_dir is not None and (page.run_dir / "model.safetensors").is_file()
-    assert page.save_button.isEnabled() and page.predict_button.isEnabled()
-    assert page.progress.format() == "Finished"
+    assert page.results.save_button.isEnabled() and page.results.predict_button.isEnabled()
+    assert page.progress_card.bar.format() == "Finished"
 
 
 def test_stop_ends_a_run_early(window, qtbot, tiny_dataset, events):
@@ -51,7 +51,7 @@ def test_stop_ends_a_run_early(window, qtbot, tiny_dataset, events):
     qtbot.waitUntil(lambda: page.result is not None, timeout=10_000)
     assert page.result.stopped_early
     assert len(page.result.history) < 400
-    assert page.progress.format() == "Stopped"
+    assert page.progress_card.bar.format() == "Stopped"
     assert page.start_button.isEnabled()
 
 
@@ -64,7 +64,7 @@ def test_open_in_predict_loads_the_model(window, qtbot, tiny_dataset):
         pass
     qtbot.waitUntil(lambda: page.result is not None, timeout=10_000)
     with qtbot.waitSignal(window.predict_page.model_loaded, timeout=60_000):
-        page.predict_button.click()
+        page.results.predict_button.click()
     assert window.pages.currentWidget() is window.predict_page
     assert window.predict_page.predictor.label_names == tiny_dataset.label_names
 
@@ -102,8 +102,8 @@ def test_stop_before_the_first_step_is_a_cancellation_not_a_failure(
         pass
     qtbot.waitUntil(lambda: not page.is_training(), timeout=10_000)
     assert errors == []
-    assert page.progress.format() == "Cancelled"
-    assert "no model was kept" in page.result_label.text()
+    assert page.progress_card.bar.format() == "Cancelled"
+    assert "no model was kept" in page.results.result_label.text()
     assert page.result is None and not window.save_action.isEnabled()
     assert not any(isinstance(e, StepEnded) for e in events)
 
@@ -122,7 +122,7 @@ def _trained(window, qtbot, tiny_dataset, epochs=1):
 def test_train_more_continues_the_plots_and_records_the_lineage(window, qtbot, tiny_dataset):
     page = _trained(window, qtbot, tiny_dataset, epochs=1)
     first = page.result
-    assert page.more_button.isEnabled()
+    assert page.results.more_button.isEnabled()
     worker = page.train_more(2)
     with qtbot.waitSignal(worker.finished, timeout=180_000):
         pass

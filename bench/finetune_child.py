@@ -14,10 +14,14 @@ from dataclasses import replace
 
 import numpy as np
 
-from core.base.config import TrainConfig
-from core.data.datasets import load_dataset
-from core.data.samples import ensure_sample_data
-from core.training.loop import fit
+from core.base.runtime import configure_threading
+
+configure_threading()  # as every entry point does, before torch loads (OpenMP reads it once)
+
+from core.base.config import TrainConfig  # noqa: E402
+from core.data.datasets import load_dataset  # noqa: E402
+from core.data.samples import ensure_sample_data  # noqa: E402
+from core.training.loop import fit  # noqa: E402
 
 
 def main() -> None:

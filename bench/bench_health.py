@@ -3,23 +3,26 @@ precision and recall, and the mAP that accepting the fixes wins back.
 
 A copy of the sample posters gets one flipped label in 8% of its training rows (seeded)
 and 20 validation images, resized to 80% and re-encoded as JPEG, copied into train.
-`doctor` runs in several settings (the plain out-of-fold linear probe on pooled features
-with confident learning is the baseline). Then, for each planting seed, the CPU recipe
-trains (with each training seed) on the clean set, the planted one (8% and 25% of rows
-flipped) and the planted one with the report acted on by each rule of POLICIES (the
-default is `accept_report`'s; "reviewed" accepts exactly the flags that are planted flips,
-a perfect reviewer of the report; "oracle" sets back every planted flip, found or not, so
-its set is the clean one and it wins back all of the cost by construction). Each model is
-scored on 300 fresh posters, through the training steps' `evaluate` on their cached
-embeddings (the inference pipeline computes the same probabilities to 1e-4, and
-validation mAP would flatter the planted set, whose train holds copies of validation
-images). The noise costs only a few thousandths of mAP
-at 8%, about what another training seed moves it, so the comparisons are paired (the
-same seeds for clean, noisy and fixed) and averaged; "recovered" is the mean gain over
-the mean cost.
+`doctor` runs in several settings (bench/health_precision.py: the plain out-of-fold linear
+probe on pooled features with confident learning is the baseline, "old" the heads and kNN
+vote averaged, "new" stacked) on planting seeds 1000-1009, never used for tuning (the
+ranking was tuned on 0-9), and prints per-seed and mean ± sd precision. Then, for each
+planting seed, the CPU recipe trains (with each training seed) on the clean set, the
+planted one (8% and 25% of rows flipped) and the planted one with the report acted on by
+each rule of POLICIES (the default is `accept_report`'s; "reviewed" accepts exactly the
+flags that are planted flips, a perfect reviewer of the report; "oracle" sets back every
+planted flip, found or not, so its set is the clean one and it wins back all of the cost
+by construction). Each model is scored on 300 fresh posters, through the training steps'
+`evaluate` on their cached embeddings (the inference pipeline computes the same
+probabilities to 1e-4, and validation mAP would flatter the planted set, whose train holds
+copies of validation images). The noise costs only a few thousandths of mAP at 8%, about
+what another training seed moves it, so the comparisons are paired (the same seeds for
+clean, noisy and fixed) and averaged; "recovered" is the mean gain over the mean cost.
 
-    python bench/bench_health.py [--seeds 0,1,2,3,4] [--train-seeds 0,1,2] [--no-train]
-                                 [--no-settings] [--policies default,oracle] [--json FILE]
+    python bench/bench_health.py [--seeds 1000,...,1009] [--settings baseline,old,new]
+                                 [--retrain-seeds 0,1,2,3,4] [--train-seeds 0,1,2]
+                                 [--no-train] [--no-settings] [--policies default,oracle]
+                                 [--json FILE]
 
 Prints Markdown tables; asserts nothing. MARQUEE_HOME is set to a temporary folder
 unless given, so the run starts with an empty cache (the sample posters are generated).
@@ -38,44 +41,19 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from health_precision import (
+    DEFAULT_SETTINGS,
+    EVALUATION_SEEDS,
+    SETTINGS,
+    clean_flags,
+    print_precision,
+    run_seed,
+    scores,
+)
 
 FLIP_FRACTIONS = (0.08, 0.25)
-SETTINGS = {
-    "baseline: OOF linear probe, pooled features": dict(
-        multi_stage=False, knn_vote=False, members="baseline"
-    ),
-    "default: 3 linear heads, two-stage features, kNN vote": dict(members="default"),
-    "thorough: + 2 MLP heads": dict(members="thorough"),
-}
-
-
-def options(setting: dict):
-    from core.health.doctor import DoctorOptions
-    from core.health.oof import LINEAR, MLP, Member
-
-    members = {
-        "baseline": (Member("linear", 0, epochs=5),),
-        "default": LINEAR,
-        "thorough": LINEAR + MLP,
-    }[setting["members"]]
-    rest = {k: v for k, v in setting.items() if k != "members"}
-    return DoctorOptions(members=members, **rest)
-
-
-def scores(report, planted) -> dict:
-    k = len(planted.flips)
-    top = report.label_issues[:k]
-    hits = sum((i.file, i.label) in planted.flips for i in top)
-    found = {frozenset(d.files) for d in report.duplicates}
-    true = len(found & planted.leaks)
-    return {
-        "precision_at_k": hits / k,
-        "k": k,
-        "flagged": len(report.label_issues),
-        "dup_precision": true / max(len(found), 1),
-        "dup_recall": true / len(planted.leaks),
-        "seconds": report.summary["seconds"],
-    }
 
 
 def fresh_posters(work: Path):
@@ -182,7 +160,7 @@ def map_recovery(
     )
     row: dict = {"noisy": [test_map(planted.root, test, t) for t in train_seeds]}
     report = run_doctor(load_dataset(planted.root))
-    row["report"] = scores(report, planted)
+    row["report"] = scores(report, planted, set())
     log = FixLog.for_dataset(planted.root)
     for name in policies:
         log.clear()
@@ -190,33 +168,6 @@ def map_recovery(
         row[name] = [test_map(planted.root, test, t) for t in train_seeds]
     print(f"seed {seed} flips {fraction:.0%}: {row}", file=sys.stderr, flush=True)
     return row
-
-
-def run_seed(seed: int, work: Path) -> dict:
-    """Precision at K and duplicate scores of each doctor setting on the 8% planted set."""
-    from core.data.datasets import load_dataset
-    from core.data.samples import ensure_sample_data
-    from core.health.doctor import run_doctor
-    from core.health.planted import plant_problems
-
-    planted = plant_problems(ensure_sample_data(), work / f"planted-{seed}", seed=seed)
-    row: dict = {"seed": seed}
-    for name, setting in SETTINGS.items():
-        report = run_doctor(load_dataset(planted.root), options(setting))
-        row[name] = scores(report, planted)
-        print(f"seed {seed} {name}: {row[name]}", file=sys.stderr, flush=True)
-    return row
-
-
-def print_settings(rows: list[dict]) -> None:
-    print("| setting | precision@K | flagged | dup precision | dup recall | seconds |")
-    print("|---|---|---|---|---|---|")
-    for name in SETTINGS:
-        mean = {k: sum(r[name][k] for r in rows) / len(rows) for k in rows[0][name]}
-        print(
-            f"| {name} | {mean['precision_at_k']:.3f} | {mean['flagged']:.0f} | "
-            f"{mean['dup_precision']:.3f} | {mean['dup_recall']:.3f} | {mean['seconds']:.1f} |"
-        )
 
 
 def print_recovery(
@@ -248,30 +199,43 @@ def print_recovery(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", default="0,1,2,3,4", help="planting seeds")
+    seeds = ",".join(map(str, EVALUATION_SEEDS))
+    parser.add_argument("--seeds", default=seeds, help="planting seeds (never used for tuning)")
+    parser.add_argument(
+        "--settings", default=",".join(DEFAULT_SETTINGS), help=f"of {list(SETTINGS)}"
+    )
+    parser.add_argument("--retrain-seeds", default="0,1,2,3,4", help="planting seeds, retraining")
     parser.add_argument("--train-seeds", default="0,1,2", help="training seeds")
     parser.add_argument("--no-train", action="store_true")
     parser.add_argument("--no-settings", action="store_true", help="skip the doctor settings")
     parser.add_argument("--policies", default=",".join(POLICIES), help="of " + ", ".join(POLICIES))
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    seeds = [int(s) for s in args.seeds.split(",")]
-    train_seeds = [int(s) for s in args.train_seeds.split(",")]
+    names = args.settings.split(",")
+    if unknown := set(names) - set(SETTINGS):
+        parser.error(f"unknown settings {sorted(unknown)}")
     with tempfile.TemporaryDirectory() as temp:
         os.environ.setdefault("MARQUEE_HOME", str(Path(temp) / "home"))
         started = time.perf_counter()
-        rows = [] if args.no_settings else [run_seed(s, Path(temp)) for s in seeds]
-        if rows:
-            print_settings(rows)
+        rows = [] if args.no_settings else precision(args.seeds, names, Path(temp))
         result: dict = {"settings": rows}
         if not args.no_train:
             policies = args.policies.split(",")
             if unknown := set(policies) - set(POLICIES):
                 parser.error(f"unknown policies {sorted(unknown)}")
-            result.update(retrain(Path(temp), seeds, train_seeds, policies))
+            retrain_seeds = [int(s) for s in args.retrain_seeds.split(",")]
+            train_seeds = [int(s) for s in args.train_seeds.split(",")]
+            result.update(retrain(Path(temp), retrain_seeds, train_seeds, policies))
     print(f"total {time.perf_counter() - started:.0f} s", file=sys.stderr)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
+
+
+def precision(seeds: str, names: list[str], work: Path) -> list[dict]:
+    clean = clean_flags(names)
+    rows = [run_seed(int(s), work, names, clean) for s in seeds.split(",")]
+    print_precision(rows, names)
+    return rows
 
 
 def retrain(work: Path, seeds: list[int], train_seeds: list[int], policies: list[str]) -> dict:

@@ -1,4 +1,4 @@
-"""The main window: navigation, the three pages, menus and shortcuts, clean shutdown."""
+"""The main window: navigation, the four pages, menus and shortcuts, clean shutdown."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from core import __version__
 from core.base.paths import log_dir
 from gui import gc_guard
+from gui.current_model import CurrentModel
 from gui.data.page import DataPage
 from gui.errors import show_error
 from gui.settings import Preferences
@@ -35,9 +36,10 @@ from gui.workers import FunctionWorker, TaskState, ThumbnailWorker
 if TYPE_CHECKING:
     from core.training.loop import TrainResult
     from gui.predict.page import PredictPage
+    from gui.runs.page import RunsPage
     from gui.train.page import TrainPage
 
-PAGES = (("data", "Data"), ("train", "Train"), ("predict", "Predict"))
+PAGES = (("data", "Data"), ("train", "Train"), ("predict", "Predict"), ("runs", "Runs"))
 PREDICT_PAGE = 2
 MODEL_SUFFIX = ".safetensors"
 
@@ -55,29 +57,27 @@ class MainWindow(QMainWindow):
         self.setMinimumSize(QSize(1080, 700))
         self.thumbnails = ThumbnailWorker(size=160, parent=self)
         self.data_page = DataPage(self.prefs, self.thumbnails)
-        self._later: tuple[TrainPage, PredictPage] | None = None  # built after the first paint
+        self._later: tuple[TrainPage, PredictPage, RunsPage] | None = None  # after first paint
         self._build()
         self._build_menus()
         self._connect()
         self._restore_geometry()
-        self.nav.installEventFilter(first_paint.FirstPaintWatcher(self, self._on_first_paint))
+        self.nav.installEventFilter(first_paint.FirstPaintWatcher(self, self._after_first_paint))
 
-    @property
-    def train_page(self) -> TrainPage:
-        return self._later_pages()[0]
+    train_page: TrainPage = property(lambda self: self._later_pages()[0])  # type: ignore
+    predict_page: PredictPage = property(lambda self: self._later_pages()[1])  # type: ignore
+    runs_page: RunsPage = property(lambda self: self._later_pages()[2])  # type: ignore
+    all_pages = property(lambda self: (self.data_page, *self._later_pages()))
 
-    @property
-    def predict_page(self) -> PredictPage:
-        return self._later_pages()[1]
-
-    def _later_pages(self) -> tuple[TrainPage, PredictPage]:
-        """The Train and Predict pages, built on first use: their imports (numpy, the plots'
-        code) and widgets come after the window's first paint, not before it."""
+    def _later_pages(self) -> tuple[TrainPage, PredictPage, RunsPage]:
+        """The later pages: their imports (numpy, plots) and widgets wait for the first paint."""
         if self._later is None:
             from gui.predict.page import PredictPage
+            from gui.runs.page import RunsPage
             from gui.train.page import TrainPage
 
-            self._later = (TrainPage(self.prefs), PredictPage(self.prefs, self.thumbnails))
+            predict = PredictPage(self.prefs, self.thumbnails)
+            self._later = (TrainPage(self.prefs), predict, RunsPage(self.prefs))
             for page in self._later:
                 self.pages.addWidget(page)
             self._connect_later_pages()
@@ -85,7 +85,7 @@ class MainWindow(QMainWindow):
 
     def _build(self) -> None:
         self.pages = QStackedWidget()
-        self.pages.addWidget(self.data_page)  # Train and Predict: _later_pages
+        self.pages.addWidget(self.data_page)  # the others: _later_pages
         central = QWidget()
         layout = QHBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -114,13 +114,14 @@ class MainWindow(QMainWindow):
             "data": "Choose and inspect the images (Ctrl+1)",
             "train": "Train a model and watch it learn (Ctrl+2)",
             "predict": "Predict genres for new posters (Ctrl+3)",
+            "runs": "Every training: compare, reopen, continue, prune (Ctrl+4)",
         }
         for key, title in PAGES:
             item = QListWidgetItem(nav_icon(key, text), title)
             item.setToolTip(tips[key])
             item.setSizeHint(QSize(150, 42))
             self.nav.addItem(item)
-        self.nav.currentRowChanged.connect(self._on_nav_current_row_changed)
+        self.nav.currentRowChanged.connect(self.pages.setCurrentIndex)
         version = QLabel(f"version {__version__}")
         set_muted(version)
         box.addWidget(brand)
@@ -222,15 +223,16 @@ class MainWindow(QMainWindow):
         self.data_page.dataset_loaded.connect(
             lambda _d: QTimer.singleShot(1500, self, self.train_page.detect_device)
         )
-        health = self.data_page.health
-        health.predictor_provider = lambda: self.predict_page.predictor
+        self.data_page.health.predictor_provider = lambda: self.predict_page.predictor
         self._update_actions()
         self.pages.currentChanged.connect(self._on_pages_current_changed)
 
     def _connect_later_pages(self) -> None:
         for page in self._later or ():
             page.status_message.connect(self.show_status)
-            page.actions_changed.connect(self._update_actions)
+        self.current_model = CurrentModel(self.all_pages, self.show_page, self)
+        self.train_page.actions_changed.connect(self._update_actions)
+        self.predict_page.actions_changed.connect(self._update_actions)
         self.train_page.open_in_predict.connect(self._on_train_open_in_predict)
         health = self.data_page.health
         self.predict_page.label_more_requested.connect(
@@ -244,12 +246,9 @@ class MainWindow(QMainWindow):
         self.save_action.setEnabled(self._later is not None and self.train_page.can_save())
         self.export_action.setEnabled(self._later is not None and self.predict_page.can_export())
 
-    def _on_nav_current_row_changed(self, row: int) -> None:
-        if row > 0:
-            self._later_pages()
-        self.pages.setCurrentIndex(row)
-
     def show_page(self, index: int) -> None:
+        if index > 0:
+            self._later_pages()  # built on first use: Train, Predict, Runs
         self.nav.setCurrentRow(index)
 
     def show_status(self, message: str) -> None:
@@ -262,10 +261,6 @@ class MainWindow(QMainWindow):
             if self.nav.currentRow() < 0:
                 self.nav.setCurrentRow(0)
 
-    def _on_first_paint(self) -> None:
-        first_paint.report("FIRST_PAINT")
-        QTimer.singleShot(0, self._after_first_paint)
-
     def _after_first_paint(self) -> None:
         """What start-up defers until the window is on screen: pages, plots (pyqtgraph), data."""
         self.train_page.plots.build()
@@ -273,6 +268,7 @@ class MainWindow(QMainWindow):
             first_paint.report("READY")
             QTimer.singleShot(0, QApplication.quit)
             return
+        self.train_page.restore_last_run(self.prefs.value("predict/model", "", str))
         if self._restore_data:
             self.data_page.restore_last_source()
 
@@ -282,7 +278,9 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(400, self, lambda: self._prepare_page(page))
 
     def _prepare_page(self, page: QWidget) -> None:
-        if page is self.train_page:
+        if page is self.runs_page:
+            self.runs_page.refresh()
+        elif page is self.train_page:
             self.train_page.detect_device()
         elif page is self.predict_page and self.predict_page.predictor is None:
             last = self.prefs.value("predict/model", "", str)
@@ -387,8 +385,10 @@ class MainWindow(QMainWindow):
         self.prefs.set_value("window/geometry", self.saveGeometry())
         self.prefs.set_value("window/page", max(0, self.nav.currentRow()))
         self.prefs.sync()
-        for page in (self.data_page, *(self._later or ())):
+        for page in self.all_pages if self._later else (self.data_page,):
             page.workers.stop_all(timeout_ms=30_000)
+        if self._later is not None:
+            self.runs_page.empty_trash()  # Delete's undo lasts until the app closes
         self.thumbnails.stop()
 
     def _restore_geometry(self) -> None:
@@ -397,4 +397,4 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1360, 860)
-        self.nav.setCurrentRow(self.prefs.value("window/page", 0, int))
+        self.show_page(self.prefs.value("window/page", 0, int))

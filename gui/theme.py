@@ -159,7 +159,12 @@ def app_icon() -> QIcon:
 
 def nav_icon(kind: str, colour: QColor) -> QIcon:
     """Line icons for the navigation list; white variant for the selected row."""
-    painter_fn = {"data": _data_glyph, "train": _train_glyph, "predict": _predict_glyph}[kind]
+    painter_fn = {
+        "data": _data_glyph,
+        "train": _train_glyph,
+        "predict": _predict_glyph,
+        "runs": _runs_glyph,
+    }[kind]
     icon = QIcon()
     icon.addPixmap(_draw(48, colour, painter_fn), QIcon.Mode.Normal)
     icon.addPixmap(_draw(48, QColor("white"), painter_fn), QIcon.Mode.Selected)
@@ -201,6 +206,13 @@ def _predict_glyph(p: QPainter, colour: QColor) -> None:
     path.closeSubpath()
     p.drawPath(path)
     p.drawEllipse(QPointF(8, 9), 1.6, 1.6)
+
+
+def _runs_glyph(p: QPainter, colour: QColor) -> None:
+    """A list of runs: three rows, each a dot (its colour in a comparison) and a line."""
+    for y in (5, 12, 19):
+        p.drawEllipse(QPointF(5, y), 1.6, 1.6)
+        p.drawLine(QPointF(10, y), QPointF(21, y))
 
 
 def _marquee_glyph(p: QPainter, colour: QColor) -> None:

@@ -14,7 +14,7 @@ import queue
 import sys
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -127,55 +127,137 @@ class TrainingOutcome:
     result: TrainResult
     run_dir: Path | None
     save_error: str = ""
+    run_id: str | None = None  # the run record (core.runs.RunStore) it was saved as
 
 
-def training_task(config: TrainConfig, data: Dataset, save_run: bool = True) -> Task:
+@dataclass(frozen=True)
+class Tracking:
+    """Where the app also logs a training: a TensorBoard folder, an MLflow URI ("" for
+    MLFLOW_TRACKING_URI); None: not there."""
+
+    tensorboard_dir: str | None = None
+    mlflow_uri: str | None = None
+
+
+def training_task(
+    config: TrainConfig, data: Dataset, save_run: bool = True, tracking: Tracking | None = None
+) -> Task:
     """core.training.loop.fit as a task: every engine event goes out through state.partial.
 
-    Stopping returns the best model so far (or raises Cancelled before the first step). A
-    finished run is auto-saved here too, so writing ~20 MB never blocks the UI.
+    Stopping returns the best model so far (or raises Cancelled before the first step).
+    With `save_run` the training is recorded as a run from its start (core.runs: it lists
+    as running, then finished, stopped or failed) and its model saved there, off the UI;
+    `tracking` also logs it to TensorBoard / MLflow (checked before training starts).
     """
 
     def task(state: TaskState) -> TrainingOutcome:
         from core.training import loop as engine
 
-        result = engine.fit(config, data, on_event=state.partial, should_stop=state.should_stop)
-        return _saved(result) if save_run else TrainingOutcome(result, None)
+        trackers = _trackers(tracking)
+        writer = _run_writer(config, data, None, trackers) if save_run else None
+        sink = _sink(state, writer, trackers)
+        with _recording(writer, trackers):
+            result = engine.fit(config, data, on_event=sink, should_stop=state.should_stop)
+        return _saved(result, writer, trackers) if save_run else TrainingOutcome(result, None)
 
     return task
 
 
-def train_more_task(previous: TrainResult, data: Dataset, epochs: int, source: Path | None) -> Task:
-    """core.training.loop.train_more as a task: `epochs` more epochs from a finished run."""
+def train_more_task(
+    previous: TrainResult,
+    data: Dataset,
+    epochs: int,
+    source: Path | None,
+    tracking: Tracking | None = None,
+) -> Task:
+    """core.training.loop.train_more as a task: `epochs` more epochs from a finished run,
+    recorded as a run whose parent is the run `source` belongs to (if it is one)."""
 
     def task(state: TaskState) -> TrainingOutcome:
         from core.training import loop as engine
 
-        result = engine.train_more(
-            previous,
-            data,
-            epochs,
-            on_event=state.partial,
-            should_stop=state.should_stop,
-            source=str(source) if source else None,
-        )
-        return _saved(result)
+        trackers = _trackers(tracking)
+        writer = _run_writer(previous.meta.config, data, source, trackers)
+        with _recording(writer, trackers):
+            result = engine.train_more(
+                previous,
+                data,
+                epochs,
+                on_event=_sink(state, writer, trackers),
+                should_stop=state.should_stop,
+                source=str(source) if source else None,
+            )
+        return _saved(result, writer, trackers)
 
     return task
 
 
-def _saved(result: TrainResult) -> TrainingOutcome:
-    """Keep the run in the runs folder; a failure to save is reported, the model kept."""
-    try:
-        from core.inference.warm import warm_graph_cache
-        from core.training.runs import save_run
+def _trackers(tracking: Tracking | None) -> Any:
+    """The trackers asked for, opened before the run exists (a wrong URI fails the task
+    with one message before any training); None when none is asked for."""
+    if tracking is None or (tracking.tensorboard_dir is None and tracking.mlflow_uri is None):
+        return None
+    from core.runs.trackers import TrackerSet
 
-        folder = save_run(result)
-        warm_graph_cache(folder / "model.safetensors")  # Predict then opens it at once
-        return TrainingOutcome(result, folder)
+    return TrackerSet(tracking.tensorboard_dir, tracking.mlflow_uri)
+
+
+def _run_writer(config: Any, data: Dataset, source: Path | None, trackers: Any) -> Any:
+    """A run record for this training; None (logged) when the runs folder cannot be written:
+    the training itself still goes on."""
+    try:
+        from core.runs import RunStore, RunWriter
+
+        store = RunStore()
+        parent = store.run_of_model(source) if source else None
+        settings = config if isinstance(config, dict) else config.to_dict()
+        writer = RunWriter.start(settings, data, store=store, origin="app", parent=parent)
+    except Exception:
+        log.exception("could not start the run record")
+        return None
+    if trackers is not None:
+        trackers.bind(writer.id)
+    return writer
+
+
+@contextlib.contextmanager
+def _recording(writer: Any, trackers: Any) -> Iterator[None]:
+    """Record a stop or a failure in the run (and close its trackers), then re-raise."""
+    if writer is None:
+        yield
+        return
+    try:
+        with writer.recording():
+            yield
+    except BaseException:
+        if trackers is not None:
+            trackers.close(writer.record, writer.folder)
+        raise
+
+
+def _sink(state: TaskState, writer: Any, trackers: Any = None) -> Callable[[Any], None]:
+    if writer is None:
+        return state.partial
+    from core.runs import fan_out
+
+    extra = trackers.sinks() if trackers is not None else []
+    return fan_out(writer.on_event, *extra, state.partial)
+
+
+def _saved(result: TrainResult, writer: Any, trackers: Any = None) -> TrainingOutcome:
+    """Finish the run record with its model; a failure to save is reported, the model kept."""
+    if writer is None:
+        return TrainingOutcome(result, None, "the runs folder could not be written")
+    try:
+        writer.finish(result)
     except Exception as exc:
         log.exception("saving the run failed")
+        writer.fail(exc)
         return TrainingOutcome(result, None, describe(exc)[0])
+    finally:
+        if trackers is not None:
+            trackers.close(writer.record, writer.folder)
+    return TrainingOutcome(result, writer.folder, run_id=writer.id)
 
 
 class ThumbnailWorker(QThread):

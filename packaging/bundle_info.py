@@ -124,6 +124,11 @@ PYTHON_EXCLUDES = [
     "PyQt5",
     "PyQt6",
     "PySide2",
+    # The run trackers are optional extras (pip install marquee[mlflow] / [tensorboard]);
+    # core.runs.trackers imports them only when asked, and says how to install them.
+    "mlflow",
+    "tensorboard",
+    "torch.utils.tensorboard",
 ]
 
 

@@ -60,6 +60,11 @@ def save(widget: QWidget, path: Path) -> None:
     print(f"wrote {path} ({path.stat().st_size // 1024} KB)")
 
 
+def predicted(window: MainWindow, count: int) -> bool:
+    predictions = window.predict_page.predictions
+    return len(predictions) == count and not predictions.pending()
+
+
 def new_window() -> MainWindow:
     window = MainWindow(restore_data=False)
     window.confirm_close = lambda: True
@@ -73,37 +78,58 @@ def light_pass(out: Path, epochs: int) -> tuple[object, list, Path]:
     window = new_window()
     window.data_page.load_source("sample")
     wait_until(lambda: window.data_page.dataset is not None, what="the sample data")
-    model = window.data_page.grid.grid_model
+    model = window.data_page.images.grid.grid_model
     wait_until(lambda: model.loaded_count() >= min(8, model.rowCount()), what="thumbnails")
     save(window, out / "data.png")
 
     window.show_page(1)
     page = window.train_page
+    events: list = []
+    page.training_event.connect(events.append)
     page.form.set_config(TrainConfig(epochs=epochs, image_size=160, strategy="freeze", lr=0.01))
     page.start_training()
     wait_until(
-        lambda: sum(type(e).__name__ == "EpochEnded" for e in page.events) >= epochs // 2,
+        lambda: sum(type(e).__name__ == "EpochEnded" for e in events) >= epochs // 2,
         what="half the epochs",
     )
     save(window, out / "train-running.png")
     wait_until(lambda: page.result is not None and not page.is_training(), what="training")
     save(window, out / "train.png")
 
-    page.predict_button.click()
+    page.results.predict_button.click()
     wait_until(lambda: window.predict_page.predictor is not None, what="the model")
     posters = window.data_page.dataset.val.paths[:8]
     window.predict_page.add_inputs(list(posters))
-    wait_until(lambda: len(window.predict_page.results) == len(posters), what="predictions")
-    window.predict_page.spin.setValue(0.4)
+    wait_until(lambda: predicted(window, len(posters)), what="predictions")
+    window.predict_page.threshold_controls.spin.setValue(0.4)
     window.predict_page.flow.verticalScrollBar().setValue(0)
     save(window, out / "predict.png")
     window.predict_page.tabs.setCurrentIndex(1)
     save(window, out / "predict-table.png")
     window.predict_page.tabs.setCurrentIndex(0)
-    dataset, events = window.data_page.dataset, list(page.events)
+    dataset, events = window.data_page.dataset, list(events)
     model_file = page.run_dir / "model.safetensors"
+    runs_pass(window, out, epochs)
     window.close()
     return dataset, events, model_file
+
+
+def runs_pass(window: MainWindow, out: Path, epochs: int) -> None:
+    """A second run that trains more from the first, then both compared on the Runs page."""
+    window.show_page(1)
+    page = window.train_page
+    page.train_more(max(2, epochs // 2))
+    wait_until(lambda: not page.is_training(), what="train more")
+    wait_until(lambda: page.run_dir is not None, what="the second run")
+    runs = window.runs_page
+    window.show_page(3)
+    wait_until(lambda: runs.model.rowCount() >= 2, what="the runs list")
+    ids = [row.run_id for row in runs.model.stored_rows()[:2]]
+    compared: list[bool] = []
+    runs.compared.connect(lambda: compared.append(True))
+    runs.select_runs(list(reversed(ids)))  # the first run first: deltas are against it
+    wait_until(lambda: bool(compared), what="the comparison")
+    save(window, out / "runs.png")
 
 
 def dark_pass(out: Path, dataset, events: list, model_file: Path) -> None:
@@ -111,7 +137,7 @@ def dark_pass(out: Path, dataset, events: list, model_file: Path) -> None:
     window = new_window()
     window.show_page(0)
     window.data_page.set_dataset(dataset)
-    model = window.data_page.grid.grid_model
+    model = window.data_page.images.grid.grid_model
     wait_until(lambda: model.loaded_count() >= min(8, model.rowCount()), what="thumbnails")
     save(window, out / "data-dark.png")
     window.show_page(1)
@@ -120,16 +146,14 @@ def dark_pass(out: Path, dataset, events: list, model_file: Path) -> None:
     for event in events:  # replay the recorded run: same plots, no second training
         page._on_worker_event(event)
     page._on_timer_timeout()
-    page.progress.setRange(0, 1)
-    page.progress.setValue(1)
-    page.progress.setFormat("Finished")
+    page.progress_card.show_finished("Finished", complete=True)
     save(window, out / "train-dark.png")
     window.show_page(2)
     window.predict_page.load_model(model_file)
     wait_until(lambda: window.predict_page.predictor is not None, what="the model")
     window.predict_page.add_inputs(list(dataset.val.paths[:8]))
-    wait_until(lambda: len(window.predict_page.results) == 8, what="predictions")
-    window.predict_page.spin.setValue(0.4)
+    wait_until(lambda: predicted(window, 8), what="predictions")
+    window.predict_page.threshold_controls.spin.setValue(0.4)
     save(window, out / "predict-dark.png")
     window.close()
 

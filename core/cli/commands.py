@@ -17,7 +17,6 @@ from core.cli.data_args import label_choice, load_data
 from core.cli.output import bars_enabled, label_table, metrics_line
 from core.data.datasets import Dataset, LabeledImages
 from core.inference.predictions import PredictionSet, parse_label_thresholds
-from core.model.backbones import list_backbones
 from core.modelfile.checkpoint import read_meta
 
 
@@ -174,23 +173,6 @@ def run_info(args: argparse.Namespace) -> int:
     print(f"metrics    {metrics_line(meta.metrics)}")
     if meta.per_label:
         print(label_table(meta.per_label))
-    return 0
-
-
-def run_backbones(args: argparse.Namespace) -> int:
-    infos = list_backbones()
-    if args.json:
-        print_json(
-            [
-                {"name": b.name, "title": b.title, "offline": b.offline, "notes": b.notes}
-                for b in infos
-            ]
-        )
-        return 0
-    width = max(len(b.name) for b in infos)
-    for b in infos:
-        where = "offline" if b.offline else "needs download"
-        print(f"{b.name:<{width}}  {where:<14}  {b.notes}")
     return 0
 
 

@@ -34,13 +34,13 @@ def _on_models(name: str) -> Handler:
     """The handler `run_<name>` of core.cli.commands (predict, evaluate, info, ...)."""
 
     def handler(args: argparse.Namespace) -> int:
-        from core.cli import commands
+        from core.cli import backbone_commands, commands
 
         return {
             "predict": commands.run_predict,
             "evaluate": commands.run_evaluate,
             "info": commands.run_info,
-            "backbones": commands.run_backbones,
+            "backbones": backbone_commands.run_backbones,
             "cache": commands.run_cache,
             "serve": commands.run_serve,
             "export": commands.run_export,
@@ -60,8 +60,15 @@ def _on_health(name: str) -> Handler:
     return handler
 
 
+def _runs(args: argparse.Namespace) -> int:
+    from core.cli.runs_command import run_runs
+
+    return run_runs(args)
+
+
 HANDLERS: dict[str, Handler] = {
     "train": _train,
+    "runs": _runs,
     "explain": _explain,
     "thresholds": _thresholds,
     **{

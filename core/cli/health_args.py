@@ -36,7 +36,7 @@ def _add_doctor(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--accept",
         action="store_true",
-        help="record the sure label fixes (a missing label scored >= 0.8, a wrong one >= 0.97) "
+        help="record the sure label fixes (a missing label scored >= 0.95, a wrong one >= 0.99) "
         "and drop one image of each duplicate pair in the data set's fix log (undo with "
         "'marquee fixes DATA --undo N')",
     )

@@ -1,5 +1,5 @@
 """The `marquee` command line: train, predict, evaluate, backbones, info, serve, export,
-doctor, fixes, suggest.
+doctor, fixes, suggest, runs.
 
 Exit codes: 0 success, 2 bad input or usage (one clear line on stderr), 1 unexpected error.
 The GUI's entry point hands subcommands here without importing Qt.
@@ -19,6 +19,7 @@ from core import __version__
 from core.base.config import DEVICES, HEADS, LOSSES, MAX_BATCH_SIZE, STRATEGIES, TrainConfig
 from core.base.errors import OutputError, UsageError, one_line, shorten
 from core.base.runtime import configure_threading
+from core.cli.backbone_commands import add_backbones_parser
 from core.cli.console import (
     EXIT_UNEXPECTED,
     EXIT_USER_ERROR,
@@ -26,6 +27,7 @@ from core.cli.console import (
     show_core_warnings,
 )
 from core.cli.health_args import add_health_parsers
+from core.cli.runs_args import add_run_options, add_runs_parser
 
 SUBCOMMANDS = (
     "train",
@@ -41,6 +43,7 @@ SUBCOMMANDS = (
     "doctor",
     "fixes",
     "suggest",
+    "runs",
 )
 
 
@@ -63,8 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub.add_parser("train", help="train a classifier"))
     _add_predict(sub.add_parser("predict", help="predict labels for images or folders"))
     _add_evaluate(sub.add_parser("evaluate", help="score a model on a labelled data set"))
-    backbones = sub.add_parser("backbones", help="list backbones and whether they work offline")
-    backbones.add_argument("--json", action="store_true", help="print JSON")
+    add_backbones_parser(sub)
     info = sub.add_parser("info", help="show a model file's labels, backbone and metrics")
     info.add_argument("model", type=Path, metavar="MODEL")
     info.add_argument("--json", action="store_true", help="print JSON")
@@ -79,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", default="onnx", choices=("onnx",))
     export.add_argument("--out", type=Path, metavar="FILE", help="default: MODEL with .onnx")
     add_health_parsers(sub)
+    add_runs_parser(sub)
     return parser
 
 
@@ -152,6 +155,7 @@ def _add_train(p: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="write a torchrun cluster job (config, data manifest, README) instead of training",
     )
+    add_run_options(p)
     _add_common(p)
 
 

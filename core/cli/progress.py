@@ -8,6 +8,7 @@ import sys
 from tqdm import tqdm
 
 from core.cli.output import bars_enabled, metrics_line, say
+from core.model.downloads import DownloadProgress
 from core.training.events import (
     EpochEnded,
     Event,
@@ -26,7 +27,9 @@ class TrainProgress:
         self.stage = ""
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, PreparingData):
+        if isinstance(event, DownloadProgress):
+            self._download(event)
+        elif isinstance(event, PreparingData):
             what = "auto-tune trials" if event.stage == "tune" else f"{event.stage} images"
             self._advance(what, event.total, event.done)
         elif isinstance(event, TrainingStarted):
@@ -46,6 +49,26 @@ class TrainProgress:
                 f"epoch {event.epoch}/{event.epochs}  train_loss {event.train_loss:.4f}  {summary}"
             )
             tqdm.write(line, file=sys.stderr if self.args.json else sys.stdout)
+
+    def _download(self, event: DownloadProgress) -> None:
+        """A bytes bar (tqdm shows rate and ETA); without bars, the first and last lines."""
+        if not self.enabled:
+            if event.done_bytes in (0, event.total_bytes) or self.stage != "download":
+                say(self.args, event.line())
+                self.stage = "download"
+            return
+        if self.stage != "download":
+            self.close()
+            self.stage = "download"
+            self.bar = tqdm(
+                total=event.total_bytes,
+                initial=event.done_bytes,
+                desc=f"download {event.backbone}",
+                unit="B",
+                unit_scale=True,
+                leave=False,
+            )
+        self.bar.update(event.done_bytes - self.bar.n)
 
     def _advance(self, stage: str, total: int, done: int) -> None:
         if stage != self.stage:

@@ -8,6 +8,7 @@ cancelled (SIGINT / SIGTERM, or a STOP file before the first training step).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -122,28 +123,31 @@ def job_store(rank: int, world: int) -> Any:
 def _train(args: argparse.Namespace, config: Any, dataset: Any, context: Any) -> int:
     from core.base.errors import Cancelled
     from core.cli.progress import TrainProgress
+    from core.runs import RunStore, RunWriter, fan_out
     from core.training.loop import fit
 
+    writer = None
+    if context.is_main:  # rank 0 records the run (listed as running from now on)
+        store = RunStore(args.out or args.job / "runs")
+        writer = RunWriter.start(config, dataset, store=store, origin="torchrun")
     printer = TrainProgress(argparse.Namespace(quiet=not sys.stderr.isatty(), json=False))
+    sink = fan_out(printer, writer.on_event if writer else None)
     try:
-        result = fit(config, dataset, printer, context=context)
+        with writer.recording() if writer else contextlib.nullcontext():
+            result = fit(config, dataset, sink, context=context)
+            if context.stop_reason == "cancel":
+                raise Cancelled("Cancelled: nothing was saved.")
     finally:
         printer.close()
-    if context.stop_reason == "cancel":
-        raise Cancelled("Cancelled: nothing was saved.")
     shards = context.gather([str(p) for p in context.shard(dataset).train.paths])
-    if result is not None:
-        _save(args, result, context, shards)
+    if result is not None and writer is not None:
+        _save(writer, result, context, shards)
     return 0
 
 
-def _save(args: argparse.Namespace, result: Any, context: Any, shards: list[list[str]]) -> None:
+def _save(writer: Any, result: Any, context: Any, shards: list[list[str]]) -> None:
     from core.base.files import write_text
-    from core.inference.warm import warm_graph_cache
-    from core.training.runs import save_run
 
-    folder = save_run(result, root=args.out or args.job / "runs")
-    warm_graph_cache(folder / "model.safetensors")  # the first predict runs from the cache
     info = {
         "world_size": context.world,
         "backend": context.backend,
@@ -151,5 +155,7 @@ def _save(args: argparse.Namespace, result: Any, context: Any, shards: list[list
         "train_images_per_rank": [len(s) for s in shards],
         "shards": shards,
     }
-    write_text(folder / "distributed.json", json.dumps(info, indent=2))
-    print(f"model saved to {folder / 'model.safetensors'}", flush=True)
+    write_text(writer.folder / "distributed.json", json.dumps(info, indent=2))
+    record = writer.finish(result)
+    print(f"model saved to {writer.folder / record.model_file}", flush=True)
+    print(f"run {record.id} ({record.status})", flush=True)

@@ -9,11 +9,9 @@ from core.base.runtime import training_threads
 from core.cli.console import print_json
 from core.cli.data_args import label_choice, load_data
 from core.cli.output import label_table, metrics_line, say
-from core.cli.progress import TrainProgress
+from core.cli.recording import train_and_record
 from core.data.datasets import Dataset
-from core.inference.warm import warm_graph_cache
 from core.modelfile.checkpoint import read_meta, save_model
-from core.training.runs import save_run
 
 _RECIPE_OPTIONS = (
     "strategy",
@@ -85,14 +83,9 @@ def run_train(args: argparse.Namespace) -> int:
     dataset = load_data(args, label_choice(args))
     if args.export_job:
         return _export_job(args, config, dataset)
-    progress = TrainProgress(args)
-    try:
-        result = fit(config, dataset, progress)
-    finally:
-        progress.close()
-    folder = save_run(result)
-    # The same weights, so one graph serves the run's model file and --out.
-    warm_graph_cache(folder / "model.safetensors")
+    record = train_and_record(args, config, dataset, lambda sink: fit(config, dataset, sink))
+    result = record.result
+    folder = record.writer.folder
     out = (
         save_model(args.out, result.model, result.meta)
         if args.out
@@ -103,6 +96,7 @@ def run_train(args: argparse.Namespace) -> int:
             {
                 "model": str(out),
                 "run": str(folder),
+                "run_id": record.writer.id,
                 "metrics": result.meta.metrics,
                 "per_label": result.meta.per_label,
                 "stopped_early": result.stopped_early,
@@ -116,6 +110,7 @@ def run_train(args: argparse.Namespace) -> int:
     if len(result.meta.lineage) > 1:
         print(f"\n{_lineage_line(result.meta.lineage)}")
     print(f"\nmodel saved to {out}")
+    print(f"run {record.writer.id} ({record.writer.record.status}); 'marquee runs show latest'")
     return 0
 
 

@@ -30,6 +30,7 @@ from core.health.neighbours import (
 from core.health.oof import DEFAULT_MEMBERS, Member, out_of_fold
 from core.health.outliers import find_outliers
 from core.health.report import HealthReport, LabelIssue
+from core.health.stacking import combined_probabilities
 from core.health.thumbnails import fingerprints, small_images
 
 Progress = Callable[[str, int, int], None]  # stage, done, total
@@ -50,6 +51,10 @@ class DoctorOptions:
     min_aligned: float = 0.975  # a nearest neighbour's crop-aligned thumbnail correlation
     neighbours: int = 20  # for the kNN vote (strays use the nearest 5)
     knn_vote: bool = True  # add the neighbours' labels to the ensemble
+    # How the heads and the kNN vote become one probability: "stacked" (a per-label
+    # regression on both and the image's other labels, core.health.stacking) or "mean"
+    # (their plain average: the ranking before, kept to compare in bench/bench_health.py)
+    combine: str = "stacked"
     max_outliers: int = 50
     hide_decided: bool = True  # leave out what the fix log already decided
     threads: int | None = None
@@ -105,8 +110,18 @@ def _look(
     )
     near = with_cropped_copies(near, small, options.min_aligned)
     if options.knn_vote:
-        probs = (probs + neighbour_votes(near, data.targets)) / 2
+        probs = _combined(probs, neighbour_votes(near, data.targets), data.targets, options)
     return data, probs, near
+
+
+def _combined(
+    heads: np.ndarray, votes: np.ndarray, given: np.ndarray, options: DoctorOptions
+) -> np.ndarray:
+    if options.combine == "mean":
+        return (heads + votes) / 2
+    if options.combine != "stacked":
+        raise ValueError(f"unknown combine {options.combine!r}; use 'stacked' or 'mean'")
+    return combined_probabilities(heads, votes, given, options.folds, neighbours=options.neighbours)
 
 
 def _issues(data: Embedded, probs) -> list[LabelIssue]:
@@ -158,5 +173,6 @@ def _summary(report: HealthReport, data: Embedded, options: DoctorOptions, secon
         "folds": options.folds,
         "models": len(options.members),
         "flip_views": options.flip,
+        "combine": options.combine if options.knn_vote else "heads",
         "seconds": round(seconds, 2),
     }

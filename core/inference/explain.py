@@ -6,6 +6,11 @@ convolutional stage keeps its activations A (C x h x w); the gradient of one lab
 with respect to A, averaged over space, weights the channels; ReLU(sum_c w_c A_c) is
 upsampled to the image's size and scaled to [0, 1].
 
+Vision transformers (CLIP, SigLIP) have no convolutional map: their last block's input
+tokens (after its first LayerNorm, where every patch still feeds the pooled output) are laid
+back on the patch grid and used as the map, the usual "reshape transform" for ViT Grad-CAM;
+the map is coarse (one cell per patch).
+
 Every backbone in `core.model.backbones` is supported (`TARGET_LAYERS`); another one raises
 `BackboneUnavailable`. An `Explainer` registers its hooks only while it explains, but it
 runs its own model: do not call it from two threads at once, nor while another thread
@@ -17,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -40,6 +46,10 @@ TARGET_LAYERS: dict[str, str] = {
     "resnet18": "layer4",
     "resnet50": "layer4",
     "convnext_tiny": "stages",
+    "efficientnet_lite1": "bn2",
+    "efficientnet_lite2": "bn2",
+    "vit_base_patch32_clip_224.openai": "blocks.11.norm1",  # tokens: see token_map
+    "vit_base_patch16_siglip_224": "blocks.11.norm1",
 }
 
 
@@ -152,7 +162,8 @@ class Explainer:
             (grads,) = torch.autograd.grad(
                 logits[0, index], activations, retain_graph=n < len(indices) - 1
             )
-            cam = _grad_cam(activations.detach(), grads, (height, width))
+            maps, grads = self._as_map(activations.detach()), self._as_map(grads)
+            cam = _grad_cam(maps, grads, (height, width))
             explanations.append(
                 Explanation(self.meta.label_names[index], index, float(probs[index]), cam)
             )
@@ -183,9 +194,22 @@ class Explainer:
             handle.remove()
             for p, flag in zip(params, flags, strict=True):
                 p.requires_grad_(flag)
-        if len(captured) != 1 or captured[0].ndim != 4:
-            raise RuntimeError(f"Grad-CAM hook on {self.meta.backbone} saw no 4-D feature map")
+        if len(captured) != 1 or captured[0].ndim not in (3, 4):
+            raise RuntimeError(f"Grad-CAM hook on {self.meta.backbone} saw no feature map")
         return captured[0], logits
+
+    def _as_map(self, x: torch.Tensor) -> torch.Tensor:
+        """A CNN's N x C x h x w as it is; a transformer's N x T x C tokens as a patch grid."""
+        return x if x.ndim == 4 else token_map(x, self.model.backbone)
+
+
+def token_map(tokens: torch.Tensor, backbone: nn.Module) -> torch.Tensor:
+    """N x T x C transformer tokens -> N x C x h x w: prefix tokens (class) dropped, the
+    patch tokens put back on timm's patch grid."""
+    prefix = int(getattr(backbone, "num_prefix_tokens", 0))
+    h, w = cast(Any, backbone).patch_embed.grid_size  # timm's VisionTransformer
+    patches = tokens[:, prefix:, :]
+    return patches.transpose(1, 2).reshape(tokens.shape[0], tokens.shape[2], h, w)
 
 
 def _grad_cam(activations: torch.Tensor, grads: torch.Tensor, size: tuple[int, int]) -> np.ndarray:

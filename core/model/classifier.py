@@ -83,9 +83,13 @@ def create_model(
     head: str = "linear",
     hidden: int = 512,
     multi_stage: bool = False,
+    image_size: int | None = None,
 ) -> MultiLabelClassifier:
+    """The classifier; `image_size` builds a vision transformer for that size."""
     return MultiLabelClassifier(
-        create_backbone(backbone, pretrained=pretrained, weights_file=weights_file),
+        create_backbone(
+            backbone, pretrained=pretrained, weights_file=weights_file, image_size=image_size
+        ),
         num_labels,
         dropout,
         head=head,

@@ -51,4 +51,6 @@ class StageTap:
             pooled = forward(x)
         finally:
             handle.remove()
-        return pooled, captured[0].mean(dim=(2, 3))
+        stage = captured[0]
+        # A CNN stage is N x C x h x w; a vision transformer block's tokens are N x T x C.
+        return pooled, stage.mean(dim=1) if stage.dim() == 3 else stage.mean(dim=(2, 3))

@@ -198,7 +198,13 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[MultiLabelClassif
     check_table(tensor_table(path), meta.backbone, len(meta.label_names), meta.config, _name(path))
     try:
         options = head_options(meta.config)
-        model = create_model(meta.backbone, len(meta.label_names), pretrained=False, **options)
+        model = create_model(
+            meta.backbone,
+            len(meta.label_names),
+            pretrained=False,
+            image_size=meta.image_size,
+            **options,
+        )
     except (TypeError, ValueError) as exc:
         raise _fail(path.name, f"its head settings are not usable ({exc})") from exc
     state = load_file(str(path), device="cpu")

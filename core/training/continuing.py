@@ -59,12 +59,17 @@ def initial_model(
             len(labels),
             pretrained=config.pretrained,
             weights_file=config.weights_file,
+            image_size=config.image_size,
             **head_options(config.to_dict()),
         )
     where = parent.origin["path"] or "The model to train on"
     state = head_in_data_order(parent.state, parent.meta.label_names, labels, where)
     model = create_model(  # the parent's head: its weights must fit
-        config.backbone, len(labels), pretrained=False, **head_options(parent.meta.config)
+        config.backbone,
+        len(labels),
+        pretrained=False,
+        image_size=parent.meta.image_size,
+        **head_options(parent.meta.config),
     )
     model.load_state_dict(state)
     return model

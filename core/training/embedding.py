@@ -9,7 +9,7 @@ Runtime too, where it runs: the augmentation is drawn on the uint8 images).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -90,8 +90,8 @@ def _family(model: MultiLabelClassifier, setup: Setup) -> str:
     return embedding_family(
         model.backbone,
         setup.config.image_size,
-        IMAGENET_MEAN,
-        IMAGENET_STD,
+        setup.mean,
+        setup.std,
         setup.device,
         str(setup.amp_dtype),
         kind,
@@ -118,7 +118,7 @@ class _LazySession:
             model, setup, family = self._args
             threads = setup.config.num_threads or torch.get_num_threads()
             size = setup.config.image_size
-            self._session = onnx_embedder(model, size, IMAGENET_MEAN, IMAGENET_STD, family, threads)
+            self._session = onnx_embedder(model, size, setup.mean, setup.std, family, threads)
         return self._session
 
 
@@ -155,22 +155,25 @@ def _embed_batch(
     if ort is not None:
         images = split.images[idx]
         if view > 0:
-            images = augmented_images(images, setup.generator)
+            images = augmented_images(images, setup.generator, setup.mean, setup.std)
         return run_embedder(ort.get(), images.flip(-1) if flip else images)
     x = model_inputs(split, idx, setup, train=False)
     if view > 0:
-        x = view_augment(x, IMAGENET_MEAN, IMAGENET_STD, setup.generator)
+        x = view_augment(x, setup.mean, setup.std, setup.generator)
     if flip:
         x = x.flip(-1)
     with setup.autocast():
         return model.embed(x).float()
 
 
-def augmented_images(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+def augmented_images(
+    images: torch.Tensor,
+    generator: torch.Generator,
+    mean: Sequence[float] = IMAGENET_MEAN,
+    std: Sequence[float] = IMAGENET_STD,
+) -> torch.Tensor:
     """`view_augment` of a uint8 N x 3 x S x S batch, back in uint8 (for ONNX Runtime)."""
-    x = view_augment(
-        normalize(images, IMAGENET_MEAN, IMAGENET_STD), IMAGENET_MEAN, IMAGENET_STD, generator
-    )
-    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-    return (x * std + mean).clamp(0, 1).mul(255).round().to(torch.uint8)
+    x = view_augment(normalize(images, mean, std), mean, std, generator)
+    m = torch.tensor(mean).view(1, 3, 1, 1)
+    s = torch.tensor(std).view(1, 3, 1, 1)
+    return (x * s + m).clamp(0, 1).mul(255).round().to(torch.uint8)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core.model.downloads import DownloadProgress
+
 
 @dataclass(frozen=True)
 class LabelMetrics:
@@ -90,4 +92,6 @@ class TrainingFinished:
     seconds: float = 0.0
 
 
-Event = PreparingData | TrainingStarted | StepEnded | EpochEnded | TrainingFinished
+Event = (
+    DownloadProgress | PreparingData | TrainingStarted | StepEnded | EpochEnded | TrainingFinished
+)

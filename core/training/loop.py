@@ -25,7 +25,7 @@ from core.base.errors import Cancelled, DataError
 from core.base.runtime import torch_threads, training_running, training_threads
 from core.data.cached import load_split_images
 from core.data.datasets import Dataset, LabeledImages
-from core.model.backbones import IMAGENET_MEAN, IMAGENET_STD
+from core.model.backbones import needs_download
 from core.model.classifier import MultiLabelClassifier
 from core.modelfile.checkpoint import ModelMeta
 from core.training.context import StopFlag, TrainingContext
@@ -115,6 +115,7 @@ def fit(
     with training_running(), torch_threads(config.num_threads or default_training_threads()):
         earlier = (start_from.model, start_from.meta) if start_from is not None else None
         parent = starting_model(config, earlier, start_from_path)
+        _download(config, emit, context, parent)
         run = _start(config, data, context, emit, parent)
         _decode(run)
         if _uses_embeddings(config):
@@ -195,6 +196,17 @@ def _setup(
     generator = torch.Generator().manual_seed(config.seed)
     amp = amp_dtype(device)
     return Setup(config, context, device, generator, criterion, optimizer, scheduler, amp, speed)
+
+
+def _download(
+    config: TrainConfig, emit: EventSink, context: TrainingContext, parent: StartingModel | None
+) -> None:
+    """Phase download: pretrained weights into the hub cache, with progress, Cancel and
+    resume (a no-op when they are cached, bundled, local, or not wanted)."""
+    if parent is None and needs_download(config.backbone, config.pretrained, config.weights_file):
+        from core.model.downloads import fetch_weights
+
+        fetch_weights(config.backbone, emit, context.stop_requested)
 
 
 def _decode(run: _Run) -> None:
@@ -354,8 +366,8 @@ def _meta(run: _Run, thresholds: np.ndarray, metrics: dict, per_label: tuple) ->
         image_size=run.config.image_size,
         label_names=list(run.data.label_names),
         thresholds=[float(t) for t in thresholds],
-        mean=list(IMAGENET_MEAN),
-        std=list(IMAGENET_STD),
+        mean=list(run.setup.mean),
+        std=list(run.setup.std),
         metrics=metrics,
         per_label=[asdict(p) for p in per_label],
         config=run.context.run_config(run.config.to_dict()),

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from core.base.config import TrainConfig
+from core.model.backbones import get_backbone_info
 
 SPEEDUPS = ("channels_last", "foreach", "progressive")
 DEFAULT_SPEEDUPS = ("channels_last", "foreach")
@@ -74,6 +75,8 @@ def epoch_image_size(config: TrainConfig, epoch: int, options: SpeedOptions) -> 
     least one unfrozen epoch always trains at full size, and frozen epochs never shrink."""
     size, first_unfrozen = config.image_size, config.first_unfrozen_epoch
     if not options.progressive or first_unfrozen is None or epoch < first_unfrozen:
+        return size
+    if get_backbone_info(config.backbone).fixed_size:  # a transformer's position embeddings
         return size
     unfrozen = config.epochs - first_unfrozen + 1
     small_epochs = unfrozen // 3

@@ -20,7 +20,7 @@ from torch.nn import functional as F
 
 from core.base.config import TrainConfig
 from core.base.errors import Cancelled
-from core.model.backbones import IMAGENET_MEAN, IMAGENET_STD
+from core.model.backbones import normalisation
 from core.model.classifier import MultiLabelClassifier
 from core.model.preprocess import normalize
 from core.training.augment import augment
@@ -77,6 +77,8 @@ class Setup:
     def __post_init__(self) -> None:
         enabled = self.amp_dtype == torch.float16
         self.scaler = torch.amp.GradScaler("cuda", enabled=enabled)
+        # The backbone's normalisation: the one the model file records (ModelMeta.mean/std).
+        self.mean, self.std = normalisation(self.config.backbone)
 
     def batches(self, n: int, shuffle: bool) -> Iterator[torch.Tensor]:
         order = torch.randperm(n, generator=self.generator) if shuffle else torch.arange(n)
@@ -107,7 +109,7 @@ class Evaluation:
 def model_inputs(split: SplitData, idx: torch.Tensor, setup: Setup, train: bool) -> torch.Tensor:
     """A normalised (and, when training with augmentation, augmented) image batch."""
     batch = split.images[idx].to(setup.device, non_blocking=True)
-    x = normalize(batch, IMAGENET_MEAN, IMAGENET_STD)
+    x = normalize(batch, setup.mean, setup.std)
     if train and setup.train_size is not None and setup.train_size < x.shape[-1]:
         size = (setup.train_size, setup.train_size)
         x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)

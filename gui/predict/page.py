@@ -161,7 +161,9 @@ class PredictPage(QWidget):
 
     # ------------------------------------------------------------------ public actions
     def open_model_dialog(self) -> None:
-        start = str(self.model_path.parent) if self.model_path else str(Path.home())
+        from core.base.paths import runs_dir  # every trained model is kept there
+
+        start = str(self.model_path.parent) if self.model_path else str(runs_dir())
         path, _ = QFileDialog.getOpenFileName(
             self, "Open model", start, "Marquee model (*.safetensors);;All files (*)"
         )

@@ -20,7 +20,8 @@ from PySide6.QtWidgets import (
 )
 
 from core.base.config import TrainConfig
-from core.model.backbones import list_backbones
+from core.model.backbones import get_backbone_info, list_backbones
+from core.model.catalog import explain
 from core.training.recipes import Recommendation
 from gui.theme import set_muted
 
@@ -61,6 +62,8 @@ class TrainFormWidget(QWidget):
         form.addRow("", self.recommended)
         form.addRow("", self.use_recommended)
         form.addRow("Backbone", self.backbone)
+        form.addRow("", self.backbone_note)
+        form.addRow("", self.downloads_button)
         form.addRow("Strategy", self.strategy)
         form.addRow("Epochs", self.epochs)
         form.addRow("Batch size", self.batch_size)
@@ -78,17 +81,38 @@ class TrainFormWidget(QWidget):
             ready = "ready offline" if info.offline else "needs download"
             self.backbone.addItem(f"{info.title} · {ready}", info.name)
             self.backbone.setItemData(
-                self.backbone.count() - 1, f"{info.name}: {info.notes}", Qt.ItemDataRole.ToolTipRole
+                self.backbone.count() - 1,
+                f"{info.name}: {explain(info)}",
+                Qt.ItemDataRole.ToolTipRole,
             )
         self.backbone.setToolTip(
-            "The pretrained network to fine-tune. 'needs download' ones fetch ImageNet weights "
-            "from the internet the first time."
+            "The pretrained network to fine-tune. 'needs download' ones fetch their weights "
+            "from the Hugging Face hub the first time (progress and Cancel below; a cancelled "
+            "download resumes)."
         )
+        self.backbone_note = QLabel("")
+        self.backbone_note.setWordWrap(True)
+        set_muted(self.backbone_note)
+        self.backbone.currentIndexChanged.connect(self._on_backbone_current_index_changed)
+        self._on_backbone_current_index_changed()
+        self.downloads_button = QPushButton("Downloaded models…")
+        self.downloads_button.setToolTip("See and remove the backbone weights downloaded so far")
+        self.downloads_button.clicked.connect(self._on_downloads_button_clicked)
         self.strategy = QComboBox()
         for key, (title, tip) in STRATEGIES.items():
             self.strategy.addItem(title, key)
             self.strategy.setItemData(self.strategy.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
         self.strategy.setToolTip("Which layers are trained")
+
+    def _on_backbone_current_index_changed(self, _index: int = 0) -> None:
+        name = self.backbone.currentData()
+        if name:
+            self.backbone_note.setText(explain(get_backbone_info(name)))
+
+    def _on_downloads_button_clicked(self) -> None:
+        from gui.train.downloads import DownloadedModelsDialog
+
+        DownloadedModelsDialog(self).open()
 
     def _build_numbers(self) -> None:
         """Epochs, batch size, image size and learning rate."""

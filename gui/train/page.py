@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from core.base.config import TrainConfig
 from core.base.errors import ConfigError
+from core.model.downloads import DownloadProgress
 from core.training.events import (
     EpochEnded,
     PreparingData,
@@ -28,6 +29,7 @@ from core.training.events import (
 from gui.errors import show_error
 from gui.settings import Preferences
 from gui.tasks import TaskSlot
+from gui.train import continuing
 from gui.train.evaluation import EvaluationDialog
 from gui.train.form import TrainFormWidget
 from gui.train.progress import TrainProgressCard
@@ -72,6 +74,7 @@ class TrainPage(QWidget):
         self._cancelled = False  # the last run was stopped before its first step
         self._continuing = False  # the current run trains more from the last one
         self._previous: tuple[TrainResult | None, Path | None] = (None, None)
+        self._finished_now = False  # the last run ended with a saved model
         self._timer = QTimer(self, interval=REFRESH_MS)
         self._timer.timeout.connect(self._on_timer_timeout)
         self._build()
@@ -154,6 +157,8 @@ class TrainPage(QWidget):
         self.table = LabelMetricsTable()
         table_card.body.addWidget(self.table)
         right.addWidget(table_card, 2)
+        self.saved_run = continuing.SavedRunView(self.workers, self.plots, self.table, self)
+        self.saved_run.shown.connect(self._on_saved_run_shown)
         return right
 
     # ------------------------------------------------------------------ public
@@ -218,19 +223,49 @@ class TrainPage(QWidget):
         return self._run(training_task(config, self.dataset), continuing=False)
 
     def train_more(self, epochs: int | None = None) -> FunctionWorker | None:
-        """Continue the last run for more epochs; the plots go on where they stopped."""
-        if self.is_training() or self.result is None or self.dataset is None:
+        """Continue the current model for more epochs; the plots go on where it stopped."""
+        picked, in_memory = self.results.source, self.results.model_file()
+        if self.is_training() or self.dataset is None or (self.result is None and not picked):
             return None
-        source = self.run_dir / "model.safetensors" if self.run_dir else None
-        task = train_more_task(
-            self.result, self.dataset, epochs or self.results.more_epochs.value(), source
-        )
+        epochs = epochs or self.results.more_epochs.value()
+        if picked is None or (self.result is not None and picked.model_file == in_memory):
+            task = train_more_task(self.result, self.dataset, epochs, in_memory)
+        else:
+            task = continuing.train_more_from_file_task(picked.model_file, self.dataset, epochs)
         return self._run(task, continuing=True)
+
+    # ------------------------------------------------------------------ the current model
+    def continue_from(self, model_file: Path, caption: str) -> None:
+        """Train more continues `model_file` from now on; its saved curves are drawn so the
+        new epochs carry on after them."""
+        self.results.set_source(continuing.ContinueSource(model_file, caption))
+        self._update_buttons()
+        drawn = (self.saved_run.model_file, self.results.model_file())
+        if not self.is_training() and model_file not in drawn:
+            self.saved_run.show(model_file)
+
+    def restore_last_run(self, current: str = "") -> None:
+        """After a restart: the run of the current model (the file last open in Predict),
+        else the newest run; its curves and tuned thresholds. Train more continues it."""
+        if self.result is None and self.results.source is None and not self.is_training():
+            self.saved_run.show(Path(current) if current else None, newest=True)
+
+    def _on_saved_run_shown(self, saved: continuing.SavedRun) -> None:
+        if self.results.source is None:  # the restored last run: Train more continues it
+            caption = continuing.model_caption(saved.model_file, saved.record.metrics)
+            self.results.set_source(continuing.ContinueSource(saved.model_file, caption))
+        self.results.result_label.setText(continuing.summary_text(saved.record))
+        self._update_buttons()
+
+    def finished_model_file(self) -> Path | None:
+        """The model the last training saved, if it just ended with one."""
+        return self.results.model_file() if self._finished_now else None
 
     def _run(self, task: Task, continuing: bool) -> FunctionWorker:
         self._previous = (self.result, self.run_dir) if continuing else (None, None)
         self.results.set_model(None, None)
-        self._cancelled, self._continuing = False, continuing
+        self._cancelled, self._continuing, self._finished_now = False, continuing, False
+        self.saved_run.forget()
         self.results.result_label.setText("Training…")
         self.progress_card.begin()
         worker = self.tasks.start(
@@ -270,7 +305,11 @@ class TrainPage(QWidget):
                 event.metrics.get("f1_macro") or 0.0,
             )
             self.table.set_metrics(event.per_label)
+        elif isinstance(event, DownloadProgress):
+            self.stop_button.setText("Cancel download")  # the same stop: fetch raises Cancelled
+            self.progress_card.show_download(event)
         elif isinstance(event, PreparingData):
+            self.stop_button.setText("Stop")
             self.progress_card.show_preparing(event)
         elif isinstance(event, TrainingStarted):
             self._on_training_started(event)
@@ -302,6 +341,7 @@ class TrainPage(QWidget):
             f"{how}\nBest epoch {best}: validation mAP {score or 0:.3f}, "
             f"F1 {f1 or 0:.3f} (tuned thresholds)."
         )
+        self._finished_now = run_dir is not None
         if save_error:
             show_error(self, f"The run could not be saved: {save_error}")
         elif run_dir is not None:
@@ -320,6 +360,7 @@ class TrainPage(QWidget):
 
     def _on_worker_finished(self) -> None:
         self._timer.stop()
+        self.stop_button.setText("Stop")
         self._on_timer_timeout()
         self.plots.refresh()
         if self.result is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QProgressBar, QWidget
 
+from core.model.downloads import DownloadProgress
 from core.training.events import PreparingData, StepEnded, TrainingStarted
 from gui.theme import set_muted
 from gui.widgets.cards import CardWidget
@@ -40,6 +41,14 @@ class TrainProgressCard(CardWidget):
         self.bar.setRange(0, 0)
         self.bar.setFormat("Preparing…")
         self.detail.setText("Building the model…")
+
+    def show_download(self, event: DownloadProgress) -> None:
+        """Pretrained weights arriving: MB on the bar; bytes, rate and time left below."""
+        total_mb = max(1, round((event.total_bytes or 0) / 1e6))
+        self.bar.setRange(0, total_mb)
+        self.bar.setValue(min(total_mb, round(event.done_bytes / 1e6)))
+        self.bar.setFormat("Downloading %v / %m MB")
+        self.detail.setText(f"{event.line()}  ·  a cancelled download resumes next time")
 
     def show_preparing(self, event: PreparingData) -> None:
         if event.stage == "decode":

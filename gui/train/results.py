@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QFileDialog, QLabel, QPushButton, QSpinBox, QWidge
 
 from core.base.paths import runs_dir
 from gui.errors import show_error
+from gui.train.continuing import ContinueSource, model_caption
 from gui.train.evaluation import EvaluationDialog
 from gui.widgets.cards import CardWidget, hbox
 from gui.workers import FunctionWorker, TaskState, WorkerSet
@@ -37,13 +38,15 @@ class TrainResultsCard(CardWidget):
         self.workers = workers
         self.result: TrainResult | None = None
         self.run_dir: Path | None = None
+        self.source: ContinueSource | None = None  # what Train more continues
         self.result_label = QLabel("No model yet.")
         self.result_label.setWordWrap(True)
         self._build_buttons()
         self.body.addWidget(self.result_label)
         self.body.addLayout(hbox(self.save_button, self.predict_button, spacing=6))
         self.body.addLayout(hbox(self.evaluate_button, self.runs_button, spacing=6))
-        self.body.addLayout(hbox(self.more_button, self.more_epochs, spacing=6))
+        self.body.addLayout(hbox(self.more_button, spacing=6))  # it names a model: a row of its own
+        self.body.addLayout(hbox(QLabel("Epochs to add:"), self.more_epochs, spacing=6))
         self.body.addLayout(hbox(self.export_job_button))
 
     def _build_buttons(self) -> None:
@@ -79,16 +82,33 @@ class TrainResultsCard(CardWidget):
         self.more_button.clicked.connect(lambda: self.more_requested.emit(self.more_epochs.value()))
 
     def set_model(self, result: TrainResult | None, run_dir: Path | None) -> None:
+        """The last run's model; a saved one becomes what Train more continues."""
         self.result, self.run_dir = result, run_dir
+        model_file = self.model_file()
+        if result is not None and model_file is not None:
+            self.set_source(
+                ContinueSource(model_file, model_caption(model_file, result.meta.metrics))
+            )
 
     def model_file(self) -> Path | None:
         """Where the last run saved its model (None: not saved)."""
         return self.run_dir / "model.safetensors" if self.run_dir else None
 
+    def set_source(self, source: ContinueSource | None) -> None:
+        """The model Train more continues (the current model), named on its button."""
+        self.source = source
+        self.more_button.setText(f"Train more from {source.caption}" if source else "Train more")
+        self.more_button.setToolTip(
+            f"Continue {source.model_file} for more epochs; the plots go on"
+            if source
+            else "Continue this model for more epochs; the plots go on"
+        )
+
     def update_buttons(self, running: bool, has_dataset: bool) -> None:
         for button in (self.save_button, self.predict_button, self.evaluate_button):
             button.setEnabled(self.result is not None and not running)
-        self.more_button.setEnabled(self.result is not None and not running)
+        has_model = self.result is not None or self.source is not None
+        self.more_button.setEnabled(has_model and has_dataset and not running)
         self.export_job_button.setEnabled(has_dataset and not running)
 
     def _on_predict_clicked(self) -> None:
@@ -99,7 +119,8 @@ class TrainResultsCard(CardWidget):
     def save_dialog(self) -> None:
         if self.result is None:
             return
-        default = str(Path.home() / f"{self.result.meta.backbone}.safetensors")
+        folder = self.run_dir or runs_dir()  # dialogs start among the runs
+        default = str(folder / f"{self.result.meta.backbone}.safetensors")
         path, _ = QFileDialog.getSaveFileName(
             self, "Save model", default, "Marquee model (*.safetensors)"
         )

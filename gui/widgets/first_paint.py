@@ -8,13 +8,14 @@ import sys
 import time
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QObject
+from PySide6.QtCore import QEvent, QObject, QTimer
 
 STARTUP_PROBE_ENV = "MARQUEE_STARTUP_PROBE"  # print first-paint and ready times, then quit
 
 
 class FirstPaintWatcher(QObject):
-    """Calls `callback` once, at the watched widget's first paint (then stops watching)."""
+    """Reports the first paint to the start-up probe, then calls `callback` once, just after
+    it (from the event loop), and stops watching."""
 
     def __init__(self, parent: QObject, callback: Callable[[], None]) -> None:
         super().__init__(parent)
@@ -23,7 +24,8 @@ class FirstPaintWatcher(QObject):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Paint:
             watched.removeEventFilter(self)
-            self._callback()
+            report("FIRST_PAINT")
+            QTimer.singleShot(0, self._callback)
         return False
 
 

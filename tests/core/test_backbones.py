@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,7 +17,6 @@ from core.model.backbones import (
     BackboneUnavailable,
     create_backbone,
     create_imagenet_classifier,
-    hub_reachable,
     list_backbones,
 )
 from core.model.preprocess import normalize
@@ -37,13 +35,17 @@ def _top1(model: torch.nn.Module, pixels: np.ndarray) -> int:
     return int(logits.argmax(dim=1))
 
 
-def test_only_efficientnet_lite0_is_offline() -> None:
+def test_packaged_weights_are_offline_and_the_others_need_a_download() -> None:
+    from core.model.bundled import bundled_weights_path
+
     infos = list_backbones()
     assert infos[0].name == "efficientnet_lite0"
     offline = {info.name: info.offline for info in infos}
     assert offline["efficientnet_lite0"] is True
-    assert not any(value for name, value in offline.items() if name != "efficientnet_lite0")
-    assert {"resnet18", "mobilenetv3_large_100"} <= set(offline)
+    for lite in ("efficientnet_lite1", "efficientnet_lite2"):  # the marquee[lite2] extra
+        assert offline[lite] is (bundled_weights_path(lite) is not None)
+    assert not any(value for name, value in offline.items() if "lite" not in name)
+    assert {"resnet18", "convnext_tiny", "vit_base_patch32_clip_224.openai"} <= set(offline)
 
 
 def test_bundled_lite0_weights_recognise_a_cat(imagenet_lite0: torch.nn.Module) -> None:
@@ -58,55 +60,32 @@ def test_bundled_lite0_weights_recognise_espresso(imagenet_lite0: torch.nn.Modul
     assert _top1(imagenet_lite0, data.coffee()) == 967  # espresso
 
 
-def test_online_backbone_fails_fast_without_the_hub(monkeypatch: pytest.MonkeyPatch) -> None:
-    import timm
+@pytest.mark.skipif(
+    backbones.get_backbone_info("efficientnet_lite2").offline is False,
+    reason="the marquee[lite2] extra is not installed",
+)
+def test_packaged_lite2_weights_map_like_lite0s_and_recognise_a_cat() -> None:
+    from skimage import data
 
-    pretrained_requests: list[str] = []
-    real_create = timm.create_model
-
-    def recording_create(name: str, pretrained: bool = False, **kwargs):
-        if pretrained:
-            pretrained_requests.append(name)
-        return real_create(name, pretrained=False, **kwargs)
-
-    monkeypatch.setattr(backbones, "hub_reachable", lambda *a, **k: False)
-    monkeypatch.setattr(backbones, "_cached_weights_overlay", lambda name: None)
-    monkeypatch.setattr(timm, "create_model", recording_create)
-    with pytest.raises(BackboneUnavailable) as info:
-        create_backbone("resnet18", pretrained=True)
-    assert pretrained_requests == []  # no download was even attempted
-    message = str(info.value)
-    assert "resnet18" in message
-    assert "efficientnet_lite0" in message
-    assert "--weights" in message
+    model = create_imagenet_classifier("efficientnet_lite2").eval()
+    image = Image.fromarray(data.chelsea()).resize((260, 260), Image.Resampling.BILINEAR)
+    batch = torch.from_numpy(np.array(image)).permute(2, 0, 1).unsqueeze(0)
+    with torch.inference_mode():
+        top1 = int(model(normalize(batch, IMAGENET_MEAN, IMAGENET_STD)).argmax(dim=1))
+    assert 281 <= top1 <= 285  # tabby ... Egyptian cat
 
 
 def test_online_backbone_without_pretrained_needs_no_network(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def no_network(*args, **kwargs) -> bool:
-        raise AssertionError("the hub must not be probed for pretrained=False")
+    from core.model import downloads
 
-    monkeypatch.setattr(backbones, "hub_reachable", no_network)
+    def no_network(*args, **kwargs):
+        raise AssertionError("nothing may be fetched for pretrained=False")
+
+    monkeypatch.setattr(downloads, "fetch_weights", no_network)
     model = create_backbone("resnet18", pretrained=False)
     assert model.num_features == 512
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]  # nothing listens once the socket is closed
-
-
-def test_hub_reachable_is_false_for_a_closed_port() -> None:
-    assert hub_reachable("127.0.0.1", port=_closed_port(), timeout=1) is False
-
-
-def test_hub_reachable_is_true_for_a_listening_socket() -> None:
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen(1)
-        assert hub_reachable("127.0.0.1", port=server.getsockname()[1], timeout=1) is True
 
 
 @pytest.fixture(scope="module")

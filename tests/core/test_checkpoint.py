@@ -21,7 +21,6 @@ from core.modelfile.checkpoint import (
     save_model,
     weights_digest,
 )
-from core.training.runs import save_run
 
 
 @pytest.fixture
@@ -211,23 +210,3 @@ def test_weights_with_another_label_count_are_refused(
     save_file(tensors, str(path), metadata={METADATA_KEY: json.dumps(four)})
     with pytest.raises(ModelFileError, match="4 labels"):
         load_model(path)
-
-
-def test_save_run_writes_model_config_and_metrics(trained, marquee_home: Path) -> None:
-    folder = save_run(trained.result)
-    assert folder.parent == marquee_home / "data" / "runs"
-    assert {p.name for p in folder.iterdir()} == {
-        "model.safetensors",
-        "config.json",
-        "metrics.json",
-    }
-    assert read_meta(folder / "model.safetensors").label_names == ["Action", "Romance", "Crime"]
-    config = json.loads((folder / "config.json").read_text())
-    assert config["image_size"] == 64
-    assert config["backbone"] == "efficientnet_lite0"
-    metrics = json.loads((folder / "metrics.json").read_text())
-    assert metrics["final"]["map"] == trained.result.meta.metrics["map"]
-    assert len(metrics["epochs"]) == len(trained.result.history)
-    assert [p["name"] for p in metrics["per_label"]] == ["Action", "Romance", "Crime"]
-    again = save_run(trained.result)
-    assert again != folder  # a second run in the same second gets its own folder

@@ -41,6 +41,11 @@ def test_backbones_json_lists_offline_availability(capsys: pytest.CaptureFixture
     assert offline["efficientnet_lite0"] is True
     assert offline["resnet18"] is False
     assert all({"name", "title", "offline", "notes"} <= set(row) for row in rows)
+    clip = next(row for row in rows if row["name"] == "vit_base_patch32_clip_224.openai")
+    assert clip["best_for_unusual_styles"] and clip["params_millions"] > 80
+    assert clip["default_image_size"] == 224 and clip["weights"] in ("needs download", "downloaded")
+    measured = [row for row in rows if row["cpu_embed_images_per_s"]]
+    assert measured and all(row["cpu_measured"]["date"] for row in measured)
 
 
 def test_backbones_table(capsys: pytest.CaptureFixture[str]) -> None:
@@ -75,8 +80,9 @@ def test_train_writes_the_model_and_prints_a_label_table(
     assert [lines[header + 1 + i].split()[0] for i in range(3)] == LABELS
     assert "epoch 1/1" in out
     assert f"model saved to {out_path}" in out
-    runs = list((marquee_home / "data" / "runs").iterdir())
+    runs = [p for p in (marquee_home / "data" / "runs").iterdir() if p.is_dir()]
     assert len(runs) == 1 and (runs[0] / "model.safetensors").is_file()
+    assert f"run {runs[0].name} (finished)" in out
 
 
 def test_predict_json_gives_one_probability_per_label(

@@ -132,7 +132,10 @@ def test_the_readmes_torchrun_line_trains_the_default_recipe(
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("epoch ") == 2  # rank 0 alone reports
-    (run,) = list((job / "runs").iterdir())
+    (run,) = [p for p in (job / "runs").iterdir() if p.is_dir()]
+    record = json.loads((run / "record.json").read_text())  # rank 0 recorded the run
+    assert record["status"] == "finished" and record["origin"] == "torchrun"
+    assert len(record["history"]) == 2
     info = json.loads((run / "distributed.json").read_text())
     assert info["world_size"] == 2 and info["backend"] == "gloo"
     assert info["global_batch_size"] == 16

@@ -141,5 +141,8 @@ def test_the_job_entry_exits_130_on_every_rank_and_keeps_nothing(
     errors = [rank.stderr.read() for rank in ranks]
     assert codes == [130, 130], errors
     assert all("marquee: cancelled" in text and "Traceback" not in text for text in errors)
-    assert [p.name for p in out.iterdir()] == ["earlier"]
+    # The run is recorded as stopped, without a model; nothing else in the folder changed.
+    runs = [p for p in out.iterdir() if p.is_dir() and p.name != "earlier"]
+    assert all(not (run / "model.safetensors").exists() for run in runs)
+    assert all(json.loads((run / "record.json").read_text())["status"] == "stopped" for run in runs)
     assert (out / "earlier" / "model.safetensors").read_bytes() == b"the previous model"

@@ -170,7 +170,7 @@ def test_every_listed_backbone_has_a_target_layer() -> None:
 @pytest.mark.parametrize("backbone", sorted(TARGET_LAYERS))
 def test_grad_cam_runs_on_every_backbone(backbone: str) -> None:
     torch.manual_seed(0)
-    model = create_model(backbone, 2, pretrained=False)
+    model = create_model(backbone, 2, pretrained=False, image_size=64)  # transformers: 64 px
     meta = ModelMeta(
         backbone=backbone,
         image_size=64,

@@ -84,3 +84,13 @@ def test_a_graph_that_cannot_be_made_is_logged_not_raised(marquee_home, tmp_path
     broken.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}")
     assert warm_graph_cache(broken) is None
     assert "broken.safetensors" in caplog.text
+
+
+def test_a_finished_run_has_its_graph_cached(trained, dataset, marquee_home, tmp_path):
+    """The run writer (the app's training, `marquee train`, torchrun) exports it on save."""
+    from core.runs import RunStore, RunWriter
+
+    writer = RunWriter.start(trained.result.meta.config, dataset, store=RunStore(tmp_path))
+    writer.finish(trained.result)
+    saved = writer.folder / "model.safetensors"
+    assert _graph_file(saved, marquee_home).is_file()

@@ -83,6 +83,7 @@ def test_doctor_reports_exact_leaks_and_strays(tiny_with_problems: Path) -> None
     assert report.outliers and report.outliers[0].file == "train/blank.jpg"
     assert stages >= {"decode", "embed", "folds", "neighbours"}
     assert report.summary["images"] == 44 and report.summary["leaks"] >= 1
+    assert report.summary["combine"] == "stacked"
 
 
 def test_doctor_stops_when_asked(tiny_with_problems: Path) -> None:

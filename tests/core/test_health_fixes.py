@@ -21,6 +21,7 @@ from core.data.fixes import Decision, FixLog, sidecar_path
 from core.health import confident
 from core.health.neighbours import neighbour_votes, neighbourhood
 from core.health.report import DuplicatePair, HealthReport, LabelIssue, Outlier
+from core.health.stacking import combined_probabilities
 from core.health.thumbnails import aligned_similarity, fingerprints, small_images
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,6 +48,50 @@ def test_thresholds_are_the_mean_confidence_per_given_value() -> None:
     given = np.array([[1], [1], [0], [0]])
     t1, t0 = confident.thresholds(probs, given)
     assert t1[0] == pytest.approx(0.8) and t0[0] == pytest.approx(0.7)
+
+
+def _planted_witnesses() -> tuple[np.ndarray, np.ndarray, np.ndarray, set[tuple[int, int]]]:
+    """Heads that know the truth, a kNN vote that knows nothing, labels with flips."""
+    rng = np.random.default_rng(0)
+    truth = (rng.random((400, 3)) < 0.35).astype(float)
+    heads = np.clip(truth * 0.8 + 0.1 + rng.normal(0, 0.08, truth.shape), 0.001, 0.999)
+    votes = rng.random(truth.shape)
+    given = truth.copy()
+    flipped = {(5, 0), (17, 2), (40, 1), (99, 1), (123, 0), (250, 2), (333, 0), (377, 1)}
+    for i, j in flipped:
+        given[i, j] = 1 - given[i, j]
+    return heads, votes, given, flipped
+
+
+def _top_pairs(probs: np.ndarray, given: np.ndarray, k: int) -> set[tuple[int, int]]:
+    scores = confident.rank_all(probs, given)
+    top = np.argsort(-scores, axis=None, kind="stable")[:k]
+    return {(int(i), int(j)) for i, j in zip(*np.unravel_index(top, scores.shape), strict=True)}
+
+
+def test_stacking_learns_to_ignore_a_vote_that_knows_nothing() -> None:
+    heads, votes, given, flipped = _planted_witnesses()
+    stacked = combined_probabilities(heads, votes, given)
+    assert _top_pairs(stacked, given, len(flipped)) == flipped
+    assert len(_top_pairs((heads + votes) / 2, given, len(flipped)) & flipped) < len(flipped)
+    flags = confident.label_issues(stacked, given)
+    assert flags and all((f.image, f.label) in flipped for f in flags)
+
+
+def test_stacking_never_lets_an_image_own_label_decide_its_probability() -> None:
+    heads, votes, given, _ = _planted_witnesses()
+    before = combined_probabilities(heads, votes, given)
+    changed = given.copy()
+    changed[5, 0] = 1 - changed[5, 0]
+    after = combined_probabilities(heads, votes, changed)
+    assert after[5, 0] == before[5, 0]  # cross-fitted: image 5 is held out of its own fit
+    assert np.abs(after - before).max() > 0  # while the label does move the others' fits
+
+
+def test_stacking_keeps_the_average_where_a_label_has_too_few_examples() -> None:
+    heads, votes, given, _ = _planted_witnesses()
+    small = combined_probabilities(heads[:40], votes[:40], given[:40])  # ~14 positives a label
+    assert np.allclose(small, (heads[:40] + votes[:40]) / 2)
 
 
 def test_neighbour_votes_never_use_the_image_itself() -> None:
@@ -260,7 +305,7 @@ def test_bulk_accept_takes_sure_fixes_and_the_training_copy_of_a_leak(tmp_path) 
 
     report = HealthReport(
         [
-            LabelIssue("train/a.jpg", "train", 0, "Crime", 0, 1, 0.95),
+            LabelIssue("train/a.jpg", "train", 0, "Crime", 0, 1, 0.96),
             LabelIssue("train/b.jpg", "train", 1, "Action", 1, 0, 0.5),
         ],
         [
@@ -289,10 +334,10 @@ def test_bulk_accept_needs_a_surer_score_to_remove_a_label_than_to_add_one(tmp_p
 
     report = HealthReport(
         [
-            issue("add_sure", 0, 0.85),
-            issue("add_unsure", 0, 0.75),
-            issue("remove_sure", 1, 0.98),
-            issue("remove_unsure", 1, 0.95),
+            issue("add_sure", 0, 0.96),
+            issue("add_unsure", 0, 0.85),
+            issue("remove_sure", 1, 0.995),
+            issue("remove_unsure", 1, 0.97),
         ]
     )
     log = FixLog.for_dataset(tmp_path)
@@ -302,7 +347,7 @@ def test_bulk_accept_needs_a_surer_score_to_remove_a_label_than_to_add_one(tmp_p
         ("train/remove_sure.jpg", 0),
     ]
     log.clear()
-    chosen = accept_report(log, report, min_score=0.9)  # one threshold for both directions
+    chosen = accept_report(log, report, min_score=0.965)  # one threshold for both ways
     assert [d.file for d in chosen] == ["train/remove_sure.jpg", "train/remove_unsure.jpg"]
 
 

@@ -42,3 +42,16 @@ def test_recommendation_is_shown_and_applied_on_request(qtbot):
     assert form.config() == TrainConfig()  # shown, not imposed
     form.apply_recommendation()
     assert form.config() == replace(recommendation.config, backbone="efficientnet_lite0")
+
+
+def test_each_backbone_is_explained_in_one_line(qtbot):
+    form = TrainFormWidget()
+    qtbot.addWidget(form)
+    names = [form.backbone.itemData(i) for i in range(form.backbone.count())]
+    assert {"vit_base_patch32_clip_224.openai", "vit_base_patch16_siglip_224"} <= set(names)
+    form.backbone.setCurrentIndex(names.index("vit_base_patch32_clip_224.openai"))
+    note = form.backbone_note.text()
+    assert "88M params" in note and "unusual styles" in note and "\n" not in note
+    form.backbone.setCurrentIndex(names.index("efficientnet_lite0"))
+    assert "ImageNet weights included" in form.backbone_note.text()
+    assert form.downloads_button.text() == "Downloaded models…"

@@ -8,13 +8,14 @@ from PySide6.QtCore import Qt
 from gui.settings import Preferences
 
 
-def test_window_starts_with_three_pages(window, qtbot):
+def test_window_starts_with_four_pages(window, qtbot):
     assert window.windowTitle() == "Marquee"
     assert not window.windowIcon().isNull()
     assert [window.nav.item(i).text() for i in range(window.nav.count())] == [
         "Data",
         "Train",
         "Predict",
+        "Runs",
     ]
     assert window.pages.currentWidget() is window.data_page
     window.show_page(2)
@@ -27,6 +28,8 @@ def test_page_shortcuts_switch_pages(window, qtbot):
     assert window.pages.currentWidget() is window.train_page
     qtbot.keyClick(window, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
     assert window.pages.currentWidget() is window.predict_page
+    qtbot.keyClick(window, Qt.Key.Key_4, Qt.KeyboardModifier.ControlModifier)
+    assert window.pages.currentWidget() is window.runs_page
 
 
 def test_every_visible_control_has_a_tooltip(window):

@@ -1,0 +1,74 @@
+"""Evaluate a run's model on the data loaded now: the validation images, in the model's
+label order, in the evaluation dialog (PR curves, counts, the most confident mistakes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import QWidget
+
+from core.base.errors import DataError
+from gui.errors import show_error
+from gui.tasks import TaskSlot
+from gui.train.evaluation import EvaluationDialog
+from gui.workers import TaskState, WorkerSet
+
+if TYPE_CHECKING:
+    from core.data.datasets import Dataset
+
+
+def targets_in_model_order(dataset: Dataset, model_labels: list[str]) -> np.ndarray:
+    """The validation labels as columns in the model's label order; DataError when the data
+    lacks one of the model's labels."""
+    names = list(dataset.val.label_names)
+    missing = [n for n in model_labels if n not in names]
+    if missing:
+        raise DataError(
+            f"The data loaded now has no label {', '.join(missing)}, which this model predicts: "
+            "load the data set the run trained on (or one with the same labels)."
+        )
+    labels = np.asarray(dataset.val.labels)
+    return labels[:, [names.index(n) for n in model_labels]]
+
+
+class RunEvaluator(QObject):
+    """Loads the model in a worker, then opens the evaluation dialog over `parent`."""
+
+    opened = Signal(object)  # the EvaluationDialog
+
+    def __init__(self, workers: WorkerSet, parent: QWidget) -> None:
+        super().__init__(parent)
+        self._parent = parent
+        self.tasks = TaskSlot(workers, self)
+
+    def evaluate(self, model_file: Path, dataset: Dataset | None) -> None:
+        if dataset is None or not len(dataset.val):
+            show_error(
+                self._parent, "Load a data set with validation images on the Data page first."
+            )
+            return
+
+        def task(_state: TaskState) -> tuple[Any, np.ndarray]:
+            from core.inference.predictor import Predictor
+
+            predictor = Predictor.from_file(model_file)
+            return predictor, targets_in_model_order(dataset, list(predictor.label_names))
+
+        paths = list(dataset.val.paths)
+        self.tasks.start(
+            task,
+            "evaluate-run",
+            on_done=lambda found: self._open(found, paths, model_file),
+            on_failed=lambda m, d: show_error(self._parent, f"Could not evaluate: {m}", d),
+        )
+
+    def _open(self, found: tuple[Any, np.ndarray], paths: list[Path], model_file: Path) -> None:
+        predictor, targets = found
+        title = f"validation images loaded now ({model_file.parent.name})"
+        dialog = EvaluationDialog(predictor, paths, targets, title=title, parent=self._parent)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        self.opened.emit(dialog)

@@ -1,10 +1,13 @@
 """Scale benchmark: memory and time of `fit` as the data set grows, the image cache, DDP.
 
-    python bench/bench_scale.py [--sizes 1000 5000 20000] [--cache-size 5000] [--ddp-size 2000]
+    python bench/bench_scale.py [--sizes 1000 5000] [--also-20k] [--image-size 160]
+                                [--cache-size 5000] [--ddp-size 2000] [--only-memory]
 
 Every measurement runs in a fresh process (peak RSS is that process's ru_maxrss):
-1. fit, 1 epoch, frozen efficientnet_lite0, 64 px, on N synthetic JPEGs (cold cache):
-   peak RSS, RSS growth from the smallest N, wall time, wall time per image;
+1. fit with the CPU recipe (frozen efficientnet_lite0, multi-stage, TTA), 1 epoch, 160 px,
+   on N synthetic JPEGs, with a cold cache and then warm (a second run): peak RSS, its
+   growth from the smallest N (the target: under 200 MB from 1,000 to 5,000 images, under
+   300 MB to 20,000), wall time. 20,000 images only with --also-20k (slow on 2 cores);
 2. time to the first training step on a second run: with the warm cache, against the same
    run with the cache switched off (MARQUEE_NO_IMAGE_CACHE: decode and embed every run);
 3. torchrun on CPU with 1 and 2 gloo processes: training images per second of the whole
@@ -37,14 +40,15 @@ from core.base.config import TrainConfig
 from core.data.datasets import Dataset, LabeledImages, ValidationReport
 from core.training.loop import fit
 from core.training.events import StepEnded
-data = Path(sys.argv[1]); n = int(sys.argv[2])
+from core.training.recipes import recipe_config
+data = Path(sys.argv[1]); n = int(sys.argv[2]); size = int(sys.argv[3])
 labels = np.load(data / "labels.npy")[:n]
 paths = [data / f"{{i:06d}}.jpg" for i in range(n)]
 names = {names!r}
 cut = n * 4 // 5
 ds = Dataset(LabeledImages(paths[:cut], labels[:cut], names),
              LabeledImages(paths[cut:], labels[cut:], names), None, names, ValidationReport(), "b")
-config = TrainConfig(epochs=1, image_size=64, batch_size=64, strategy="freeze", num_threads=2)
+config = recipe_config("cpu", epochs=1, image_size=size, batch_size=64, num_threads=2)
 import torch
 rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 first = []
@@ -78,14 +82,14 @@ def make_images(folder: Path, n: int) -> None:
     np.save(folder / "labels.npy", labels)
 
 
-def run_fit(data: Path, n: int, home: Path, cache: bool = True) -> dict:
+def run_fit(data: Path, n: int, home: Path, cache: bool = True, size: int = 160) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MARQUEE_HOME": str(home)}
     env.pop("MARQUEE_NO_IMAGE_CACHE", None)
     if not cache:
         env["MARQUEE_NO_IMAGE_CACHE"] = "1"
     code = _CHILD.format(names=LABELS)
     out = subprocess.run(
-        [sys.executable, "-c", code, str(data), str(n)],
+        [sys.executable, "-c", code, str(data), str(n), str(size)],
         env=env,
         capture_output=True,
         text=True,
@@ -139,31 +143,43 @@ def run_ddp(data: Path, n: int, procs: int, work: Path) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000, 20000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000])
+    parser.add_argument("--also-20k", action="store_true", help="add 20,000 images (slow)")
+    parser.add_argument("--image-size", type=int, default=160)
     parser.add_argument("--cache-size", type=int, default=5000)
     parser.add_argument("--ddp-size", type=int, default=2000)
+    parser.add_argument("--only-memory", action="store_true", help="part 1 only")
     parser.add_argument("--work", type=Path, help="keep the images here (default: a temp dir)")
     args = parser.parse_args()
+    sizes = [*args.sizes, *([20000] if args.also_20k else [])]
     work = args.work or Path(tempfile.mkdtemp(prefix="marquee-bench-scale-"))
     data = work / "images"
     t0 = time.perf_counter()
-    make_images(data, max([*args.sizes, args.cache_size, args.ddp_size]))
+    make_images(data, max(sizes if args.only_memory else [*sizes, args.cache_size, args.ddp_size]))
     print(f"images ready in {time.perf_counter() - t0:.0f} s ({os.cpu_count()} cores)\n")
+    memory_at_scale(data, sizes, args.image_size, work)
+    if not args.only_memory:
+        first_step_and_ddp(data, args.cache_size, args.ddp_size, work)
 
-    print("1. fit, 1 epoch, frozen lite0, 64 px, cold cache")
-    print(f"{'images':>8} {'wall s':>8} {'ms/img':>7} {'peak RSS MB':>12} {'growth MB':>10}")
-    base = None
-    for n in args.sizes:
-        r = run_fit(data, n, work / f"home-{n}")
-        peak = r["rss_kb"] / 1024
-        base = peak if base is None else base
-        print(
-            f"{n:>8} {r['wall']:>8.1f} {1000 * r['wall'] / n:>7.2f} {peak:>12.0f} "
-            f"{peak - base:>10.0f}",
-            flush=True,
-        )
 
-    n = args.cache_size
+def memory_at_scale(data: Path, sizes: list[int], image_size: int, work: Path) -> None:
+    print(f"1. fit, CPU recipe, 1 epoch, {image_size} px: cold cache, then warm (second run)")
+    print(f"{'images':>8} {'cache':>5} {'wall s':>8} {'peak RSS MB':>12} {'growth MB':>10}")
+    base: dict[str, float] = {}
+    for n in sizes:
+        home = work / f"home-{n}-{image_size}"
+        for kind in ("cold", "warm"):
+            r = run_fit(data, n, home, size=image_size)
+            peak = r["rss_kb"] / 1024
+            base.setdefault(kind, peak)
+            print(
+                f"{n:>8} {kind:>5} {r['wall']:>8.1f} {peak:>12.0f} {peak - base[kind]:>10.0f}",
+                flush=True,
+            )
+
+
+def first_step_and_ddp(data: Path, cache_size: int, ddp_size: int, work: Path) -> None:
+    n = cache_size
     print(f"\n2. time to the first training step, second run on {n} images")
     home = work / "home-cache"
     cold = run_fit(data, n, home)
@@ -174,7 +190,7 @@ def main() -> None:
     print(f"{'warm cache (second run)':<28} {warm['first_step']:>7.2f} s")
     print(f"speed-up, warm vs off: {off['first_step'] / warm['first_step']:.1f}x", flush=True)
 
-    n = args.ddp_size
+    n = ddp_size
     print(f"\n3. torchrun on CPU, gloo, 1 epoch on {n} images (whole job, cold cache)")
     walls = {p: run_ddp(data, n, p, work) for p in (1, 2)}
     for procs, wall in walls.items():

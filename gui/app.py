@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 CLI_FLAGS = frozenset({"--help", "-h", "--version"})
 SELF_TEST_FLAG = "--self-test"
+EXIT_WAIT_S = 120  # after the window closed: time for a stopped training to save its run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args and (args[0] in cli.SUBCOMMANDS or args[0] in CLI_FLAGS):
         return cli.main(args)
+    typo = cli.unknown_command(args)
+    if typo is not None:  # `marquee trian`: a mistyped command, not a file to open
+        print(typo, file=sys.stderr)
+        return 2
     if SELF_TEST_FLAG in args:
         return self_test(args)
     return run_gui(args)
@@ -95,6 +100,7 @@ def run_gui(args: list[str]) -> int:
 
 def show_window(app: QApplication, server: InstanceServer, paths: list[Path]) -> int:
     from gui.errors import ErrorHandler, setup_logging
+    from gui.interrupt import InterruptCloses
     from gui.main_window import MainWindow
     from gui.single_instance import FileOpenFilter
     from gui.theme import apply_theme
@@ -113,11 +119,27 @@ def show_window(app: QApplication, server: InstanceServer, paths: list[Path]) ->
     file_open = FileOpenFilter(app)
     app.installEventFilter(file_open)
     file_open.paths_received.connect(window.open_paths)
+    interrupt = InterruptCloses(window)  # Ctrl+C in the terminal closes the window
+    app.aboutToQuit.connect(interrupt.uninstall)
     window.show()
     if paths:
         window.open_paths(paths)
     logging.getLogger("marquee").info("started; log file %s", log_file)
-    return app.exec()
+    code = app.exec()
+    return finish_workers(code)
+
+
+def finish_workers(code: int) -> int:
+    """The window is gone: let the workers it asked to stop end (a stopped training saves
+    its run first). One still running after EXIT_WAIT_S must not be destroyed mid-run (that
+    aborts): the process ends without tearing it down."""
+    from gui.thread_keeper import wait_for_retired
+
+    if wait_for_retired(EXIT_WAIT_S * 1000):
+        return code
+    logging.getLogger("marquee").warning("a background task did not stop in time; exiting")
+    logging.shutdown()
+    os._exit(code)
 
 
 if __name__ == "__main__":

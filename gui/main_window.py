@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSize, Qt, QTimer, QUrl
+from PySide6.QtCore import QSize, QTimer, QUrl
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QPalette, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -370,23 +370,21 @@ class MainWindow(QMainWindow):
             if not self.confirm_close():
                 event.ignore()
                 return
-            self.show_status("Stopping training…")
-            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-            try:
-                self.train_page.stop_training()
-                self.train_page.workers.stop_all(timeout_ms=120_000)
-            finally:
-                QApplication.restoreOverrideCursor()
+            self.train_page.stop_training()
         self.shutdown()
         event.accept()
 
     def shutdown(self) -> None:
-        """Stop every worker and persist preferences (also used by tests)."""
+        """Persist preferences and ask every worker to stop, without waiting for one (also
+        used by tests). Running workers are kept alive until they end (gui.workers.retire):
+        a stopped training still saves its best model; the app waits for them after its
+        window is gone (gui.app)."""
         self.prefs.set_value("window/geometry", self.saveGeometry())
         self.prefs.set_value("window/page", max(0, self.nav.currentRow()))
         self.prefs.sync()
+        self.data_page.health.flush()  # a decision made a moment ago
         for page in self.all_pages if self._later else (self.data_page,):
-            page.workers.stop_all(timeout_ms=30_000)
+            page.workers.release()
         if self._later is not None:
             self.runs_page.empty_trash()  # Delete's undo lasts until the app closes
         self.thumbnails.stop()

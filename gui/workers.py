@@ -25,6 +25,7 @@ from PySide6.QtGui import QImage, QImageReader
 from core.base.config import TrainConfig
 from core.base.errors import Cancelled, MarqueeError
 from core.data.image_format import sniff_format
+from gui.thread_keeper import retire
 
 if TYPE_CHECKING:
     from core.data.datasets import Dataset
@@ -290,10 +291,13 @@ class ThumbnailWorker(QThread):
             except queue.Empty:
                 break
 
-    def stop(self, timeout_ms: int = 2000) -> None:
+    def stop(self, timeout_ms: int = 200) -> None:
+        """Stop loading; a thumbnail still decoding after `timeout_ms` finishes on its own
+        (the thread is kept until then, see `retire`)."""
         self._stopped = True
         self.requestInterruption()
-        self.wait(timeout_ms)
+        if not self.wait(timeout_ms):
+            retire(self)
 
     def run(self) -> None:
         lower_thread_priority()
@@ -358,3 +362,15 @@ class WorkerSet:
         for worker in list(self._running):
             worker.requestInterruption()
         return all(worker.wait(timeout_ms) for worker in list(self._running))
+
+    def release(self) -> list[QThread]:
+        """Ask every worker to stop and return at once (closing a window must not wait for a
+        training step); the running ones are kept alive until they end (`retire`) and finish
+        what they do on a stop, such as saving the best model so far. Returns those."""
+        self.closed = True
+        running = [worker for worker in self._running if worker.isRunning()]
+        for worker in self._running:
+            worker.requestInterruption()
+        for worker in running:
+            retire(worker)
+        return running

@@ -15,6 +15,7 @@ from typing import Any
 MAX_LABELS = 1000
 MAX_LABEL_CHARS = 200
 MAX_JSON_DEPTH = 64  # Create ML files need 4 levels, model metadata 3
+MAX_INT_DIGITS = 100  # far past any coordinate or count; Python itself stops at 4,300
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
@@ -31,13 +32,20 @@ def json_depth(text: str) -> int:
 
 
 def loads_json(text: str, max_depth: int = MAX_JSON_DEPTH) -> Any:
-    """`json.loads` that refuses deep nesting, NaN and Infinity with a plain ValueError."""
+    """`json.loads` that refuses deep nesting, NaN, Infinity and absurdly long whole numbers
+    with a plain ValueError."""
     if json_depth(text) > max_depth:
         raise ValueError(f"it nests more than {max_depth} levels deep")
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        return json.loads(text, parse_constant=_refuse_constant, parse_int=_bounded_int)
     except RecursionError as exc:  # a backstop: the depth check should have caught it
         raise ValueError("it nests too deeply") from exc
+
+
+def _bounded_int(digits: str) -> int:
+    if len(digits) > MAX_INT_DIGITS:
+        raise ValueError(f"it holds a whole number {len(digits):,} digits long")
+    return int(digits)
 
 
 def _refuse_constant(name: str) -> float:

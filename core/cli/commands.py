@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from core.base.errors import OutputError, one_line, shorten
 from core.base.runtime import prediction_threads, use_torch_threads
 from core.cli.console import UsageError, print_json
 from core.cli.data_args import label_choice, load_data
@@ -177,14 +178,24 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def run_cache(args: argparse.Namespace) -> int:
-    from core.data.cache import ImageCache
+    import sqlite3
 
-    cache = ImageCache()
+    from core.data.cache import ImageCache, cache_root
+
     try:
-        freed = cache.clear() if args.action == "clear" else None
-        info = cache.info()
-    finally:
-        cache.close()
+        cache = ImageCache()
+        try:
+            freed = cache.clear() if args.action == "clear" else None
+            info = cache.info()
+        finally:
+            cache.close()
+    except (OSError, sqlite3.Error) as exc:  # read-only, or something in the index's place
+        raise OutputError(
+            f"The image cache at {shorten(str(cache_root()), 200)} cannot be "
+            f"{'cleared' if args.action == 'clear' else 'read'} ({one_line(str(exc))}).",
+            "Check that the folder is yours and writable, or delete it: it is only a cache "
+            "(training then decodes into memory).",
+        ) from exc
     report = {
         "folder": str(info.folder),
         "bytes": info.nbytes,
@@ -209,12 +220,15 @@ def run_cache(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------ serve / export
 def run_serve(args: argparse.Namespace) -> int:
+    from core.serving.limits import default_options
     from core.serving.server import serve
 
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535, got {args.port}")
     if not 0 < args.max_body_mb <= 1024:
         raise UsageError(f"--max-body-mb must be between 0 and 1024, got {args.max_body_mb}")
+    # The batching options, checked before the model loads (the device's defaults wait).
+    default_options("cpu", max_batch=args.max_batch, max_wait_ms=args.max_wait_ms)
     return serve(
         args.model,
         host=args.host,

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
+import stat
 import sys
 
 from core.base.errors import Cancelled, MarqueeError, UsageError, one_line
 
 __all__ = [
     "EXIT_CANCELLED",
+    "EXIT_READER_GONE",
     "EXIT_UNEXPECTED",
     "EXIT_USER_ERROR",
     "UsageError",
@@ -23,11 +26,14 @@ _CORE_LOGGERS = ("marquee.cache",)
 
 # Exit codes of every Marquee command line (marquee ..., torchrun -m core.distributed ...).
 EXIT_USER_ERROR, EXIT_UNEXPECTED, EXIT_CANCELLED = 2, 1, 130
+EXIT_READER_GONE = 141  # 128 + SIGPIPE: what a Unix tool shows when its output pipe closed
 
 
 def expected_exit(exc: BaseException) -> int | None:
     """The one stderr line and exit code for a stop (130) or a user's error (2); None for
     anything else (a bug: the caller logs it)."""
+    if isinstance(exc, BrokenPipeError) and stdout_gone():
+        return EXIT_READER_GONE  # `marquee predict ... | head -1`: stop quietly
     if isinstance(exc, Cancelled | KeyboardInterrupt):
         print("marquee: cancelled", file=sys.stderr)
         return EXIT_CANCELLED
@@ -35,6 +41,19 @@ def expected_exit(exc: BaseException) -> int | None:
         print(f"marquee: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_USER_ERROR
     return None
+
+
+def stdout_gone() -> bool:
+    """After a BrokenPipeError: whether it was stdout's reader that went (stdout is a pipe);
+    if so, stdout now points at the null device, so Python's flush at exit stays quiet."""
+    try:
+        if not stat.S_ISFIFO(os.fstat(sys.stdout.fileno()).st_mode):
+            return False  # not a pipe: the broken pipe is another one (a bug)
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real stdout (embedded, replaced)
+        return False
+    return True
 
 
 def print_json(document: object) -> None:

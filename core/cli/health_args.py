@@ -8,6 +8,9 @@ from pathlib import Path
 
 from core.base.config import DEVICES
 
+# "auto" and core.data.datasets.FORMATS (not imported: it loads pandas; a test keeps them equal)
+DATA_FORMATS = ("auto", "folders", "csv", "createml", "labelfolders")
+
 
 def add_health_parsers(sub: argparse._SubParsersAction) -> None:
     """Add the three subcommands to the `marquee` parser's subcommands."""
@@ -18,7 +21,7 @@ def add_health_parsers(sub: argparse._SubParsersAction) -> None:
 
 def _add_data(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", type=Path, metavar="DATA", help="data set folder, CSV or JSON")
-    p.add_argument("--format", default="auto", help="folders|csv|createml|labelfolders")
+    p.add_argument("--format", default="auto", choices=DATA_FORMATS, help="the data set's layout")
     p.add_argument("--label-column", help="CSV column holding delimited labels")
     p.add_argument("--delimiter", help="delimiter of that column (default: detected)")
     p.add_argument("--images-dir", type=Path, help="image folder for a CSV (default: detected)")

@@ -13,8 +13,9 @@ from core.base.errors import DataError, UsageError, shorten
 from core.cli.console import print_json
 from core.cli.data_args import label_choice, load_data
 from core.cli.output import bars_enabled, say
+from core.data.added_images import Added, add_images
 from core.data.datasets import Dataset
-from core.data.fixes import Decision, FixLog
+from core.data.fixes import FixLog
 from core.data.image_check import check_image
 from core.health.report import HealthReport
 
@@ -65,9 +66,11 @@ def run_fixes(args: argparse.Namespace) -> int:
     elif args.export is not None:
         result["exported"] = str(export_corrected(_load(args), args.export))
     elif args.add is not None:
-        added = _additions(args, _load(args))
-        log.record(*added)
-        result["recorded"] = len(added)
+        added = _additions(args, log, _load(args))
+        result["recorded"] = len(added.decisions)
+        result["warnings"] = added.warnings
+        for warning in added.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
     elif args.write_back:
         _load(args)  # refuse a data set that does not load before touching its files
         result["written"] = [
@@ -106,8 +109,9 @@ def run_suggest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _additions(args: argparse.Namespace, dataset: Dataset) -> list[Decision]:
-    """One `add` decision per image, after checking the images decode and the labels exist."""
+def _additions(args: argparse.Namespace, log: FixLog, dataset: Dataset) -> Added:
+    """Copy the images into the data set's managed folder and record one `add` decision
+    each, after checking the images decode and the labels exist."""
     labels = tuple(n.strip() for n in args.with_labels.split(",") if n.strip())
     unknown = [n for n in labels if n not in dataset.all_label_names]
     if unknown:
@@ -119,7 +123,7 @@ def _additions(args: argparse.Namespace, dataset: Dataset) -> list[Decision]:
         problem = check_image(image) if image.is_file() else "does not exist"
         if problem:
             raise DataError(f"{shorten(str(image), 300)} {problem}; nothing was added.")
-    return [Decision("add", str(i.resolve()), labels=labels, split=args.split) for i in args.add]
+    return add_images(log, [i.resolve() for i in args.add], labels, args.split, dataset)
 
 
 def _load(args: argparse.Namespace) -> Dataset:

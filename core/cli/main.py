@@ -8,6 +8,7 @@ The GUI's entry point hands subcommands here without importing Qt.
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import sys
 import traceback
@@ -26,7 +27,7 @@ from core.cli.console import (
     expected_exit,
     show_core_warnings,
 )
-from core.cli.health_args import add_health_parsers
+from core.cli.health_args import DATA_FORMATS, add_health_parsers
 from core.cli.runs_args import add_run_options, add_runs_parser
 
 SUBCOMMANDS = (
@@ -45,6 +46,24 @@ SUBCOMMANDS = (
     "suggest",
     "runs",
 )
+
+
+def unknown_command(args: Sequence[str]) -> str | None:
+    """The error line for `marquee WORD ...` when WORD is neither a command nor an existing
+    file or folder to open in the window (a typo: `marquee trian`); None otherwise."""
+    if not args or args[0].startswith("-") or args[0] in SUBCOMMANDS:
+        return None
+    word = args[0]
+    if os.path.exists(word):
+        return None
+    close = difflib.get_close_matches(word.lower(), SUBCOMMANDS, n=1, cutoff=0.6)
+    shown = shorten(word, 100)
+    if close:
+        return f"marquee: error: '{shown}' is not a command; did you mean '{close[0]}'?"
+    return (
+        f"marquee: error: '{shown}' is neither a command nor an existing file or folder "
+        "(see 'marquee --help')"
+    )
 
 
 class _Parser(argparse.ArgumentParser):
@@ -99,7 +118,7 @@ def _add_data_options(p: argparse.ArgumentParser, required: bool = False) -> Non
     source.add_argument(
         "--movie-posters", action="store_true", help="download the real movie posters data set"
     )
-    p.add_argument("--format", default="auto", help="folders|csv|createml|labelfolders")
+    p.add_argument("--format", default="auto", choices=DATA_FORMATS, help="the data set's layout")
     p.add_argument("--label-column", help="CSV column holding delimited labels")
     p.add_argument("--delimiter", help="delimiter of that column (default: detected)")
     p.add_argument("--images-dir", type=Path, help="image folder for a CSV (default: detected)")
@@ -297,7 +316,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _check_arguments(args)
         from core.cli.dispatch import HANDLERS  # the heavy imports (torch) start here
 
-        return HANDLERS[args.command](args)
+        code = HANDLERS[args.command](args)
+        sys.stdout.flush()  # here, where a closed pipe is handled, not at interpreter exit
+        return code
     except (Exception, KeyboardInterrupt) as exc:
         code = expected_exit(exc)
         if code is not None:

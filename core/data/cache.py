@@ -34,10 +34,18 @@ import numpy as np
 
 from core.base.errors import Cancelled, ImageDecodeError
 from core.base.runtime import decode_threads
-from core.data.cache_files import cache_enabled, cache_root, content_hash, file_stamp, writer_dead
-from core.data.cache_integrity import connect_index, out_of_range, shard_intact
+from core.data.cache_files import (
+    cache_enabled,
+    cache_root,
+    content_hash,
+    default_max_bytes,
+    file_stamp,
+    writer_dead,
+)
+from core.data.cache_integrity import connect_index, misplaced, out_of_range, shard_intact
 from core.data.cache_shards import CachedRecords, _crc_file, _open_shard, _ShardWriter
 from core.data.decode import Progress, load_rgb
+from core.data.image_open import DECODE_REVISION
 
 __all__ = [  # cache_enabled and cache_root live in cache_files (no torch there)
     "SHARD_BYTES",
@@ -49,7 +57,6 @@ __all__ = [  # cache_enabled and cache_root live in cache_files (no torch there)
     "default_max_bytes",
 ]
 SHARD_BYTES = 64 * 1024 * 1024  # target size of one shard file
-DEFAULT_MAX_GB = 20.0
 _SQL_CHUNK = 500  # parameters per IN (...) query
 _STALE_TEMP_S = 24 * 3600  # temporary shards older than this belong to dead writers
 _SCHEMA = """
@@ -60,15 +67,8 @@ CREATE TABLE IF NOT EXISTS shards (name TEXT PRIMARY KEY, family TEXT, dtype TEX
 CREATE TABLE IF NOT EXISTS records (digest TEXT, family TEXT, shard TEXT, slot INTEGER,
                                     PRIMARY KEY (digest, family));
 CREATE INDEX IF NOT EXISTS records_by_shard ON records (shard);
+CREATE TABLE IF NOT EXISTS slots (shard TEXT PRIMARY KEY, digests TEXT);
 """
-
-
-def default_max_bytes() -> int:
-    try:
-        gb = float(os.environ.get("MARQUEE_CACHE_MAX_GB", DEFAULT_MAX_GB))
-    except ValueError:
-        gb = DEFAULT_MAX_GB
-    return int(gb * 1024**3)
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,11 @@ class CacheInfo:
     nbytes: int
     max_bytes: int
     families: dict[str, int]  # family -> bytes
+
+
+def pixel_family(size: int) -> str:
+    """The family of decoded size x size images, as this version of the decoder makes them."""
+    return f"rgb{size}-r{DECODE_REVISION}"
 
 
 class ImageCache:
@@ -125,7 +130,7 @@ class ImageCache:
         should_stop: Callable[[], bool] | None = None,
     ) -> CachedRecords:
         """The images decoded at `size` (decoding only what the cache lacks), as a reader."""
-        family = f"rgb{size}"
+        family = pixel_family(size)
         paths = [os.path.abspath(p) for p in paths]
         digests = self._digests(paths, should_stop)
         for _attempt in range(3):
@@ -193,7 +198,7 @@ class ImageCache:
         with ThreadPoolExecutor(max_workers=decode_threads()) as pool:
             for start in range(0, total, per_shard):
                 part = todo[start : start + per_shard]
-                with self.shard_writer(f"rgb{size}", (3, size, size), np.uint8) as writer:
+                with self.shard_writer(pixel_family(size), (3, size, size), np.uint8) as writer:
                     for sub in range(0, len(part), 64):
                         _poll(should_stop)
                         chunk = part[sub : sub + 64]
@@ -242,6 +247,8 @@ class ImageCache:
                 "INSERT OR IGNORE INTO records VALUES (?, ?, ?, ?)",
                 [(d, writer.family, writer.name, slot) for slot, d in enumerate(writer.digests)],
             )
+            # what each slot holds, so a record is checked against its slot before use
+            db.execute("INSERT INTO slots VALUES (?, ?)", (writer.name, ",".join(writer.digests)))
 
     def records(self, digests: Sequence[str], family: str) -> CachedRecords | None:
         """A reader over the records of `family` for these contents, or None if any is missing."""
@@ -279,6 +286,8 @@ class ImageCache:
             else:
                 maps[name] = view
         bad += out_of_range(found, {name: entries[name][0] for name in maps})
+        listed = self._select("SELECT shard, digests FROM slots WHERE shard IN ({marks})", names)
+        bad += misplaced(found, dict(listed), set(maps) - set(bad))
         if bad:
             self._drop_shards(bad)
             return None
@@ -327,8 +336,8 @@ class ImageCache:
 
     def _drop_shards(self, names: list[str]) -> None:
         with self._write() as db:
-            db.executemany("DELETE FROM records WHERE shard = ?", [(n,) for n in names])
-            db.executemany("DELETE FROM shards WHERE name = ?", [(n,) for n in names])
+            for table, column in (("records", "shard"), ("slots", "shard"), ("shards", "name")):
+                db.executemany(f"DELETE FROM {table} WHERE {column} = ?", [(n,) for n in names])
         for name in names:  # a reader elsewhere keeps its map (POSIX); Windows: swept later
             with contextlib.suppress(OSError):
                 (self.shard_dir / name).unlink()
@@ -337,7 +346,7 @@ class ImageCache:
         """Remove every shard and index entry; returns the bytes freed."""
         freed = self.info().nbytes
         with self._write() as db:
-            for table in ("records", "shards", "files"):
+            for table in ("records", "slots", "shards", "files"):
                 db.execute(f"DELETE FROM {table}")
         for path in self.shard_dir.iterdir():
             with contextlib.suppress(OSError):

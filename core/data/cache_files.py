@@ -23,6 +23,18 @@ def cache_enabled() -> bool:
     return not os.environ.get("MARQUEE_NO_IMAGE_CACHE")
 
 
+DEFAULT_MAX_GB = 20.0
+
+
+def default_max_bytes() -> int:
+    """The cache's size cap: MARQUEE_CACHE_MAX_GB, 20 GB by default."""
+    try:
+        gb = float(os.environ.get("MARQUEE_CACHE_MAX_GB", DEFAULT_MAX_GB))
+    except ValueError:
+        gb = DEFAULT_MAX_GB
+    return int(gb * 1024**3)
+
+
 def file_stamp(path: str) -> tuple[int, int]:
     """(mtime in ns, size) of a source image; ImageDecodeError naming it if it is gone."""
     try:

@@ -1,8 +1,9 @@
 """Damage checks of the image cache: its SQLite index once per process, each shard once mapped.
 
 The cache is disposable, so damage is never an error: a damaged index is deleted with its
-shards (they cannot be found without it) and built again; a shard whose CRC-32 or record
-slots do not match its index entry is dropped and decoded again. Each costs one warning
+shards (they cannot be found without it) and built again; a shard whose CRC-32, length or
+slots (which content each holds) do not match its index entries is dropped and decoded
+again. Each costs one warning
 line on the `marquee.cache` logger. Implementation detail of ``core.data.cache``.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import mmap
 import sqlite3
 import threading
 import zlib
@@ -74,12 +76,24 @@ def shard_intact(name: str, data: memoryview | bytes, crc: int | None) -> bool:
     """
     if name in _intact_shards:
         return True
-    if crc is not None and zlib.crc32(data) != crc:
+    actual = zlib.crc32(data) if crc is not None else None
+    release_pages(data)  # the check read the whole shard: none of it need stay resident
+    if actual != crc:
         log.warning("the image cache shard %s is damaged (CRC mismatch); rebuilding it", name)
         return False
     with _lock:
         _intact_shards.add(name)
     return True
+
+
+def release_pages(data: object) -> None:
+    """Hand a mapped shard's resident pages back to the OS (they stay in the page cache).
+
+    Pages of a file mapping that were read count in the process's resident memory until
+    then, so a check that reads every shard would hold the whole cache in RSS."""
+    if isinstance(data, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        with contextlib.suppress(OSError, ValueError):
+            data.madvise(mmap.MADV_DONTNEED)
 
 
 def forget_checks() -> None:
@@ -95,3 +109,19 @@ def out_of_range(found: dict[str, tuple[str, int]], counts: dict[str, int]) -> l
     for name in bad:
         log.warning("the image cache index points past shard %s; rebuilding it", name)
     return bad
+
+
+def misplaced(
+    found: dict[str, tuple[str, int]], listed: dict[str, str], shards: set[str]
+) -> list[str]:
+    """Shards (of `shards`) whose slots do not hold the contents the index says they hold
+    (index entries shuffled, or a shard with no list of its slots): dropped and rebuilt."""
+    slots = {name: text.split(",") for name, text in listed.items()}
+    bad = set(shards) - set(slots)
+    for digest, (shard, slot) in found.items():
+        held = slots.get(shard, [])
+        if shard in shards and (slot >= len(held) or held[slot] != digest):
+            bad.add(shard)
+    for name in sorted(bad):
+        log.warning("the image cache index does not match shard %s's records; rebuilding it", name)
+    return sorted(bad)

@@ -103,9 +103,15 @@ class CachedRecords:
                 mm.madvise(mmap.MADV_DONTNEED)
 
     def all(self, chunk: int = 4096) -> torch.Tensor:
-        """Every record, in order, as one in-RAM tensor (for small records: embeddings)."""
-        parts = [self[np.arange(s, min(s + chunk, len(self)))] for s in range(0, len(self), chunk)]
-        return torch.cat(parts) if parts else torch.empty((0, *self.shape))
+        """Every record, in order, as one in-RAM tensor (for small records: embeddings),
+        filled chunk by chunk (one copy in RAM, the mapped pages handed back after)."""
+        first = self._maps[0][1] if self._maps else None
+        dtype = torch.from_numpy(np.empty(0, first.dtype if first is not None else np.uint8)).dtype
+        out = torch.empty((len(self), *self.shape), dtype=dtype)
+        for start in range(0, len(self), chunk):
+            out[start : start + chunk] = self[np.arange(start, min(start + chunk, len(self)))]
+        self.release()
+        return out
 
 
 def _crc_file(path: Path) -> int:

@@ -5,17 +5,17 @@ atomic replace, so a kill at any moment leaves the original or the new file, nev
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import shutil
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.base.errors import DataError, OutputError, shorten
 from core.base.files import replacing
-from core.data.csv_labels import CsvLabels, parse_labels, split_labels
+from core.data.csv_edit import CsvText
+from core.data.csv_labels import CsvLabels, parse_labels, sniff_separator, split_labels
 from core.data.fixes import FixLog, dataset_folder, relative_file
 from core.data.image_check import resolve_image
 from core.data.seed_layout import write_metadata
@@ -40,8 +40,12 @@ def export_corrected(dataset: Dataset, out: Path) -> Path:
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise OutputError(f"{shorten(str(out), 200)} is not empty; give a new folder.")
-    temp = out.with_name(f".{out.name}.partial")
-    shutil.rmtree(temp, ignore_errors=True)
+    try:  # a fresh folder of our own: whatever else is beside `out` is left alone
+        out.parent.mkdir(parents=True, exist_ok=True)
+        temp = out.with_name(f".{out.name[:50]}.{uuid.uuid4().hex[:12]}.partial")
+        temp.mkdir()
+    except OSError as exc:
+        raise OutputError(f"Cannot write {shorten(str(out), 200)}: {exc.strerror or exc}.") from exc
     try:
         for split in SPLITS:
             part = getattr(dataset, split)
@@ -75,16 +79,21 @@ def write_back(dataset_path: Path, log: FixLog | None = None) -> list[WrittenBac
     """Put the fix log's label fixes and dropped images into the data set's own CSV
     label file(s) (the seed layout's metadata.csv files, or one CSV).
 
-    Each file is copied to `<name>.<YYYYmmdd-HHMMSS>.bak` beside it first, then replaced
-    atomically. Written decisions leave the log (kept ones and added images stay).
+    Only the cells and rows the decisions change are edited: line endings, a BOM, the
+    encoding, quoting, mode and owner stay as they were. A changed file is copied to
+    `<name>.<YYYYmmdd-HHMMSS>.bak` beside it first, then replaced atomically; a file with
+    nothing to change is left alone (and not returned). Written decisions leave the log
+    (kept ones and added images stay).
     """
     root = Path(dataset_path).expanduser().resolve()
     log = log or FixLog.for_dataset(root)
     files = _label_files(root)
-    decisions = log.current()
+    snapshot = list(log.decisions)
+    decisions = {d.key: d for d in snapshot}  # the decisions in force
     results = [_rewrite(path, dataset_folder(root), decisions) for path in files]
-    log.forget({"set_label", "drop"})
-    return results
+    # What was written leaves the log; a decision made meanwhile stays for the next time.
+    log.discard([d for d in snapshot if d.kind in ("set_label", "drop")])
+    return [written for written in results if written is not None]
 
 
 def _label_files(root: Path) -> list[Path]:
@@ -102,31 +111,36 @@ def _label_files(root: Path) -> list[Path]:
     return found
 
 
-def _rewrite(path: Path, base: Path, decisions: dict) -> WrittenBack:
+def _rewrite(path: Path, base: Path, decisions: dict) -> WrittenBack | None:
+    """Edit only the cells and rows the decisions change; a file they do not change is
+    left alone (no backup, no write)."""
     table = parse_labels(path, path.name, ValidationReport(), prefer_onehot=True)
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        lines = list(csv.reader(handle, delimiter=delimiter))
-    header, body = lines[0], lines[1:]
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else sniff_separator(path)
+    text = CsvText.read(path, delimiter)
+    header = text.records[0].values if text.records else []
     folders = [path.parent, path.parent / "images"]
     ident_of = {row.row: row.ident for row in table.rows}
-    kept, changed, removed = [header], 0, 0
-    for number, cells in enumerate(body, start=2):
+    changed, removed = 0, 0
+    for number, record in enumerate(text.records[1:], start=2):
         ident = ident_of.get(number)
         image = resolve_image(ident, folders) if ident is not None else None
         name = relative_file(image, base) if image is not None else None
-        gone = decisions.get(("file", name)) if name is not None else None
+        if name is None:
+            continue
+        gone = decisions.get(("file", name))
         if gone is not None and gone.kind == "drop":
+            text.remove(record)
             removed += 1
             continue
-        new = _fixed_cells(cells, header, table, name, decisions) if name else cells
-        changed += new != cells
-        kept.append(new)
+        new = _fixed_cells(record.values, header, table, name, decisions)
+        for column, (old, value) in enumerate(zip(record.values, new, strict=True)):
+            if old != value:
+                text.set_cell(record, column, value)
+        changed += new != record.values
+    if not text.edited:
+        return None
     backup = _backup(path)
-    text = io.StringIO()
-    csv.writer(text, delimiter=delimiter, lineterminator="\n").writerows(kept)
-    with replacing(path, "the label file") as tmp:
-        tmp.write_text(text.getvalue(), encoding="utf-8", newline="")
+    text.save()
     return WrittenBack(path, backup, changed, removed)
 
 

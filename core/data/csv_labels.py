@@ -68,7 +68,7 @@ class CsvLabels:
 def read_table(path: Path, rel: str) -> pd.DataFrame:
     """The whole CSV as stripped strings; DataError when it cannot be parsed."""
     pd = _pandas()
-    separator = _sniff_separator(path)
+    separator = sniff_separator(path)
     _check_header(path, rel, separator)  # before pandas reads what could be a huge body
     try:
         frame = pd.read_csv(
@@ -128,7 +128,8 @@ def _refuse_repeated_columns(columns: list[str], rel: str) -> None:
         )
 
 
-def _sniff_separator(path: Path) -> str:
+def sniff_separator(path: Path) -> str:
+    """The separator of a label file: a tab for .tsv, else the first of , tab ; in its header."""
     if path.suffix.lower() == ".tsv":
         return "\t"
     try:
@@ -176,6 +177,8 @@ def _auto_table(
         return CsvLabels(list(frame.columns), id_column, "onehot", None, None, onehot, rows)
     if text_column is not None:
         return _delimited_table(frame, id_column, text_column, delimiter, rel, report)
+    if not len(frame):  # its columns may well be labels: no row says they are not
+        raise DataError(f"{rel} has a header but no rows: add one row per image.")
     raise DataError(
         f"{rel} has no label columns. {_columns_note(frame)} Expected one 0/1 column "
         "per label, or one column of labels such as 'labels' or 'tags' (choose it as "

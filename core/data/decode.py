@@ -20,7 +20,7 @@ from PIL import Image
 
 from core.base.errors import Cancelled
 from core.base.runtime import decode_threads
-from core.data.image_open import decoded, open_image, read_rgb
+from core.data.image_open import decoded, open_image, read_rgb, upright
 
 if TYPE_CHECKING:  # torch loads only where tensors are made: prediction on ONNX needs none
     import torch
@@ -40,12 +40,13 @@ Progress = Callable[[int, int], None]
 
 
 def load_rgb(source: ImageSource, size: int) -> np.ndarray:
-    """Decode (or take) one image and resize it to size x size RGB, as a HWC uint8 array."""
+    """Decode (or take) one image, turn it upright (its EXIF orientation) and resize it to
+    size x size RGB, as a HWC uint8 array."""
     if isinstance(source, Image.Image):
-        return _resize(source, size)
+        return _resize(upright(source), size)
     with open_image(source) as img:
         img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale when large
-        return _resize(decoded(img, str(source)), size)
+        return _resize(upright(decoded(img, str(source))), size)
 
 
 def _resize(img: Image.Image, size: int) -> np.ndarray:

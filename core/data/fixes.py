@@ -4,15 +4,18 @@ images), kept beside Marquee's own files and applied whenever the data set loads
 The user's images and label files are never touched. The log of the data set at the
 resolved path P lives in ``<data dir>/fixes/<P's name>-<hash of P>.json`` (``data dir``:
 core.base.paths.data_dir, MARQUEE_HOME/data in tests), so read-only data folders work.
-Every change is written atomically; ``undo`` takes back the last decision. Files are
+Every change is written atomically and merged with what the file holds (one shared object
+per data set in a process, a file lock between processes); ``undo`` takes back the last
+decision. Files are
 named relative to the data set's folder (the CSV's or JSON's folder for those layouts),
-with forward slashes; an added image is named by its absolute path.
+with forward slashes; an added image is named by the absolute path of its copy.
 
 The document: ``{"format": 1, "dataset": P, "decisions": [{"kind", "file", ...}]}``.
 Kinds: ``set_label`` (label, value: the label's new 0/1 value), ``keep_label`` (label:
 reviewed, left as given), ``drop`` (reason: "duplicate" / "stray" / ...), ``keep`` (other:
 a duplicate pair, both kept; or a stray kept), ``add`` (labels, split: a newly labelled
-image). The last decision about the same thing wins.
+image, kept as a copy in the data set's managed folder; other: the file it came from).
+The last decision about the same thing wins.
 """
 
 from __future__ import annotations
@@ -20,11 +23,18 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from core.base.errors import DataError
+from filelock import FileLock
+from filelock import Timeout as FileLockTimeout
+
+from core.base.errors import DataError, OutputError
 from core.base.files import write_text
 from core.base.paths import data_dir
 from core.data.types import Dataset, LabeledImages
@@ -58,62 +68,124 @@ class Decision:
         return ("file", self.file)
 
 
-@dataclass
+@dataclass(eq=False)
 class FixLog:
-    """A data set's decisions, in the order they were made (see the module docstring)."""
+    """A data set's decisions, in the order they were made (see the module docstring).
+
+    One object per data set in a process (`for_dataset` hands out the same one), safe to
+    use from several threads. A save merges: it reads the file (under a file lock, as
+    another process may write it too), takes out what this object removed, appends what it
+    added and writes the result, so two writers never undo each other's decisions.
+    `record(..., save=False)` then `save()` later batches key presses into one write.
+    """
 
     dataset: Path
     path: Path
     decisions: list[Decision] = field(default_factory=list)
+    _added: list[Decision] = field(default_factory=list, repr=False)
+    _removed: list[Decision] = field(default_factory=list, repr=False)
+    _stamp: tuple[int, int] | None = field(default=None, repr=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @classmethod
     def for_dataset(cls, dataset_path: str | Path) -> FixLog:
-        """The log of the data set at `dataset_path` (empty when none was written)."""
+        """The log of the data set at `dataset_path` (empty when none was written): the
+        same object for every caller in this process, brought up to date with the file."""
         resolved = Path(dataset_path).expanduser().resolve()
-        log = cls(resolved, sidecar_path(resolved))
-        if log.path.is_file():
-            log.decisions = _read(log.path)
+        path = sidecar_path(resolved)
+        with _shared_lock:
+            log = _shared.get(path)
+            if log is None:
+                log = _shared[path] = cls(resolved, path)
+        log.reload()
         return log
 
-    def record(self, *decisions: Decision, save: bool = True) -> None:
-        """Append decisions (time-stamped) and save the log atomically."""
-        stamp = datetime.now(UTC).isoformat(timespec="seconds")
-        for decision in decisions:
-            if decision.kind not in KINDS:
-                raise ValueError(f"unknown decision kind {decision.kind!r}")
-            self.decisions.append(replace(decision, at=decision.at or stamp))
-        if save:
-            self.save()
+    @property
+    def dirty(self) -> bool:
+        """Whether decisions were recorded or taken back since the last save."""
+        return bool(self._added or self._removed)
 
-    def undo(self, count: int = 1) -> list[Decision]:
-        """Take back the last `count` decisions (saved); returns them, latest first."""
-        taken = [self.decisions.pop() for _ in range(min(count, len(self.decisions)))]
-        if taken:
-            self.save()
-        return taken
+    def reload(self) -> None:
+        """Take in what other writers saved (the unsaved changes here stay on top)."""
+        with self._lock:
+            stamp = _stamp_of(self.path)
+            if stamp is not None and stamp != self._stamp:
+                self.decisions = self._merged(_read(self.path))
+                self._stamp = stamp
+
+    def record(self, *decisions: Decision, save: bool = True) -> None:
+        """Append decisions (time-stamped); saved unless `save` is False (call `save` later)."""
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        with self._lock:
+            for decision in decisions:
+                if decision.kind not in KINDS:
+                    raise ValueError(f"unknown decision kind {decision.kind!r}")
+                made = replace(decision, at=decision.at or stamp)
+                self.decisions.append(made)
+                self._added.append(made)
+            if save:
+                self.save()
+
+    def undo(self, count: int = 1, save: bool = True) -> list[Decision]:
+        """Take back the last `count` decisions (saved unless `save` is False); returns them,
+        latest first."""
+        with self._lock:
+            taken = list(reversed(self.decisions[-count:])) if count > 0 else []
+            self.discard(taken, save=save)
+            return taken
 
     def clear(self) -> int:
         """Forget every decision; returns how many there were."""
-        count = len(self.decisions)
-        self.decisions = []
-        self.save()
-        return count
+        with self._lock:
+            count = len(self.decisions)
+            self.discard(list(self.decisions))
+            return count
 
     def forget(self, kinds: set[str]) -> int:
         """Remove every decision of these kinds (written into the label files, say); saved.
         Returns how many went."""
-        kept = [d for d in self.decisions if d.kind not in kinds]
-        gone, self.decisions = len(self.decisions) - len(kept), kept
-        self.save()
-        return gone
+        with self._lock:
+            gone = [d for d in self.decisions if d.kind in kinds]
+            self.discard(gone)
+            return len(gone)
+
+    def discard(self, decisions: list[Decision], save: bool = True) -> None:
+        """Remove exactly these decisions (those a write-back used, say), not any made since."""
+        with self._lock:
+            for decision in decisions:
+                if decision in self.decisions:
+                    self.decisions.remove(decision)
+                if decision in self._added:
+                    self._added.remove(decision)
+                else:
+                    self._removed.append(decision)
+            if save:
+                self.save()
 
     def save(self) -> None:
-        document = {
-            "format": FIXES_FORMAT,
-            "dataset": str(self.dataset),
-            "decisions": [_plain(d) for d in self.decisions],
-        }
-        write_text(self.path, json.dumps(document, indent=1) + "\n", "the data set's fix log")
+        """Merge this object's changes into the file and write it atomically."""
+        with self._lock, _file_lock(self.path):
+            on_disk = _read(self.path) if self.path.is_file() else []
+            merged = self._merged(on_disk)
+            document = {
+                "format": FIXES_FORMAT,
+                "dataset": str(self.dataset),
+                "decisions": [_plain(d) for d in merged],
+            }
+            write_text(self.path, json.dumps(document, indent=1) + "\n", "the data set's fix log")
+            self.decisions, self._stamp = merged, _stamp_of(self.path)
+            self._added, self._removed = [], []
+
+    def _merged(self, on_disk: list[Decision]) -> list[Decision]:
+        """`on_disk` less what this object removed, plus what it added (once each)."""
+        removed = list(self._removed)
+        merged = []
+        for decision in on_disk:
+            if decision in removed:
+                removed.remove(decision)
+            else:
+                merged.append(decision)
+        return merged + [d for d in self._added if d not in merged]
 
     def current(self) -> dict[tuple, Decision]:
         """The decision in force for each key (the last one made)."""
@@ -165,6 +237,33 @@ class FixLog:
             test=splits.get("test"),
             fixes_applied=applied[0],
         )
+
+
+_shared: weakref.WeakValueDictionary[Path, FixLog] = weakref.WeakValueDictionary()
+_shared_lock = threading.Lock()
+
+
+def _stamp_of(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """Hold the log's lock file: another process saving the same log waits for us."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(path) + ".lock", timeout=30)
+        lock.acquire()
+    except (OSError, FileLockTimeout) as exc:
+        raise OutputError(f"Cannot write the data set's fix log {path}: {exc}.") from exc
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def sidecar_path(dataset_path: Path) -> Path:

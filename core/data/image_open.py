@@ -11,18 +11,30 @@ No torch here: the data-set check imports it.
 from __future__ import annotations
 
 import io
+import struct
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from PIL import Image, ImageFile, JpegImagePlugin, PngImagePlugin, WebPImagePlugin
+from PIL import (
+    ExifTags,
+    Image,
+    ImageFile,
+    ImageOps,
+    JpegImagePlugin,
+    PngImagePlugin,
+    WebPImagePlugin,
+)
 
 from core.base.errors import ImageDecodeError, ImageTooLarge, UnsupportedImage
 from core.data.image_format import describe_format, sniff_format
 
 __all__ = ["describe_format", "open_image", "sniff_format"]
 
+# Bumped when the pixels a file decodes to change (2: EXIF orientation applied), so cached
+# pixels and embeddings of the old kind are never read back as the new.
+DECODE_REVISION = 2
 DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's own default for Image.MAX_IMAGE_PIXELS
 _SNIFF_BYTES = 16
 
@@ -136,7 +148,19 @@ def decoded(img: Image.Image, name: str) -> Image.Image:
     return img
 
 
+def upright(img: Image.Image) -> Image.Image:
+    """`img` turned the way its EXIF Orientation tag says it is shown (phones store photos
+    sideways and set the tag); `img` itself when it has no such tag."""
+    try:
+        orientation = img.getexif().get(ExifTags.Base.Orientation, 1)
+    except (OSError, ValueError, SyntaxError, struct.error):
+        return img  # a damaged EXIF block is ignored, as image viewers ignore it
+    if orientation not in range(2, 9):
+        return img
+    return ImageOps.exif_transpose(img)
+
+
 def read_rgb(source: str | Path | bytes) -> Image.Image:
-    """The whole image, fully decoded, as RGB (for explanations at full size)."""
+    """The whole image, fully decoded and upright, as RGB (for explanations at full size)."""
     with open_image(source) as img:
-        return decoded(img, str(source)).convert("RGB")
+        return upright(decoded(img, str(source))).convert("RGB")

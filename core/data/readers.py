@@ -249,9 +249,11 @@ def _load_json_list(path: Path, rel: str) -> list:
         data = loads_json(path.read_text(encoding="utf-8-sig"))
     except OSError as exc:
         raise DataError(f"Cannot read {rel}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{rel} is not UTF-8 text; save it as UTF-8 JSON.") from exc
     except json.JSONDecodeError as exc:
         raise DataError(f"{rel} is not valid JSON ({exc}).") from exc
-    except ValueError as exc:  # too deep, NaN, not UTF-8
+    except ValueError as exc:  # too deep, NaN, a number thousands of digits long
         raise DataError(f"{rel} cannot be used as a Create ML file: {exc}.") from exc
     if not isinstance(data, list):
         raise DataError(

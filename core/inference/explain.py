@@ -32,7 +32,7 @@ from torch import nn
 from core.base.device import resolve_device
 from core.base.errors import BackboneUnavailable, UsageError
 from core.data.decode import ImageSource, load_rgb
-from core.data.image_open import read_rgb
+from core.data.image_open import read_rgb, upright
 from core.inference.graph import graph_for
 from core.model.classifier import MultiLabelClassifier
 from core.model.preprocess import normalize
@@ -82,7 +82,7 @@ def target_layer_name(backbone: str) -> str:
 def open_image(source: ImageSource) -> Image.Image:
     """The image as RGB (a path is decoded; an ImageDecodeError names it when it cannot be)."""
     if isinstance(source, Image.Image):
-        return source.convert("RGB")
+        return upright(source).convert("RGB")
     return read_rgb(source)  # only the formats Marquee supports ever parse the file
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,7 +64,10 @@ def graph_key(graph: InferenceGraph, meta: ModelMeta) -> str:
 
 
 def _graph_shape(meta: ModelMeta, tta: bool) -> tuple:
-    """Besides the weights, what the exported graph depends on (Marquee's version: the graph's
-    code; the exporter's version and opset: how it is written)."""
+    """Besides the weights, what the exported graph depends on: the architecture (backbone,
+    labels, the training config that sets the head and `multi_stage`), the input (size,
+    mean, std, TTA), Marquee's version (the graph's code) and how it is written (exporter,
+    opset). Thresholds are outside the graph: editing them keeps the key."""
+    architecture = (meta.backbone, len(meta.label_names), json.dumps(meta.config, sort_keys=True))
     sizes = (meta.image_size, meta.mean, meta.std, tta)
-    return (*sizes, OPSET, exporter_version(), __version__)
+    return (*architecture, *sizes, OPSET, exporter_version(), __version__)

@@ -23,7 +23,7 @@ from core.base.runtime import decode_threads
 from core.data.decode import ImageSource, load_rgb
 from core.inference.contract import INPUT_NAME
 from core.inference.onnx_cache import cached_file_session, onnx_session
-from core.modelfile.checkpoint import ModelMeta, load_model, read_meta
+from core.modelfile.checkpoint import ModelMeta, check_file, load_model, read_meta
 
 if TYPE_CHECKING:  # torch is imported only where torch runs the graph or exports it
     from torch import nn
@@ -103,6 +103,7 @@ class InferencePipeline:
         where = _device_for(runtime, device)
         if runtime != "torch" and where[0] == "cpu":
             meta = read_meta(path)
+            check_file(Path(path), meta)  # before the cache: a file that would not load cold
             use_tta = bool(meta.config.get("tta", False)) if tta is None else tta
             key, session = cached_file_session(Path(path), meta, use_tta)
             if session is not None:

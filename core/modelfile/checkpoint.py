@@ -186,6 +186,12 @@ def _head(path: Path) -> tuple[bytes, int]:
         raise ModelFileError(f"Cannot open the model file {shown}: {reason}.") from exc
 
 
+def check_file(path: Path, meta: ModelMeta) -> None:
+    """The header's tensor table against the metadata (dtypes, the head's shapes), from the
+    header alone: before anything is built, or a cached graph is looked up."""
+    check_table(tensor_table(path), meta.backbone, len(meta.label_names), meta.config, _name(path))
+
+
 def load_model(path: str | Path, device: str = "cpu") -> tuple[MultiLabelClassifier, ModelMeta]:
     """Rebuild the classifier from a model file (no download: weights come from the file)."""
     from safetensors.torch import load_file
@@ -194,8 +200,7 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[MultiLabelClassif
 
     path = Path(path)
     meta = read_meta(path)
-    # The header's tensor table must agree with the metadata before anything is built.
-    check_table(tensor_table(path), meta.backbone, len(meta.label_names), meta.config, _name(path))
+    check_file(path, meta)
     try:
         options = head_options(meta.config)
         model = create_model(

@@ -72,6 +72,8 @@ class Batcher:
         self._on_batch = on_batch
         self._thread: threading.Thread | None = None
         self._accepting = False
+        # Taking a job and refusing work are atomic: no job is queued behind the stop marker.
+        self._gate = threading.Lock()
 
     # ------------------------------------------------------------------ life cycle
     def start(self) -> None:
@@ -81,7 +83,8 @@ class Batcher:
 
     def stop(self, timeout: float | None = 30.0) -> None:
         """Refuse new work, finish what is queued, then end the thread."""
-        self._accepting = False
+        with self._gate:
+            self._accepting = False
         if self._thread is None:
             return
         try:
@@ -103,13 +106,14 @@ class Batcher:
     # ------------------------------------------------------------------ callers
     def submit(self, array: np.ndarray, deadline: float) -> Future:
         """Queue one decoded image; the future's result is a `BatchResult`."""
-        if not self._accepting:
-            raise BatcherStopped()
         job = _Job(array, deadline)
-        try:
-            self._queue.put_nowait(job)
-        except queue.Full:
-            raise QueueFull() from None
+        with self._gate:
+            if not self._accepting:
+                raise BatcherStopped()
+            try:
+                self._queue.put_nowait(job)
+            except queue.Full:
+                raise QueueFull() from None
         return job.future
 
     # ------------------------------------------------------------------ the thread
@@ -121,6 +125,17 @@ class Batcher:
                 break
             batch, stopping = self._gather(first)
             self._run(batch)
+        self._refuse_leftovers()
+
+    def _refuse_leftovers(self) -> None:
+        """Answer anything still queued once the thread ends (nothing should be)."""
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(item, _Job) and item.future.set_running_or_notify_cancel():
+                item.future.set_exception(BatcherStopped())
 
     def _gather(self, first: _Job) -> tuple[list[_Job], bool]:
         batch = [first]

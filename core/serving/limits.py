@@ -21,22 +21,38 @@ class ServeOptions:
     max_batch_images: int = 32  # images in one /v1/predict/batch request
     timeout_s: float = 30.0  # a request's deadline, from arrival to its result (504)
     body_timeout_s: float = 20.0  # a slow client must have sent its body by then (408)
+    header_timeout_s: float = 10.0  # ... and its request's headers by then (else: closed)
+    max_connections: int = 256  # connections held at once; more are closed on arrival
     decode_threads: int = 2
     token: str | None = None  # bearer token; None: no auth
 
     def validated(self) -> ServeOptions:
         from core.base.errors import UsageError
 
-        checks = {
-            "--max-batch": self.max_batch >= 1,
-            "--max-wait-ms": 0 <= self.max_wait_ms <= 10_000,
-            "--max-body-mb": self.max_body_bytes >= 1024,
-            "max_queue": self.max_queue >= 1,
-            "timeout_s": self.timeout_s > 0,
+        checks = {  # option: (its value, whether it is usable, the values it takes)
+            "--max-batch": (self.max_batch, self.max_batch >= 1, "at least 1"),
+            "--max-wait-ms": (
+                self.max_wait_ms,
+                0 <= self.max_wait_ms <= 10_000,  # False for NaN too
+                "a number of milliseconds from 0 to 10000",
+            ),
+            "--max-body-mb": (
+                self.max_body_bytes / MB,
+                self.max_body_bytes >= 1024,
+                "at least 0.001",
+            ),
+            "max_queue": (self.max_queue, self.max_queue >= 1, "at least 1"),
+            "timeout_s": (self.timeout_s, self.timeout_s > 0, "above 0"),
+            "header_timeout_s": (self.header_timeout_s, self.header_timeout_s > 0, "above 0"),
+            "max_connections": (self.max_connections, self.max_connections >= 1, "at least 1"),
         }
-        bad = [name for name, ok in checks.items() if not ok]
+        bad = [
+            f"{name} must be {wanted}, got {value}"
+            for name, (value, ok, wanted) in checks.items()
+            if not ok
+        ]
         if bad:
-            raise UsageError(f"invalid value for {', '.join(bad)}")
+            raise UsageError("; ".join(bad) + ".")
         return self
 
 

@@ -21,6 +21,8 @@ import uvicorn
 
 from core.base.errors import UsageError
 from core.serving.exposure import check_exposure
+from core.serving.guards import guarded_protocol
+from core.serving.limits import ServeOptions
 
 log = logging.getLogger("marquee.serve")
 
@@ -85,12 +87,21 @@ def uvicorn_config(app: Any, timeout_s: float = 30.0) -> uvicorn.Config:
 class _Server(uvicorn.Server):
     """uvicorn.Server that announces readiness and exits 0 after a signal-driven drain."""
 
-    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None]) -> None:
+    def __init__(
+        self, config: uvicorn.Config, on_ready: Callable[[], None], options: ServeOptions
+    ) -> None:
         super().__init__(config)
-        self._on_ready = on_ready
+        self._on_ready, self._options = on_ready, options
         self.stopped_by: list[int] = []
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        if not self.config.loaded:
+            self.config.load()
+        self.config.http_protocol_class = guarded_protocol(
+            self.config.http_protocol_class,
+            self._options.header_timeout_s,
+            self._options.max_connections,
+        )
         await super().startup(sockets)
         if self.started and not self.should_exit:
             self._on_ready()
@@ -178,7 +189,7 @@ def serve(
     config = uvicorn_config(create_app(loaded, options), options.timeout_s)
 
     announce = _announcer(url, host, bound_port, str(model), loaded, options)
-    server = _Server(config, announce)
+    server = _Server(config, announce, options)
     try:
         server.run(sockets=[sock])
     finally:

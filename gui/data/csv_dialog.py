@@ -203,5 +203,5 @@ class CsvImportDialog(QDialog):
             self.images_edit.setText(folder)
 
     def done(self, result: int) -> None:
-        self.workers.stop_all(2000)
+        self.workers.release()
         super().done(result)

@@ -326,8 +326,10 @@ class DataPage(QWidget):
         chosen = self.dataset.label_names if self.dataset is not None else None
         self.set_dataset(dataset, chosen, raw=raw)
         self._dataset_key = key
+        in_force = self.health.decisions_in_force()  # counted as the views count them
+        in_force = dataset.fixes_applied if in_force is None else in_force
         self.status_message.emit(
-            f"Fixes applied: {dataset.fixes_applied} in force; {len(dataset.train)} training "
+            f"Fixes applied: {in_force} decision(s) in force; {len(dataset.train)} training "
             f"and {len(dataset.val)} validation images."
         )
 

@@ -18,6 +18,7 @@ from core.base.errors import MarqueeError
 from gui.errors import show_error
 from gui.health.dialog import HealthDialog
 from gui.health.labelling import LabellingDialog
+from gui.health.log_saver import FixLogSaver, decisions_in_force
 from gui.health.tasks import fixes_task
 from gui.settings import Preferences
 from gui.tasks import TaskSlot
@@ -49,7 +50,8 @@ class DataHealthController(QObject):
         self.predictor_provider: Callable[[], Predictor | None] = lambda: None  # Predict's model
         self.health_dialog: HealthDialog | None = None
         self.labelling_dialog: LabellingDialog | None = None
-        self._fix_log: FixLog | None = None
+        self.fix_log: FixLog | None = None  # the data set's one log, shared by both views
+        self.saver: FixLogSaver | None = None  # writes it, debounced, in a worker
         self.fix_tasks = TaskSlot(workers, self)  # re-applying the fix log
         self._fixes_timer = QTimer(self)
         self._fixes_timer.setSingleShot(True)
@@ -66,14 +68,14 @@ class DataHealthController(QObject):
         if self.dataset is None or self.raw is None:
             self.status_message.emit("Load a data set first.")
             return None
-        log = self._log(fresh=True)
-        if log is None:
+        saver = self._saver()
+        if saver is None:
             return None
         if self.health_dialog is not None:
             self.health_dialog.close()
             self.health_dialog.deleteLater()
         dialog = self.health_dialog = HealthDialog(
-            self.dataset, self.raw, log, self.workers, self.doctor_options, self.owner
+            self.dataset, self.raw, saver, self.workers, self.doctor_options, self.owner
         )
         dialog.decisions_changed.connect(self.schedule_fixes)
         dialog.written_back.connect(self.reload)
@@ -117,14 +119,14 @@ class DataHealthController(QObject):
     ) -> LabellingDialog | None:
         health = self.health_dialog
         shared = health is not None and health.isVisible()
-        log = self._log(fresh=not shared)
-        if log is None:
+        saver = self._saver()
+        if saver is None:
             return None
         if self.labelling_dialog is not None:
             self.labelling_dialog.close()
             self.labelling_dialog.deleteLater()
         dialog = self.labelling_dialog = LabellingDialog(
-            predictor, folder, list(raw.label_names), log, self.workers, parent
+            predictor, folder, list(raw.label_names), saver, self.workers, parent
         )
         dialog.decisions_changed.connect(self.schedule_fixes)
         if shared and health is not None:
@@ -133,19 +135,36 @@ class DataHealthController(QObject):
         dialog.start()
         return dialog
 
-    def _log(self, fresh: bool) -> FixLog | None:
-        """The loaded data set's fix log; one object shared by the open views."""
+    def _saver(self) -> FixLogSaver | None:
+        """The saver of the loaded data set's fix log: one log object (core.data.fixes hands
+        out the same one to every caller), written by one saver."""
         from core.data.fixes import FixLog
 
         assert self.raw is not None  # checked by the callers
         root = Path(self.raw.root).expanduser().resolve()
-        if fresh or self._fix_log is None or self._fix_log.dataset != root:
+        if self.fix_log is None or self.fix_log.dataset != root:
             try:
-                self._fix_log = FixLog.for_dataset(root)
+                self.fix_log = FixLog.for_dataset(root)
             except (MarqueeError, OSError) as exc:
                 show_error(self.owner, f"Could not open the data set's fix log. {exc}")
                 return None
-        return self._fix_log
+            if self.saver is not None:
+                self.saver.flush()
+                self.saver.deleteLater()
+            self.saver = FixLogSaver(self.fix_log, self.workers, self)
+            self.saver.failed.connect(
+                lambda message: show_error(self.owner, f"Could not save a decision. {message}")
+            )
+        return self.saver
+
+    def decisions_in_force(self) -> int | None:
+        """What the views' "N decisions in force" says (None: no fix log opened yet)."""
+        return decisions_in_force(self.fix_log) if self.fix_log is not None else None
+
+    def flush(self) -> None:
+        """Write the fix log now if a decision is not saved yet (closing the app)."""
+        if self.saver is not None:
+            self.saver.flush()
 
     # ------------------------------------------------------------------ applying decisions
     def schedule_fixes(self) -> None:

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from core.base.errors import MarqueeError
 from gui.errors import show_error
 from gui.health.issue_review import LabelIssuesWidget
+from gui.health.log_saver import decisions_in_force
 from gui.health.pair_review import DuplicatePairsWidget
 from gui.health.stray_review import StraysWidget
 from gui.health.tasks import (
@@ -44,9 +45,10 @@ from gui.workers import FunctionWorker, ThumbnailWorker, WorkerSet
 
 if TYPE_CHECKING:
     from core.data.datasets import Dataset
-    from core.data.fixes import Decision, FixLog
+    from core.data.fixes import Decision
     from core.health.doctor import DoctorOptions
     from core.health.report import HealthReport
+    from gui.health.log_saver import FixLogSaver
 
 POSTER_SIZE = 420  # posters are decoded to fit this square
 WRITTEN = ("set_label", "drop")  # the decisions write back puts into the label files
@@ -61,14 +63,15 @@ class HealthDialog(QDialog):
         self,
         dataset: Dataset,
         raw: Dataset,
-        log: FixLog,
+        saver: FixLogSaver,
         workers: WorkerSet,
         options: DoctorOptions | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Data health")
-        self.dataset, self.raw, self.log, self.options = dataset, raw, log, options
+        self.dataset, self.raw, self.options = dataset, raw, options
+        self.saver, self.log = saver, saver.fix_log  # the data set's one log, shared
         self.result: DoctorResult | None = None
         self._written: set[tuple] = set()  # keys already written back into the label files
         self._pending_written: set[tuple] = set()
@@ -245,30 +248,32 @@ class HealthDialog(QDialog):
         )
         for index, title in enumerate(titles):
             self.tabs.setTabText(index, title)
-        in_force = len(self.log.current())
+        in_force = decisions_in_force(self.log)
         self.undo_button.setEnabled(bool(self.log.decisions))
         self.decided.setText(f"{in_force} decision(s) in force" if in_force else "")
 
     def decide(self, decision: Decision) -> None:
         """Record one decision and show what is left."""
         try:
-            self.log.record(decision)
+            self.log.record(decision, save=False)
         except (MarqueeError, OSError) as exc:
             show_error(self, f"Could not record the decision. {exc}")
             return
+        self.saver.changed()
         self.refresh()
         self.status.setText(f"Recorded: {describe(decision)}. Ctrl+Z takes it back.")
         self.decisions_changed.emit()
 
     def undo(self) -> None:
         try:
-            taken = self.log.undo()
+            taken = self.log.undo(save=False)
         except (MarqueeError, OSError) as exc:
             show_error(self, f"Could not undo. {exc}")
             return
         if not taken:
             self.status.setText("Nothing to undo.")
             return
+        self.saver.changed()
         self.refresh(focus=taken[0].file)
         self.status.setText(f"Undone: {describe(taken[0])}.")
         self.decisions_changed.emit()
@@ -308,6 +313,7 @@ class HealthDialog(QDialog):
         if not self.confirm("Write back to the labels file", text):
             return None
         self._pending_written = {d.key for d in fixes}
+        self.saver.flush()  # the write back reads what is saved
         self._set_io_busy(True)
         self.status.setText("Writing back…")
         return self.io_tasks.start(
@@ -319,8 +325,7 @@ class HealthDialog(QDialog):
         )
 
     def _on_write_back_done(self, outcome: tuple[list, list]) -> None:
-        written, left = outcome
-        self.log.decisions = left
+        written, _left = outcome  # the shared log already holds what is left
         self._written |= self._pending_written
         self.refresh()
         backups = ", ".join(w.backup.name for w in written)
@@ -342,6 +347,7 @@ class HealthDialog(QDialog):
         return answer == QMessageBox.StandardButton.Ok
 
     def done(self, result: int) -> None:  # closing: nothing keeps running for this window
+        self.saver.flush()
         self.tasks.cancel()
         self.io_tasks.cancel()
         self.thumbnails.stop()

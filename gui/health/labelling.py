@@ -35,9 +35,9 @@ from gui.widgets.poster_view import PosterWidget
 from gui.workers import FunctionWorker, ThumbnailWorker, WorkerSet
 
 if TYPE_CHECKING:
-    from core.data.fixes import FixLog
     from core.health.suggest import Suggestion, Suggestions
     from core.inference.predictor import Predictor
+    from gui.health.log_saver import FixLogSaver
 
 KEYS_HINT = "1–9 tick a label · Enter add to training · → skip · ← back · Ctrl+Z undo"
 POSTER_SIZE = 560
@@ -51,13 +51,14 @@ class LabellingDialog(QDialog):
         predictor: Predictor,
         folder: Path,
         label_names: list[str],
-        log: FixLog,
+        saver: FixLogSaver,
         workers: WorkerSet,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Label unlabelled posters")
-        self.predictor, self.folder, self.log = predictor, Path(folder), log
+        self.predictor, self.folder = predictor, Path(folder)
+        self.saver, self.log = saver, saver.fix_log  # the data set's one log, shared
         self.label_names = list(label_names)
         names = getattr(predictor, "label_names", [])
         self.thresholds = dict(zip(names, getattr(predictor, "thresholds", []), strict=False))
@@ -188,7 +189,7 @@ class LabellingDialog(QDialog):
     # ------------------------------------------------------------------ ranking
     def start(self) -> FunctionWorker:
         """Rank the folder's images in a worker; the first poster shows when it is done."""
-        known = [d.file for d in self.log.current().values() if d.kind == "add"]
+        known = [d.other or d.file for d in self.log.current().values() if d.kind == "add"]
         self.progress.setRange(0, 0)
         self.progress.setFormat("Finding images…")
         self.progress_row.show()
@@ -258,17 +259,18 @@ class LabellingDialog(QDialog):
 
     def accept_current(self) -> None:
         """Record the poster with the ticked labels (split train) and show the next one."""
-        from core.data.fixes import Decision
+        from core.data.added_images import add_images
 
         item = self.current()
         if item is None:
             return
         file = str(Path(item.file).resolve())
-        try:
-            self.log.record(Decision("add", file, labels=self.ticked(), split="train"))
+        try:  # a copy goes into the data set's own folder: the original may be deleted
+            add_images(self.log, [Path(file)], self.ticked(), "train", save=False)
         except (MarqueeError, OSError) as exc:
             show_error(self, f"Could not record the poster. {exc}")
             return
+        self.saver.changed()  # written in a worker, once per burst of key presses
         self.added.append(file)
         self.status.setText(f"Added {Path(file).name} to training ({len(self.added)} so far).")
         self.decisions_changed.emit()
@@ -286,17 +288,19 @@ class LabellingDialog(QDialog):
             self.show_current()
 
     def undo(self) -> None:
-        taken = self.log.undo()
+        taken = self.log.undo(save=False)
         if not taken:
             self.status.setText("Nothing to undo.")
             return
+        self.saver.changed()
         decision = taken[0]
         self.decisions_changed.emit()
         files = [str(Path(s.file).resolve()) for s in self.items]
-        if decision.kind == "add" and decision.file in files:
-            if decision.file in self.added:
-                self.added.remove(decision.file)
-            self.index = files.index(decision.file)
+        source = decision.other or decision.file  # an added poster is kept as a copy
+        if decision.kind == "add" and source in files:
+            if source in self.added:
+                self.added.remove(source)
+            self.index = files.index(source)
             self.show_current(ticked=decision.labels)
         self.status.setText(f"Undone: {describe(decision)}.")
 
@@ -322,6 +326,7 @@ class LabellingDialog(QDialog):
             self.poster.set_image(image)
 
     def done(self, result: int) -> None:  # closing: nothing keeps running for this window
+        self.saver.flush()
         self.tasks.cancel()
         self.thumbnails.stop()
         super().done(result)

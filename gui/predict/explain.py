@@ -192,5 +192,5 @@ class ExplanationDialog(QDialog):
 
     def done(self, result: int) -> None:  # closing: stop the worker, keep nothing running
         self.tasks.cancel()
-        self.workers.stop_all(timeout_ms=10_000)
+        self.workers.release()  # never wait on the UI thread for a heat map
         super().done(result)

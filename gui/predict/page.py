@@ -8,6 +8,7 @@ the older one reaches the page.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,7 +24,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.base.errors import MarqueeError
 from core.inference.predictions import PredictionSet
 from gui.errors import show_error
 from gui.predict.explain import ExplanationDialog
@@ -43,7 +43,7 @@ from gui.widgets.cards import CardWidget, hbox, page_header
 from gui.widgets.drop_area import DropAreaWidget
 from gui.widgets.prediction_card import PredictionCardWidget
 from gui.widgets.results_table import ResultsTable
-from gui.workers import FunctionWorker, ThumbnailWorker, WorkerSet
+from gui.workers import FunctionWorker, TaskState, ThumbnailWorker, WorkerSet
 
 if TYPE_CHECKING:
     from core.inference.predictor import Predictor
@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from gui.serve.panel import ServePanel
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp)"
+TUNED_KEY = "predict/tuned_thresholds"  # the "use tuned thresholds" tick, across restarts
 
 
 def is_image_or_folder(path: Path) -> bool:
@@ -85,6 +86,9 @@ class PredictPage(QWidget):
         self.serve_panel: ServePanel | None = None  # the last one opened
         thumbnails.ready.connect(self._on_thumbnails_ready)
         self._build()
+        tuned = self.threshold_controls.tuned  # the tick survives a restart
+        tuned.setChecked(self.prefs.value(TUNED_KEY, False, bool))
+        tuned.toggled.connect(lambda on: self.prefs.set_value(TUNED_KEY, on))
         self._update_actions()
 
     # ------------------------------------------------------------------ layout
@@ -340,15 +344,20 @@ class PredictPage(QWidget):
         self.label_more_button.setEnabled(self.predictor is not None)
         self.actions_changed.emit()
 
-    def export_csv(self, path: Path) -> int:
-        """Write one row per image (results and errors); returns the number of rows."""
-        try:
-            rows = self.predictions.write_csv(path)
-        except MarqueeError as exc:
-            show_error(self, str(exc))
-            return 0
-        self.status_message.emit(f"Exported {rows} rows to {path}")
-        return rows
+    def export_csv(self, path: Path) -> FunctionWorker:
+        """Write one row per image (results and errors) in a worker; the status bar says
+        how many. The worker writes a copy: the page's own set keeps changing meanwhile."""
+        snapshot = copy.deepcopy(self.predictions)
+
+        def task(_state: TaskState) -> int:
+            return snapshot.write_csv(path)
+
+        worker = FunctionWorker(task, name="export-csv")
+        worker.succeeded.connect(
+            lambda rows: self.status_message.emit(f"Exported {rows} rows to {path}")
+        )
+        worker.failed.connect(lambda message, details: show_error(self, message, details))
+        return self.workers.start(worker)
 
     def _on_serve_clicked(self) -> None:
         if self.model_path is None:

@@ -63,6 +63,9 @@ def predict_page_task(
             if request.result is not None:
                 predictor = Predictor.for_model(request.result.model, request.result.meta)
             else:
+                from gui.graph_warmup import warm_graph_cache
+
+                warm_graph_cache(request.path, state.should_stop)  # no GIL-bound export here
                 predictor = Predictor.from_file(request.path)
             state.partial(ModelReady(predictor, request.path))
             generation += 1  # the page's set_model() does the same on the UI thread

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from core.modelfile.checkpoint import ModelMeta
 
 MODE_NOTES = {"global": "", "tuned": "tuned per label", "custom": "custom per label"}
+PER_LABEL_TEXT = "per label"  # what the global spin box shows while it does not apply
 
 
 class ThresholdControlsWidget(QWidget):
@@ -45,6 +46,7 @@ class ThresholdControlsWidget(QWidget):
         self.predictions, self.workers = predictions, workers
         self.predictor: Predictor | None = None
         self.model_path: Path | None = None  # the predictor's file (None: not saved yet)
+        self.global_value = 0.5  # the last global threshold chosen (kept while per label)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(8)
@@ -58,12 +60,13 @@ class ThresholdControlsWidget(QWidget):
 
     def _build_row(self) -> QHBoxLayout:
         self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setRange(1, 99)
+        self.slider.setRange(0, 99)  # 0: per label (the spin box's special value)
         self.slider.setValue(50)
         self.slider.setMinimumWidth(220)
         self.slider.setToolTip("A label is predicted when its probability reaches the threshold")
         self.spin = QDoubleSpinBox()
-        self.spin.setRange(0.01, 0.99)
+        self.spin.setRange(0.0, 0.99)
+        self.spin.setSpecialValueText(PER_LABEL_TEXT)  # at 0.00: no global value applies
         self.spin.setSingleStep(0.01)
         self.spin.setDecimals(2)
         self.spin.setValue(0.5)
@@ -104,14 +107,25 @@ class ThresholdControlsWidget(QWidget):
         if self.tuned.isChecked():
             self.predictions.use_tuned()
         else:
-            self.predictions.use_global(self.spin.value())
+            self.predictions.use_global(self.global_value)
         self._on_thresholds_changed()
 
     def _on_spin_value_changed(self, value: float) -> None:
-        self.slider.blockSignals(True)
-        self.slider.setValue(round(value * 100))
-        self.slider.blockSignals(False)
+        if value < 0.01:  # stepped onto "per label", which is not a threshold one can choose
+            self.spin.setValue(0.01)
+            return
+        self.global_value = value
         self.apply()
+
+    def _show_global(self) -> None:
+        """The spin box and slider show the global value only while it is the one in use."""
+        value = self.global_value if self.predictions.mode == "global" else 0.0
+        for widget in (self.slider, self.spin):
+            widget.blockSignals(True)
+        self.spin.setValue(value)
+        self.slider.setValue(round(value * 100))
+        for widget in (self.slider, self.spin):
+            widget.blockSignals(False)
 
     def _on_tuned_toggled(self, on: bool) -> None:
         self.slider.setEnabled(not on)
@@ -138,6 +152,7 @@ class ThresholdControlsWidget(QWidget):
     def _on_thresholds_changed(self) -> None:
         """The panel and mode note follow the set's thresholds; then the page's views."""
         self.threshold_panel.show_thresholds(self.predictions.thresholds)
+        self._show_global()
         self.mode_label.setText(MODE_NOTES[self.predictions.mode])
         self.threshold_panel.save_button.setEnabled(
             self.model_path is not None and self.predictions.mode == "custom"

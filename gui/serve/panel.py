@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.serve.command import port_of, serve_command, with_port
 from gui.theme import set_muted
 from gui.widgets.cards import CardWidget
 
@@ -39,18 +40,6 @@ READY_TIMEOUT_S = 180  # loading torch and the model on a slow machine
 CLOSE_WAIT_MS = 15_000  # closing the window or the app: how long a drain may hold it up
 PREDICT_ENDPOINTS = ("/v1/predict", "/v1/predict/batch", "/predict")
 _SAMPLE = re.compile(r"^(marquee_\w+)\{([^}]*)\}\s+([0-9.eE+-]+|NaN)$")
-
-
-def serve_command(model: Path, port: int = 0, extra: tuple[str, ...] = ()) -> tuple[str, list[str]]:
-    """The program and arguments that run this app's `serve` subcommand."""
-    args = ["serve", str(model), "--host", "127.0.0.1", "--port", str(port), *extra]
-    if not getattr(sys, "frozen", False):
-        return sys.executable, ["-m", "gui", *args]
-    exe = Path(sys.executable)
-    console_twin = exe.with_name("marquee-cli.exe")  # a windowed .exe has no stdout to read
-    if sys.platform == "win32" and console_twin.is_file():
-        return str(console_twin), args
-    return str(exe), args
 
 
 def parse_metrics(text: str) -> tuple[int, float | None]:
@@ -139,6 +128,7 @@ class ServePanel(QDialog):
         self.url = ""
         self.state = "stopped"
         self._command = command or serve_command(self.model_path, port)
+        self.port = port  # once a server was ready: its port, kept by "Start again"
         self._stdout, self._stderr = "", ""
         self._stopping = self._killed = False
         self._elapsed_polls = 0
@@ -256,7 +246,7 @@ class ServePanel(QDialog):
         self.docs_label.clear()
         self._set_state("starting", "Starting the server (loading the model)…")
         program, args = self._command
-        self.process.start(program, args)
+        self.process.start(program, with_port(args, self.port))
         self._timer.start()
 
     def stop(self, wait: bool = True) -> None:
@@ -303,6 +293,7 @@ class ServePanel(QDialog):
                 continue
             if isinstance(doc, dict) and doc.get("event") == "ready":
                 self.url = str(doc["url"])
+                self.port = port_of(doc) or self.port  # a copied URL works after a restart
                 self._set_state("starting", f"Listening on {self.url}; warming up…")
                 self._fetcher.get(self.url, "/readyz")
 

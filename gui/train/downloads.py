@@ -104,5 +104,5 @@ class DownloadedModelsDialog(QDialog):
 
     def done(self, result: int) -> None:
         self.tasks.cancel()
-        self.workers.stop_all(2000)
+        self.workers.release()  # closing never waits for a download to notice
         super().done(result)

@@ -7,6 +7,7 @@ one label, which takes milliseconds. "Use these thresholds" hands them back to t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,9 +36,12 @@ from gui.workers import TaskState, ThumbnailWorker, WorkerSet, load_thumbnail
 
 if TYPE_CHECKING:
     from core.inference.predictor import Predictor
+    from core.modelfile.checkpoint import ModelMeta
     from core.training.metrics import LabelReport
 
 THUMB = 96
+# Builds the predictor in the dialog's worker; gets a should_stop callable.
+PredictorFactory = Callable[[Callable[[], bool]], "Predictor"]
 TOP_K = 8
 
 
@@ -50,10 +54,16 @@ class _Scores:
     aps: list[float | None]  # average precision per label
 
 
-def _evaluate_task(predictor: Predictor, paths: list[Path], targets: np.ndarray, thresholds):
+def _evaluate_task(
+    make_predictor: PredictorFactory, paths: list[Path], targets: np.ndarray, thresholds
+):
     def task(state: TaskState) -> _Scores:
         from core.training.metrics import label_reports
 
+        # Building a predictor hashes the weights and may export an ONNX graph: seconds,
+        # so here in the worker, never on the UI thread.
+        predictor = make_predictor(state.should_stop)
+        state.check_stop()
         results = predictor.predict(
             paths, should_stop=state.should_stop, progress=lambda d, t: state.progress(d, t)
         )
@@ -71,11 +81,15 @@ def _evaluate_task(predictor: Predictor, paths: list[Path], targets: np.ndarray,
 
 
 class EvaluationDialog(QDialog):
+    """`make_predictor` builds the model's predictor (in the dialog's worker); `meta` gives
+    the labels and tuned thresholds the dialog shows until it is ready."""
+
     thresholds_chosen = Signal(object)  # list[float], one per label
 
     def __init__(
         self,
-        predictor: Predictor,
+        make_predictor: PredictorFactory,
+        meta: ModelMeta,
         paths: list[Path],
         targets: np.ndarray,
         title: str = "validation images",
@@ -84,8 +98,8 @@ class EvaluationDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle(f"Evaluation on the {title}")
         self.resize(1100, 760)
-        self.label_names = list(predictor.label_names)
-        self.thresholds = np.asarray(predictor.thresholds, dtype=float).copy()
+        self.label_names = list(meta.label_names)
+        self.thresholds = np.asarray(meta.thresholds, dtype=float).copy()
         self.scores: _Scores | None = None
         self.report: LabelReport | None = None  # of the selected label
         self.workers = WorkerSet()
@@ -95,7 +109,7 @@ class EvaluationDialog(QDialog):
         self._loader.ready.connect(self._on_thumbnail_ready)
         self._build()
         self.tasks.start(
-            _evaluate_task(predictor, list(paths), targets, self.thresholds.copy()),
+            _evaluate_task(make_predictor, list(paths), targets, self.thresholds.copy()),
             "evaluate",
             on_done=self._on_scores_ready,
             on_progress=lambda d, t, _p: self.status.setText(f"Predicting {d} / {t} images…"),
@@ -123,7 +137,7 @@ class EvaluationDialog(QDialog):
         self.plot.scene().sigMouseClicked.connect(self._on_plot_clicked)
         self.counts = QLabel()
         self.counts.setTextFormat(Qt.TextFormat.RichText)
-        self.status = QLabel("Predicting the images…")
+        self.status = QLabel("Preparing the model…")
         set_muted(self.status)
         self.false_positives = self._gallery()
         self.false_negatives = self._gallery()
@@ -256,5 +270,5 @@ class EvaluationDialog(QDialog):
     def done(self, result: int) -> None:
         self._loader.stop()
         self.tasks.cancel()
-        self.workers.stop_all(timeout_ms=10_000)
+        self.workers.release()  # never wait on the UI thread for a prediction batch
         super().done(result)

@@ -24,6 +24,7 @@ from core.model.backbones import get_backbone_info, list_backbones
 from core.model.catalog import explain
 from core.training.recipes import Recommendation
 from gui.theme import set_muted
+from gui.widgets.cards import hbox
 
 STRATEGIES = {
     "freeze": ("Frozen backbone", "Train only the classifier head: fastest, good on a CPU"),
@@ -50,7 +51,7 @@ class TrainFormWidget(QWidget):
         self._recommendation: Recommendation | None = None
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
-        form.setVerticalSpacing(9)
+        form.setVerticalSpacing(7)  # the default window shows every setting and the result card
         form.setHorizontalSpacing(12)
         self._build_model_choice()
         self._build_numbers()
@@ -59,8 +60,7 @@ class TrainFormWidget(QWidget):
         self._build_device()
         self._build_accuracy_options()
         self._build_recommendation()
-        form.addRow("", self.recommended)
-        form.addRow("", self.use_recommended)
+        form.addRow(hbox(self.recommended, self.use_recommended, stretch_last=True))  # one line
         form.addRow("Backbone", self.backbone)
         form.addRow("", self.backbone_note)
         form.addRow("", self.downloads_button)
@@ -228,7 +228,11 @@ class TrainFormWidget(QWidget):
     def set_recommendation(self, recommendation: Recommendation) -> None:
         """Show which recipe suits this device and why; `apply_recommendation` uses it."""
         self._recommendation = recommendation
-        self.recommended.setText(recommendation.reason)
+        # One line (the rest in its tooltip), so the settings and the result card fit the
+        # default window without scrolling.
+        headline, _, detail = recommendation.reason.partition(":")
+        self.recommended.setText(headline if detail else recommendation.reason)
+        self.recommended.setToolTip(recommendation.reason)
         self.use_recommended.setEnabled(True)
 
     def apply_recommendation(self) -> None:
@@ -291,3 +295,8 @@ class TrainFormWidget(QWidget):
         index = combo.findData(key)
         if index >= 0:
             combo.setCurrentIndex(index)
+
+
+def epochs_suffix(count: int) -> str:
+    """A spin box's unit: "1 epoch", "3 epochs"."""
+    return " epoch" if count == 1 else " epochs"

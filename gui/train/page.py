@@ -32,7 +32,7 @@ from gui.tasks import TaskSlot
 from gui.train import continuing
 from gui.train.evaluation import EvaluationDialog
 from gui.train.form import TrainFormWidget
-from gui.train.progress import TrainProgressCard
+from gui.train.progress import TrainProgressCard, outcome_text
 from gui.train.results import TrainResultsCard
 from gui.widgets.cards import CardWidget, hbox, page_header
 from gui.widgets.label_table import LabelMetricsTable
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from core.training.loop import TrainResult
 
 REFRESH_MS = 100  # plots and progress text redraw at most 10x per second
+SETTINGS_WIDTH = 340  # the form's width
 
 
 class TrainPage(QWidget):
@@ -106,34 +107,33 @@ class TrainPage(QWidget):
         self.stop_button.setObjectName("danger")
         self.stop_button.setToolTip("Stop after the current step and keep the best model (Esc)")
         self.stop_button.clicked.connect(self.stop_training)
+        # Only the form scrolls (a small window): Start, Stop and the result card stay in view.
+        scroll = QScrollArea()
+        scroll.setWidget(self.form)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.viewport().setAutoFillBackground(False)
         settings = CardWidget("Settings")
-        settings.body.addWidget(self.form)
+        settings.body.addWidget(scroll, 1)
         settings.body.addLayout(hbox(self.start_button, self.stop_button))
-        left = QVBoxLayout()
-        left.setSpacing(14)
-        left.addWidget(settings)
         self.results = TrainResultsCard(self.workers)
         self.results.status_message.connect(self.status_message)
         self.results.open_in_predict.connect(self.open_in_predict)
         self.results.evaluate_requested.connect(self.open_evaluation)
         self.results.more_requested.connect(self.train_more)
         self.results.export_job_requested.connect(self.export_job_dialog)
-        left.addWidget(self.results)
-        left.addStretch(1)
         left_box = QWidget()
-        left_box.setLayout(left)
-        left_box.setFixedWidth(340)
+        left = QVBoxLayout(left_box)
         left.setContentsMargins(0, 0, 0, 0)
-        scroll = QScrollArea()  # a small window scrolls the settings instead of squashing them
-        scroll.setWidget(left_box)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setFixedWidth(340 + 10 + scroll.verticalScrollBar().sizeHint().width())
+        left.setSpacing(14)
+        left.addWidget(settings, 1)
+        left.addWidget(self.results)
+        left_box.setFixedWidth(SETTINGS_WIDTH + 40 + scroll.verticalScrollBar().sizeHint().width())
 
         body = QHBoxLayout()
         body.setSpacing(16)
-        body.addWidget(scroll)
+        body.addWidget(left_box)
         body.addLayout(self._build_results(), 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 20)
@@ -331,15 +331,10 @@ class TrainPage(QWidget):
     def _on_worker_succeeded(self, outcome: TrainingOutcome) -> None:
         result, run_dir, save_error = outcome.result, outcome.run_dir, outcome.save_error
         self.results.set_model(result, run_dir)
-        metrics = result.meta.metrics
-        how = "Stopped early; kept the best model so far." if result.stopped_early else "Done."
-        best, score, f1 = (metrics.get(k) for k in ("best_epoch", "map", "f1_macro"))
-        started = self.progress_card.started
-        if started is not None and isinstance(best, int):
-            best += started.previous_epochs  # Train more: count from the first run
+        started = self.progress_card.started  # Train more: epochs count from the first run
+        previous = started.previous_epochs if started is not None else 0
         self.results.result_label.setText(
-            f"{how}\nBest epoch {best}: validation mAP {score or 0:.3f}, "
-            f"F1 {f1 or 0:.3f} (tuned thresholds)."
+            outcome_text(result.meta.metrics, result.stopped_early, previous)
         )
         self._finished_now = run_dir is not None
         if save_error:

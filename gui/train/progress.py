@@ -90,7 +90,28 @@ class TrainProgressCard(CardWidget):
         self.detail.setText("Stopping after the current step…")
 
     def show_finished(self, text: str, complete: bool) -> None:
-        """The run ended: a full bar with `text` when a model came out, else an empty one."""
+        """The run ended: a full bar with `text` when a model came out, else an empty one;
+        the detail line says where it ended (no time left to show any more)."""
         self.bar.setRange(0, 1)
         self.bar.setValue(1 if complete else 0)
         self.bar.setFormat(text)
+        step, started = self._last_step, self.started
+        if step is None or started is None:
+            self.detail.setText(f"{text} before the first training step.")
+            return
+        epochs = started.config.get("epochs", "?")
+        self.detail.setText(
+            f"{text} in epoch {step.epoch}/{epochs} at step {step.step}/{step.total_steps}, "
+            f"after {format_eta(step.elapsed_s)}."
+        )
+
+
+def outcome_text(metrics: dict, stopped: bool, previous_epochs: int = 0) -> str:
+    """The result card's lines for a run that produced a model. `best_epoch` 0 means no
+    epoch was evaluated before a stop: the model is kept as it was when stopped."""
+    best, score, f1 = (metrics.get(k) for k in ("best_epoch", "map", "f1_macro"))
+    scores = f"validation mAP {score or 0:.3f}, F1 {f1 or 0:.3f} (tuned thresholds)."
+    if not isinstance(best, int) or best < 1:
+        return f"Stopped before the first epoch ended; kept the model as it was.\n{scores}"
+    how = "Stopped early; kept the best model so far." if stopped else "Done."
+    return f"{how}\nBest epoch {best + previous_epochs}: {scores}"

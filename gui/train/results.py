@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,12 +14,14 @@ from core.base.paths import runs_dir
 from gui.errors import show_error
 from gui.train.continuing import ContinueSource, model_caption
 from gui.train.evaluation import EvaluationDialog
+from gui.train.form import epochs_suffix
 from gui.widgets.cards import CardWidget, hbox
 from gui.workers import FunctionWorker, TaskState, WorkerSet
 
 if TYPE_CHECKING:
     from core.base.config import TrainConfig
     from core.data.datasets import Dataset
+    from core.inference.predictor import Predictor
     from core.training.loop import TrainResult
 
 
@@ -75,7 +78,10 @@ class TrainResultsCard(CardWidget):
         self.more_epochs = QSpinBox()
         self.more_epochs.setRange(1, 500)
         self.more_epochs.setValue(3)
-        self.more_epochs.setSuffix(" epochs")
+        self.more_epochs.setSuffix(epochs_suffix(self.more_epochs.value()))
+        self.more_epochs.valueChanged.connect(
+            lambda n: self.more_epochs.setSuffix(epochs_suffix(n))
+        )
         self.more_epochs.setToolTip("How many more epochs Train more runs")
         self.more_button = QPushButton("Train more")
         self.more_button.setToolTip("Continue this model for more epochs; the plots go on")
@@ -147,15 +153,20 @@ class TrainResultsCard(CardWidget):
         """The last model on `dataset`'s validation images: PR curves, counts, error gallery."""
         if self.result is None:
             return None
-        from core.inference.predictor import Predictor  # torch is loaded: a model was just trained
+        model, meta, saved = self.result.model, self.result.meta, self.model_file()
+
+        def make_predictor(should_stop: Callable[[], bool]) -> Predictor:  # in a worker
+            from core.inference.predictor import Predictor
+
+            if saved is not None and saved.is_file():  # its graph exported in a child process
+                from gui.graph_warmup import warm_graph_cache
+
+                warm_graph_cache(saved, should_stop)
+                return Predictor.from_file(saved)
+            return Predictor.for_model(model, meta)
 
         val = dataset.val
-        dialog = EvaluationDialog(
-            Predictor.for_model(self.result.model, self.result.meta),
-            list(val.paths),
-            val.labels,
-            parent=self,
-        )
+        dialog = EvaluationDialog(make_predictor, meta, list(val.paths), val.labels, parent=self)
         dialog.thresholds_chosen.connect(self.use_thresholds)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()

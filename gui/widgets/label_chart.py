@@ -143,6 +143,9 @@ class LabelCountsWidget(QWidget):
                 self.table.setItem(r, c, bar)
         self.table.blockSignals(False)
         self._sync_ticks()
+        # The check boxes come after the items: measure the names again with them, or a
+        # second data set (fixes applied) keeps the first one's too narrow column.
+        self.table.resizeColumnToContents(0)
 
     def chosen(self) -> list[str]:
         """The ticked labels, in the order they were ticked."""

@@ -161,6 +161,47 @@ def test_slots_past_the_end_of_a_shard_are_rebuilt(
     assert len(decodes) == N and len(warnings_logged()) == 1
 
 
+def test_shuffled_record_slots_are_never_trained_on(
+    tmp_path: Path, decodes: list[str], warnings_logged
+) -> None:
+    paths = write_images(tmp_path / "a", N)
+    read_all(paths)
+    db = sqlite3.connect(cache_root() / "index.sqlite")
+    rows = db.execute("SELECT digest, slot FROM records ORDER BY slot").fetchall()
+    turned = [
+        (slot, digest) for (digest, _), (_, slot) in zip(rows, rows[1:] + rows[:1], strict=True)
+    ]
+    db.executemany("UPDATE records SET slot = ? WHERE digest = ?", turned)  # valid, wrong
+    db.commit()
+    db.close()
+    _next_run()
+    decodes.clear()
+    assert torch.equal(read_all(paths), expected(paths))
+    assert len(decodes) == N and len(warnings_logged()) == 1
+    _next_run()
+    decodes.clear()
+    assert torch.equal(read_all(paths), expected(paths)) and not decodes  # rebuilt for good
+
+
+@pytest.mark.parametrize("action", ["info", "clear"])
+@pytest.mark.parametrize("blocked", ["index.sqlite", "shards"])
+def test_cache_commands_on_an_unusable_cache_folder_say_so_in_one_line(
+    capsys: pytest.CaptureFixture[str], action: str, blocked: str
+) -> None:
+    from core.cli.main import main
+
+    root = cache_root()
+    root.mkdir(parents=True)
+    if blocked == "index.sqlite":
+        (root / blocked).mkdir()  # a folder where the index should be
+    else:
+        (root / blocked).write_text("not a folder")
+    assert main(["cache", action]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("marquee: error: The image cache at") and "only a cache" in err
+    assert len(err.splitlines()) == 1
+
+
 def test_cache_info_on_a_damaged_index_warns_in_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -233,6 +233,16 @@ def test_export_writes_a_seed_layout_copy_that_loads_with_the_fixes(make_data_di
         export_corrected(fixed, out)
 
 
+def test_export_leaves_a_folder_that_looks_like_its_temporary_one_alone(make_data_dir, tmp_path):
+    root = make_data_dir(tmp_path / "data", 6, 3)
+    theirs = tmp_path / ".out.partial"  # the user's, or another export's still running
+    theirs.mkdir()
+    (theirs / "notes.txt").write_text("mine")
+    export_corrected(load_dataset(root), tmp_path / "out")
+    assert (theirs / "notes.txt").read_text() == "mine"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial") and p != theirs]
+
+
 def test_write_back_backs_up_then_rewrites_the_metadata(make_data_dir, tmp_path):
     root = make_data_dir(tmp_path / "data", 8, 4)
     ids = _first_ids(root, "train")
@@ -271,12 +281,12 @@ def replace(src, dst):  # the backup is in place; the new file is about to take 
 if when == "replace":
     os.replace = replace
 else:  # half-way through writing the new file
-    def half(self, text, **kwargs):
-        with open(self, "w") as handle:
-            handle.write(text[: len(text) // 2])
+    def half(self, data, **kwargs):
+        with open(self, "wb") as handle:
+            handle.write(data[: len(data) // 2])
             handle.flush()
             os.kill(os.getpid(), signal.SIGKILL)
-    Path.write_text = half
+    Path.write_bytes = half
 corrected.write_back(root, log)
 """
 

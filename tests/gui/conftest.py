@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +67,36 @@ def model_file(tiny_dataset: Dataset, tmp_path_factory: pytest.TempPathFactory) 
     )
 
 
+@pytest.fixture(scope="session")
+def model_graphs(model_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ONNX graph of `model_file`, exported once for the session (every test's cache
+    starts empty, and the app exports a missing graph in a child process: seconds each)."""
+    from core.base.paths import cache_dir
+    from core.inference.predictor import Predictor
+
+    home, before = tmp_path_factory.mktemp("graphs-home"), os.environ.get("MARQUEE_HOME")
+    os.environ["MARQUEE_HOME"] = str(home)
+    try:
+        Predictor.from_file(model_file)
+        return cache_dir() / "onnx"
+    finally:
+        os.environ["MARQUEE_HOME"] = before or ""
+
+
+@pytest.fixture(autouse=True)
+def model_graph_in_the_cache(request: pytest.FixtureRequest, marquee_home: Path) -> None:
+    """A test that uses `model_file` finds its graph in its own cache, as after a first run."""
+    if "model_file" not in request.fixturenames:
+        return
+    from core.base.paths import cache_dir
+
+    graphs = request.getfixturevalue("model_graphs")
+    target = cache_dir() / "onnx"
+    target.mkdir(parents=True, exist_ok=True)
+    for graph in graphs.glob("*.onnx"):
+        shutil.copy(graph, target / graph.name)
+
+
 @pytest.fixture
 def window(qtbot, marquee_home):
     from gui.main_window import MainWindow
@@ -82,3 +114,13 @@ def window(qtbot, marquee_home):
     # rather than by a GC pass that happens to run in a later test's worker thread (seen once:
     # a segfault in "Garbage-collecting" inside a model-loading worker).
     gc.collect()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def retired_threads_end_before_exit():
+    """Threads a closed window asked to stop end before the interpreter does (as the app
+    waits for them, gui.app.finish_workers): a QThread destroyed while it runs aborts."""
+    yield
+    from gui.thread_keeper import wait_for_retired
+
+    wait_for_retired(120_000)

@@ -48,12 +48,14 @@ def test_keys_tick_labels_and_enter_adds_the_poster_to_training(window, qtbot, p
         qtbot.keyClick(dialog, Qt.Key.Key_Return)
     [decision] = FixLog.for_dataset(posters).decisions
     file = str(Path(first.file).resolve())
-    assert (decision.kind, decision.file, decision.split) == ("add", file, "train")
+    assert (decision.kind, decision.other, decision.split) == ("add", file, "train")
     assert decision.labels == (names[2],)
+    copy = Path(decision.file)  # kept in the data set's managed folder, not by its path
+    assert copy.read_bytes() == Path(file).read_bytes() and copy != Path(file)
     assert dialog.current() is dialog.items[1] and dialog.isVisible()  # the next poster
     reloaded = blocker.args[0]
-    assert Path(file) in reloaded.train.paths and window.train_page.dataset is reloaded
-    assert labels_of(reloaded, Path(file).name) == {names[2]}
+    assert copy in reloaded.train.paths and window.train_page.dataset is reloaded
+    assert labels_of(reloaded, copy.name) == {names[2]}
 
 
 def test_the_arrow_skips_and_ctrl_z_takes_the_poster_back(window, qtbot, posters, unlabelled):

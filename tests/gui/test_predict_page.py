@@ -49,15 +49,16 @@ def test_slider_changes_predicted_labels(predict_page, qtbot, sample_dataset):
     _drop_and_wait(predict_page, qtbot, sample_dataset.val.paths[:1])
     card = predict_page.flow.cards()[0]
     probs = predict_page.predictions.probabilities(0)
-    top = max(range(len(probs)), key=lambda i: probs[i])
-    below = max(1, math.floor(probs[top] * 100))
+    # The most likely label the slider can put a threshold on either side of (1..99 %).
+    movable = [i for i in range(len(probs)) if 0.01 <= probs[i] < 0.99]
+    assert movable, f"no probability the slider can straddle: {probs}"
+    top = max(movable, key=lambda i: probs[i])
+    below = math.floor(probs[top] * 100)
     predict_page.threshold_controls.slider.setValue(below)
     assert predict_page.threshold_controls.spin.value() == pytest.approx(below / 100)
     assert predict_page.label_names()[top] in card.bars.predicted()
-    predict_page.threshold_controls.slider.setValue(99)
-    predict_page.threshold_controls.slider.setValue(min(99, math.floor(probs[top] * 100) + 1))
-    if probs[top] * 100 != math.floor(probs[top] * 100):
-        assert predict_page.label_names()[top] not in card.bars.predicted()
+    predict_page.threshold_controls.slider.setValue(below + 1)  # just above the probability
+    assert predict_page.label_names()[top] not in card.bars.predicted()
     predict_page.threshold_controls.slider.setValue(1)
     at_one = card.bars.predicted()
     predict_page.threshold_controls.slider.setValue(99)
@@ -75,12 +76,29 @@ def test_tuned_thresholds_toggle(predict_page, qtbot, sample_dataset):
     assert predict_page.predictions.mode == "tuned"
 
 
-def test_export_csv_has_rows_and_columns(predict_page, qtbot, sample_dataset, tmp_path):
+def test_export_csv_has_rows_and_columns(
+    predict_page, qtbot, sample_dataset, tmp_path, monkeypatch
+):
+    import threading
+
+    from core.inference.predictions import PredictionSet
+
     paths = sample_dataset.val.paths[:4]
     _drop_and_wait(predict_page, qtbot, paths)
     predict_page.threshold_controls.spin.setValue(0.3)
     out = tmp_path / "out.csv"
-    assert predict_page.export_csv(out) == 4
+    writers, write_csv = [], PredictionSet.write_csv
+
+    def recorded(self, path):  # which thread writes (the UI thread must not)
+        writers.append(threading.current_thread())
+        return write_csv(self, path)
+
+    monkeypatch.setattr(PredictionSet, "write_csv", recorded)
+    messages: list[str] = []
+    predict_page.status_message.connect(messages.append)
+    predict_page.export_csv(out)
+    qtbot.waitUntil(lambda: f"Exported 4 rows to {out}" in messages, timeout=30_000)
+    assert writers and threading.main_thread() not in writers
     with out.open(newline="") as handle:
         rows = list(csv.reader(handle))
     names = predict_page.label_names()
@@ -150,11 +168,15 @@ def test_loading_a_model_mid_run_never_shows_the_old_models_results(
     drop_files(predict_page.drop_area, paths)
     qtbot.waitUntil(lambda: predict_page.predictions.done_count() >= 1, timeout=60_000)
     assert predict_page.predictions.done_count() < len(paths)  # A is still predicting
+    task_a, a_over = predict_page.tasks.current, []
+    task_a.finished.connect(lambda: a_over.append(True), Qt.ConnectionType.QueuedConnection)
     model_b = _shifted_model(model_file, tmp_path / "b.safetensors")
     with qtbot.waitSignal(predict_page.model_loaded, timeout=60_000):
         predict_page.load_model(model_b)
     qtbot.waitUntil(lambda: predict_page.predictions.done_count() == len(paths), timeout=60_000)
-    qtbot.wait(800)  # room for any late batch of model A to arrive (it must be dropped)
+    # A's queued signals arrive in order, `finished` last: once it is here, every late
+    # batch of model A has reached the page (and must have been dropped).
+    qtbot.waitUntil(lambda: bool(a_over), timeout=60_000)
     expected = np.stack([p.probabilities for p in Predictor.from_file(model_b).predict(paths)])
     shown = np.stack([predict_page.predictions.probabilities(r) for r in range(len(paths))])
     np.testing.assert_allclose(shown, expected, atol=1e-5)

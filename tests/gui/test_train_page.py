@@ -69,9 +69,25 @@ def test_open_in_predict_loads_the_model(window, qtbot, tiny_dataset):
     assert window.predict_page.predictor.label_names == tiny_dataset.label_names
 
 
-def test_closing_during_training_asks_then_stops_cleanly(window, qtbot, tiny_dataset, events):
-    from core.base.paths import runs_dir
+def test_closing_during_training_asks_then_returns_at_once_and_the_run_is_kept(
+    window, qtbot, tiny_dataset, events, monkeypatch
+):
+    import gc
+    import threading
 
+    from core.base.paths import runs_dir
+    from gui import thread_keeper, workers
+
+    slowing, in_step, gate = threading.Event(), threading.Event(), threading.Event()
+    real_partial = workers.TaskState.partial
+
+    def slowed(self, value):  # once `slowing`, the next training step hangs until `gate`
+        if slowing.is_set() and isinstance(value, StepEnded):
+            in_step.set()
+            gate.wait(30)  # a bound, so a window that waits for the step fails, not hangs
+        real_partial(self, value)
+
+    monkeypatch.setattr(workers.TaskState, "partial", slowed)
     page = window.train_page
     window.data_page.set_dataset(tiny_dataset)
     worker = page._start_worker(dataclasses.replace(TINY, epochs=400))
@@ -79,10 +95,17 @@ def test_closing_during_training_asks_then_stops_cleanly(window, qtbot, tiny_dat
     window.confirm_close = lambda: False
     assert not window.close()  # the user said No: keep training
     assert worker.isRunning()
+    slowing.set()
+    qtbot.waitUntil(in_step.is_set, timeout=60_000)
     window.confirm_close = lambda: True
     assert window.close()
-    assert not worker.isRunning()  # closeEvent waited for the thread
-    saved = list(runs_dir().glob("*/model.safetensors"))
+    assert worker.isRunning() and not gate.is_set()  # closing did not wait for the step
+    assert worker.isInterruptionRequested()  # it was asked to stop
+    gc.collect()  # nothing may destroy the running thread now
+    assert worker in thread_keeper.still_running()
+    gate.set()
+    qtbot.waitUntil(lambda: not thread_keeper.still_running(), timeout=60_000)
+    saved = list(runs_dir().glob("*/model.safetensors"))  # the stopped run kept its model
     assert len(saved) == 1 and not list(runs_dir().glob("*/*.tmp*"))
 
 

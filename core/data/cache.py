@@ -35,7 +35,6 @@ import numpy as np
 from core.base.errors import Cancelled, ImageDecodeError
 from core.base.runtime import decode_threads
 from core.data.cache_files import (
-    cache_enabled,
     cache_root,
     content_hash,
     default_max_bytes,
@@ -47,15 +46,6 @@ from core.data.cache_shards import CachedRecords, _crc_file, _open_shard, _Shard
 from core.data.decode import Progress, load_rgb
 from core.data.image_open import DECODE_REVISION
 
-__all__ = [  # cache_enabled and cache_root live in cache_files (no torch there)
-    "SHARD_BYTES",
-    "CacheInfo",
-    "ImageCache",
-    "cache_enabled",
-    "cache_root",
-    "clear_cache",
-    "default_max_bytes",
-]
 SHARD_BYTES = 64 * 1024 * 1024  # target size of one shard file
 _SQL_CHUNK = 500  # parameters per IN (...) query
 _STALE_TEMP_S = 24 * 3600  # temporary shards older than this belong to dead writers

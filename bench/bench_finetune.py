@@ -1,17 +1,20 @@
-"""Full fine-tuning speed on this machine: each speed-up against the plain path, same run.
+"""Full fine-tuning speed on this machine: each speed-up against a baseline, same run.
 
-`--strategy no_freeze` for --epochs epochs at --image-size px (default 3 at 128, the case the
-speed-ups were tuned on), through core.training.loop.fit, once per variant of MARQUEE_TRAIN_SPEEDUPS
-(core.training.speed): "none" (the plain path: what main did before the speed-ups),
-each speed-up alone, and "all" (the default); `a+b` names a combination. The image cache
-is filled before the first timing, so every variant reads the same pre-resized images.
-Reports wall and CPU seconds of fit(), the speed-up over "none" by both, and the
-validation mAP / micro-F1 (tuned thresholds), so a speed-up that costs accuracy shows.
-Variants run in the order given, --repeats times interleaved; the fastest of each is kept.
+`--strategy no_freeze` for --epochs epochs at --image-size px (default 3 at 128), through
+core.training.loop.fit in a fresh process per run, once per variant: a value of
+MARQUEE_TRAIN_SPEEDUPS (core.training.speed: "none" the plain path, one speed-up alone,
+"default", "all", or `a+b`), or "main": the same run by another checkout of the project
+(--baseline-tree, e.g. `git worktree add --detach /tmp/main main`) with its own defaults.
+Speed-ups are taken against "main" when it runs, else against "none". The image cache is
+filled first, so every variant reads the same pre-resized images. Reports wall and CPU
+seconds of fit(), the speed-ups by both, and the validation mAP / micro-F1 (tuned
+thresholds), so a speed-up that costs accuracy shows. Variants run in the order given,
+--repeats times interleaved; the fastest of each is kept. `--profile STEPS` instead splits
+a step's time by phase with the torch profiler (bench/finetune_profile.py).
 
     python bench/bench_finetune.py [--set normal|hard|print] [--train N] [--epochs 3]
-        [--image-size 128] [--threads N] [--variants none,channels_last,...] [--repeats 1]
-        [--seed 0]
+        [--image-size 128] [--threads N] [--variants main,default,...] [--repeats 1]
+        [--seed 0] [--baseline-tree DIR] [--profile STEPS]
 
 Prints a Markdown table; asserts nothing.
 """
@@ -21,8 +24,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -34,26 +37,31 @@ from core.base.config import TrainConfig
 from core.data.cached import load_split_images
 from core.data.datasets import Dataset, load_dataset
 from core.data.samples import ensure_sample_data
-from core.training.loop import fit
 from core.training.speed import ENV, SPEEDUPS
 
+ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = ("none", *SPEEDUPS, "all")
 
 
-def run_variant(variant: str, config: TrainConfig, data: Dataset) -> dict:
-    os.environ[ENV] = variant
-    wall0, cpu0 = time.perf_counter(), time.process_time()
-    result = fit(config, data)
-    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    metrics = result.meta.metrics
-    return {
-        "variant": variant,
-        "wall_s": wall,
-        "cpu_s": cpu,
-        "map": metrics["map"],
-        "f1_micro": metrics["f1_micro"],
-        "load_avg": os.getloadavg()[0],
-    }
+def run_variant(variant: str, args: argparse.Namespace) -> dict:
+    """fit() in a fresh process: this checkout with MARQUEE_TRAIN_SPEEDUPS=variant, or for
+    "main" the tree named by --baseline-tree (main's code with its own defaults)."""
+    tree = args.baseline_tree if variant == "main" else ROOT
+    if tree is None:
+        raise SystemExit('variant "main" needs --baseline-tree (a git worktree of main)')
+    env = {**os.environ, ENV: variant, "PYTHONPATH": str(tree)}
+    spec = {
+        "set": args.set, "train": args.train, "epochs": args.epochs,
+        "image_size": args.image_size, "batch_size": args.batch_size,
+        "threads": args.threads, "seed": args.seed,
+    }  # fmt: skip
+    child = [sys.executable, str(Path(__file__).with_name("finetune_child.py")), json.dumps(spec)]
+    done = subprocess.run(child, cwd=tree, env=env, capture_output=True, text=True)
+    line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
+    if line is None:
+        raise RuntimeError(f"{variant} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    row = json.loads(line.removeprefix("RESULT "))
+    return {"variant": variant, **row, "load_avg": os.getloadavg()[0]}
 
 
 def _subset(data: Dataset, n_train: int | None) -> Dataset:
@@ -74,6 +82,14 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0, help="training seed of every variant")
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--baseline-tree", type=Path,
+        help='a checkout of main (git worktree add --detach DIR main): the variant "main"',
+    )  # fmt: skip
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="STEPS",
+        help="profile STEPS steps per candidate speed-up (bench/finetune_profile.py) and stop",
+    )  # fmt: skip
     args = parser.parse_args()
     data = _subset(load_dataset(ensure_sample_data(variant=args.set)), args.train)
     config = TrainConfig(
@@ -87,11 +103,17 @@ def main() -> int:
     )
     for split in (data.train, data.val):  # every variant reads the cached images
         load_split_images(split.paths, args.image_size)
+    if args.profile:
+        from finetune_profile import CANDIDATES, profile_steps, table
+
+        rows = [profile_steps(config, data, args.profile, c) for c in CANDIDATES]
+        print(table(rows))
+        return 0
     print(f"## {args.set}: {len(data.train)} train / {len(data.val)} val, no_freeze", flush=True)
     best: dict[str, dict] = {}
     for _ in range(args.repeats):
         for variant in args.variants.split(","):
-            row = run_variant(variant, config, data)
+            row = run_variant(variant, args)
             print(json.dumps(row), flush=True)
             if variant not in best or row["wall_s"] < best[variant]["wall_s"]:
                 best[variant] = row
@@ -102,7 +124,8 @@ def main() -> int:
 
 
 def _table(rows: list[dict]) -> str:
-    base = next((r for r in rows if r["variant"] == "none"), None)
+    base = next((r for r in rows if r["variant"] == "main"), None)
+    base = base or next((r for r in rows if r["variant"] == "none"), None)
     lines = [
         "| speed-ups | wall s | × faster (wall) | CPU s | × faster (CPU) | mAP | micro-F1 | load |",
         "|---|---|---|---|---|---|---|---|",

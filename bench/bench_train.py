@@ -8,12 +8,15 @@
     already decoded: with the embedding cache (augment off: the backbone runs once per
     image), with the cache disabled (the same work, backbone run every step), and with
     augmentation on (what users get: the cache is skipped whenever augment is on).
+(c) a second frozen `marquee train` (caches warm) against `import torch, timm`, and the
+    first predict of the model it saved against later ones (bench/rerun_timing.py).
 
 Prints numbers, asserts nothing:
 
     python bench/bench_train.py [--data PATH] [--image-size 224] [--batch-size 32]
                                 [--steps 20] [--epochs 5] [--device auto|cpu|cuda|mps]
-                                [--threads N] [--repeats N] [--skip a|b]
+                                [--threads N] [--repeats N] [--skip a|b|c]
+                                [--only c] [--rerun-images 1600]
 """
 
 from __future__ import annotations
@@ -161,8 +164,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1, help="runs per figure (best kept)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads")
-    parser.add_argument("--skip", choices=("a", "b"), help="leave out one part")
+    parser.add_argument("--skip", choices=("a", "b", "c"), action="append", default=[])
+    parser.add_argument("--only", choices=("a", "b", "c"), help="run just this part")
+    parser.add_argument("--rerun-images", type=int, default=1600, help="data set size of (c)")
     args = parser.parse_args()
+    if args.only:
+        args.skip = [p for p in "abc" if p != args.only]
     if args.steps < 3:
         parser.error("--steps must be at least 3")
 
@@ -179,9 +186,13 @@ def main() -> None:
         f"{device_name}, torch {torch.__version__}\n"
     )
 
-    if args.skip != "a":
+    if "c" not in args.skip:
+        from rerun_timing import run as rerun_timing
+
+        rerun_timing(args.rerun_images, max(1, args.repeats))
+    if "a" not in args.skip:
         part_a(data, args)
-    if args.skip != "b":
+    if "b" not in args.skip:
         part_b(data, args)
 
 

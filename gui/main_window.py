@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QObject, QSize, QTimer, QUrl
+from PySide6.QtCore import QSize, QTimer, QUrl
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QPalette, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -31,37 +28,20 @@ from gui import gc_guard
 from gui.current_model import CurrentModel
 from gui.data.page import DataPage
 from gui.errors import show_error
-from gui.predict.page import PredictPage
-from gui.runs.page import RunsPage
 from gui.settings import Preferences
 from gui.theme import app_icon, nav_icon, set_muted
-from gui.train.page import TrainPage
+from gui.widgets import first_paint
 from gui.workers import FunctionWorker, TaskState, ThumbnailWorker
 
 if TYPE_CHECKING:
     from core.training.loop import TrainResult
+    from gui.predict.page import PredictPage
+    from gui.runs.page import RunsPage
+    from gui.train.page import TrainPage
 
-STARTUP_PROBE_ENV = "MARQUEE_STARTUP_PROBE"  # bench: print first-paint time, then quit
 PAGES = (("data", "Data"), ("train", "Train"), ("predict", "Predict"), ("runs", "Runs"))
 PREDICT_PAGE = 2
 MODEL_SUFFIX = ".safetensors"
-
-
-class _FirstPaintWatcher(QObject):
-    """Calls `callback` once, just after the watched widget's first paint."""
-
-    def __init__(self, parent: QObject, callback) -> None:
-        super().__init__(parent)
-        self._callback = callback
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Paint:
-            watched.removeEventFilter(self)
-            if os.environ.get(STARTUP_PROBE_ENV):
-                torch = "torch" in sys.modules  # must still be False: torch loads lazily
-                print(f"FIRST_PAINT {time.time():.6f} torch_loaded={torch}", flush=True)
-            QTimer.singleShot(0, self._callback)
-        return False
 
 
 class MainWindow(QMainWindow):
@@ -77,20 +57,35 @@ class MainWindow(QMainWindow):
         self.setMinimumSize(QSize(1080, 700))
         self.thumbnails = ThumbnailWorker(size=160, parent=self)
         self.data_page = DataPage(self.prefs, self.thumbnails)
-        self.train_page = TrainPage(self.prefs)
-        self.predict_page = PredictPage(self.prefs, self.thumbnails)
-        self.runs_page = RunsPage(self.prefs)
-        self.all_pages = (self.data_page, self.train_page, self.predict_page, self.runs_page)
+        self._later: tuple[TrainPage, PredictPage, RunsPage] | None = None  # after first paint
         self._build()
         self._build_menus()
         self._connect()
         self._restore_geometry()
-        self.nav.installEventFilter(_FirstPaintWatcher(self, self._after_first_paint))
+        self.nav.installEventFilter(first_paint.FirstPaintWatcher(self, self._after_first_paint))
+
+    train_page: TrainPage = property(lambda self: self._later_pages()[0])  # type: ignore
+    predict_page: PredictPage = property(lambda self: self._later_pages()[1])  # type: ignore
+    runs_page: RunsPage = property(lambda self: self._later_pages()[2])  # type: ignore
+    all_pages = property(lambda self: (self.data_page, *self._later_pages()))
+
+    def _later_pages(self) -> tuple[TrainPage, PredictPage, RunsPage]:
+        """The later pages: their imports (numpy, plots) and widgets wait for the first paint."""
+        if self._later is None:
+            from gui.predict.page import PredictPage
+            from gui.runs.page import RunsPage
+            from gui.train.page import TrainPage
+
+            predict = PredictPage(self.prefs, self.thumbnails)
+            self._later = (TrainPage(self.prefs), predict, RunsPage(self.prefs))
+            for page in self._later:
+                self.pages.addWidget(page)
+            self._connect_later_pages()
+        return self._later
 
     def _build(self) -> None:
         self.pages = QStackedWidget()
-        for page in self.all_pages:
-            self.pages.addWidget(page)
+        self.pages.addWidget(self.data_page)  # the others: _later_pages
         central = QWidget()
         layout = QHBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -175,7 +170,6 @@ class MainWindow(QMainWindow):
         self._action(help_menu, "&About Marquee", None, self._on_about_triggered, "About Marquee")
 
     def _build_file_menu(self, file_menu: QMenu) -> None:
-        dp, pp, tp = self.data_page, self.predict_page, self.train_page
         self._action(
             file_menu,
             "&Open…",
@@ -187,28 +181,28 @@ class MainWindow(QMainWindow):
             file_menu,
             "Open &CSV…",
             None,
-            lambda: dp.open_source("csv"),
+            lambda: self.data_page.open_source("csv"),
             "Load a data set from a CSV file",
         )
         self._action(
             file_menu,
             "Open &model…",
             "Ctrl+Shift+O",
-            pp.open_model_dialog,
+            lambda: self.predict_page.open_model_dialog(),
             "Load a trained .safetensors model for prediction",
         )
         self.save_action = self._action(
             file_menu,
             "&Save model…",
             QKeySequence.StandardKey.Save,
-            tp.results.save_dialog,
+            lambda: self.train_page.results.save_dialog(),
             "Save the last trained model",
         )
         self.export_action = self._action(
             file_menu,
             "&Export predictions…",
             "Ctrl+E",
-            pp.export_dialog,
+            lambda: self.predict_page.export_dialog(),
             "Export the Predict page's results as CSV",
         )
         file_menu.addSeparator()
@@ -223,32 +217,38 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close, "Quit Marquee")
 
     def _connect(self) -> None:
-        for page in self.all_pages:
-            page.status_message.connect(self.show_status)
-        self.current_model = CurrentModel(self.all_pages, self.show_page, self)
-        self.data_page.dataset_loaded.connect(self.train_page.set_dataset)
+        self.data_page.status_message.connect(self.show_status)
+        self.data_page.dataset_loaded.connect(lambda data: self.train_page.set_dataset(data))
         # Warm torch (one-time ~1-3 s GIL-heavy import) while the user is looking at the data.
         self.data_page.dataset_loaded.connect(
             lambda _d: QTimer.singleShot(1500, self, self.train_page.detect_device)
         )
+        self.data_page.health.predictor_provider = lambda: self.predict_page.predictor
+        self._update_actions()
+        self.pages.currentChanged.connect(self._on_pages_current_changed)
+
+    def _connect_later_pages(self) -> None:
+        for page in self._later or ():
+            page.status_message.connect(self.show_status)
+        self.current_model = CurrentModel(self.all_pages, self.show_page, self)
+        self.train_page.actions_changed.connect(self._update_actions)
+        self.predict_page.actions_changed.connect(self._update_actions)
         self.train_page.open_in_predict.connect(self._on_train_open_in_predict)
         health = self.data_page.health
-        health.predictor_provider = lambda: self.predict_page.predictor
         self.predict_page.label_more_requested.connect(
             lambda: health.label_more(self.predict_page.predictor, parent=self.predict_page)
         )
-        self.train_page.actions_changed.connect(self._update_actions)
-        self.predict_page.actions_changed.connect(self._update_actions)
         self._update_actions()
-        self.pages.currentChanged.connect(self._on_pages_current_changed)
 
     # ------------------------------------------------------------------ behaviour
     def _update_actions(self) -> None:
         """Menu actions are enabled only when there is something for them to act on."""
-        self.save_action.setEnabled(self.train_page.can_save())
-        self.export_action.setEnabled(self.predict_page.can_export())
+        self.save_action.setEnabled(self._later is not None and self.train_page.can_save())
+        self.export_action.setEnabled(self._later is not None and self.predict_page.can_export())
 
     def show_page(self, index: int) -> None:
+        if index > 0:
+            self._later_pages()  # built on first use: Train, Predict, Runs
         self.nav.setCurrentRow(index)
 
     def show_status(self, message: str) -> None:
@@ -262,10 +262,10 @@ class MainWindow(QMainWindow):
                 self.nav.setCurrentRow(0)
 
     def _after_first_paint(self) -> None:
-        """What start-up defers until the window is on screen: plots (pyqtgraph), data."""
+        """What start-up defers until the window is on screen: pages, plots (pyqtgraph), data."""
         self.train_page.plots.build()
-        if os.environ.get(STARTUP_PROBE_ENV):
-            print(f"READY {time.time():.6f}", flush=True)
+        if first_paint.probing():
+            first_paint.report("READY")
             QTimer.singleShot(0, QApplication.quit)
             return
         self.train_page.restore_last_run(self.prefs.value("predict/model", "", str))
@@ -366,7 +366,7 @@ class MainWindow(QMainWindow):
         return answer == QMessageBox.StandardButton.Yes
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.train_page.is_training():
+        if self._later is not None and self.train_page.is_training():
             if not self.confirm_close():
                 event.ignore()
                 return
@@ -383,9 +383,10 @@ class MainWindow(QMainWindow):
         self.prefs.set_value("window/page", max(0, self.nav.currentRow()))
         self.prefs.sync()
         self.data_page.health.flush()  # a decision made a moment ago
-        for page in self.all_pages:
+        for page in self.all_pages if self._later else (self.data_page,):
             page.workers.release()
-        self.runs_page.empty_trash()  # Delete's undo lasts until the app closes
+        if self._later is not None:
+            self.runs_page.empty_trash()  # Delete's undo lasts until the app closes
         self.thumbnails.stop()
 
     def _restore_geometry(self) -> None:
@@ -394,4 +395,4 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1360, 860)
-        self.nav.setCurrentRow(self.prefs.value("window/page", 0, int))
+        self.show_page(self.prefs.value("window/page", 0, int))

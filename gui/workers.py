@@ -24,7 +24,7 @@ from PySide6.QtGui import QImage, QImageReader
 
 from core.base.config import TrainConfig
 from core.base.errors import Cancelled, MarqueeError
-from core.data.image_open import sniff_format
+from core.data.image_format import sniff_format
 from gui.thread_keeper import retire
 
 if TYPE_CHECKING:

@@ -103,7 +103,7 @@ SERVE_HIDDEN_IMPORTS = [
 
 # Python packages present in the dev venv (or optional imports of our dependencies) that the
 # app never needs. triton (~0.9 GB) only serves torch.compile; torch imports it inside a
-# try/except. torchmetrics imports scipy only when it is installed.
+# try/except. scipy and torchmetrics are dev-only (test references).
 PYTHON_EXCLUDES = [
     "tkinter",
     "_tkinter",
@@ -113,6 +113,7 @@ PYTHON_EXCLUDES = [
     "notebook",
     "skimage",
     "scipy",
+    "torchmetrics",
     "triton",
     "pytest",
     "_pytest",

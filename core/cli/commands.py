@@ -186,7 +186,8 @@ def run_info(args: argparse.Namespace) -> int:
 def run_cache(args: argparse.Namespace) -> int:
     import sqlite3
 
-    from core.data.cache import ImageCache, cache_root
+    from core.data.cache import ImageCache
+    from core.data.cache_files import cache_root
 
     try:
         cache = ImageCache()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from core.base.errors import OutputError
 from core.cli.console import UsageError, print_json
 from core.inference.predictions import parse_label_thresholds
+from core.inference.warm import warm_graph_cache
 from core.modelfile.checkpoint import read_meta, reset_thresholds, write_thresholds
 
 if TYPE_CHECKING:
@@ -77,6 +78,8 @@ def run_thresholds(args: argparse.Namespace) -> int:
         meta = reset_thresholds(args.model)
     else:
         meta = read_meta(args.model)
+    if args.set or args.reset:
+        warm_graph_cache(args.model)  # a no-op when the graph is cached: weights are unchanged
     tuned = meta.tuned_thresholds or meta.thresholds
     if args.json:
         print_json(

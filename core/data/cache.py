@@ -34,9 +34,14 @@ from pathlib import Path
 import numpy as np
 
 from core.base.errors import Cancelled, ImageDecodeError
-from core.base.paths import cache_dir
 from core.base.runtime import decode_threads
-from core.data.cache_files import content_hash, default_max_bytes, file_stamp, writer_dead
+from core.data.cache_files import (
+    cache_root,
+    content_hash,
+    default_max_bytes,
+    file_stamp,
+    writer_dead,
+)
 from core.data.cache_integrity import connect_index, misplaced, out_of_range, shard_intact
 from core.data.cache_shards import CachedRecords, _crc_file, _open_shard, _ShardWriter
 from core.data.decode import Progress, decoded_chunks, readable
@@ -55,16 +60,6 @@ CREATE TABLE IF NOT EXISTS records (digest TEXT, family TEXT, shard TEXT, slot I
 CREATE INDEX IF NOT EXISTS records_by_shard ON records (shard);
 CREATE TABLE IF NOT EXISTS slots (shard TEXT PRIMARY KEY, digests TEXT);
 """
-
-
-def cache_root() -> Path:
-    """Where the image cache lives (under the user cache folder, or MARQUEE_HOME)."""
-    return cache_dir() / "images"
-
-
-def cache_enabled() -> bool:
-    """False when MARQUEE_NO_IMAGE_CACHE is set (decode into RAM as before)."""
-    return not os.environ.get("MARQUEE_NO_IMAGE_CACHE")
 
 
 @dataclass(frozen=True)

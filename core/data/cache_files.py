@@ -10,6 +10,18 @@ import os
 from pathlib import Path
 
 from core.base.errors import ImageDecodeError
+from core.base.paths import cache_dir
+
+
+def cache_root() -> Path:
+    """Where the image cache lives (under the user cache folder, or MARQUEE_HOME)."""
+    return cache_dir() / "images"
+
+
+def cache_enabled() -> bool:
+    """False when MARQUEE_NO_IMAGE_CACHE is set (decode into RAM as before)."""
+    return not os.environ.get("MARQUEE_NO_IMAGE_CACHE")
+
 
 DEFAULT_MAX_GB = 20.0
 

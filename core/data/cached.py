@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from core.base.digest import weights_digest
-from core.data.cache import SHARD_BYTES, ImageCache, cache_enabled
+from core.data.cache import SHARD_BYTES, ImageCache
+from core.data.cache_files import cache_enabled
 from core.data.cache_integrity import log
 from core.data.cache_shards import CachedRecords
 from core.data.decode import Progress

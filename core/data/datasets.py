@@ -29,6 +29,7 @@ import numpy as np
 
 from core.base.errors import shorten
 from core.base.limits import label_names_problem
+from core.data.cache_known import decoded_before
 from core.data.csv_labels import parse_labels
 from core.data.fixes import apply_recorded_fixes
 from core.data.image_check import check_images
@@ -310,7 +311,9 @@ def _drop_unreadable(
     raw: Raw, report: ValidationReport, progress: Progress | None, should_stop: ShouldStop | None
 ) -> None:
     paths = list(dict.fromkeys(item.path for items in raw.splits.values() for item in items))
-    failures = check_images(paths, progress=progress, should_stop=should_stop)
+    known = decoded_before(paths)  # the image cache decoded these, unchanged since
+    unknown = [p for p in paths if p not in known]
+    failures = check_images(unknown, progress=progress, should_stop=should_stop)
     for path in paths:
         if path in failures:
             message = f"The file {failures[path]}. Replace or delete it; it is skipped."

@@ -31,7 +31,6 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 from filelock import FileLock
 from filelock import Timeout as FileLockTimeout
 
@@ -308,7 +307,7 @@ def _apply_split(
         else:
             continue
         applied[0] += 1
-    keep = np.array([i for i in range(len(part)) if i not in drop], dtype=int)
+    keep = [i for i in range(len(part)) if i not in drop]
     return LabeledImages([part.paths[i] for i in keep], labels[keep], list(part.label_names))
 
 
@@ -322,6 +321,8 @@ def _add_images(
         part = splits.get(d.split)
         if part is None or not path.is_file() or path in part.paths:
             continue
+        import numpy as np  # only here: the app's window imports this module, numpy waits
+
         row = np.array([[float(name in d.labels) for name in names]], dtype=np.float32)
         splits[d.split] = LabeledImages(
             [*part.paths, path], np.concatenate([part.labels, row]), list(part.label_names)

@@ -28,24 +28,15 @@ from PIL import (
 )
 
 from core.base.errors import ImageDecodeError, ImageTooLarge, UnsupportedImage
+from core.data.image_format import describe_format, sniff_format
+
+__all__ = ["describe_format", "open_image", "sniff_format"]
 
 # Bumped when the pixels a file decodes to change (2: EXIF orientation applied), so cached
 # pixels and embeddings of the old kind are never read back as the new.
 DECODE_REVISION = 2
 DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's own default for Image.MAX_IMAGE_PIXELS
 _SNIFF_BYTES = 16
-_OTHER_FORMATS = {
-    b"GIF87a": "a GIF image",
-    b"GIF89a": "a GIF image",
-    b"BM": "a BMP image",
-    b"II*\x00": "a TIFF image",
-    b"MM\x00*": "a TIFF image",
-    b"\x00\x00\x01\x00": "an ICO image",
-    b"%PDF": "a PDF document",
-    b"%!PS": "a PostScript (EPS) file",
-    b"\xc5\xd0\xd3\xc6": "a PostScript (EPS) file",
-    b"8BPS": "a Photoshop (PSD) file",
-}
 
 # A truncated file must fail, never decode to grey pixels; nothing in Marquee sets this.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -59,23 +50,6 @@ _PLUGINS: dict[str, Callable[[BinaryIO], ImageFile.ImageFile]] = {
     "WEBP": WebPImagePlugin.WebPImageFile,
 }
 SUPPORTED_FORMATS = tuple(_PLUGINS)  # docs/datasets.md's .jpg/.jpeg/.png/.webp
-
-
-def sniff_format(head: bytes) -> str | None:
-    """'JPEG', 'PNG' or 'WEBP' from a file's first bytes; None for anything else."""
-    if head[:3] == b"\xff\xd8\xff":
-        return "JPEG"
-    if head[:8] == b"\x89PNG\r\n\x1a\n":
-        return "PNG"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "WEBP"
-    return None
-
-
-def describe_format(head: bytes) -> str:
-    """What an unsupported file is, in a few words ('a TIFF image', 'a PDF document')."""
-    found = next((name for magic, name in _OTHER_FORMATS.items() if head.startswith(magic)), None)
-    return found or "not a JPEG, PNG or WebP image"
 
 
 def max_image_pixels() -> int:

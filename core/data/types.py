@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from core.base.errors import Cancelled, DataError
+
+if TYPE_CHECKING:  # the app's window imports these types; numpy loads with the data
+    import numpy as np
 
 __all__ = ["IMAGE_SUFFIXES", "Cancelled", "DataError"]
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from core.data.fixes import Decision, FixLog
-from core.health.duplicates import to_drop
 from core.health.report import DuplicatePair, HealthReport, LabelIssue, Outlier
 
 # Label issues are accepted in bulk from these scores, by direction. A missing label (given
@@ -16,6 +15,13 @@ from core.health.report import DuplicatePair, HealthReport, LabelIssue, Outlier
 # flips, about 12 of the 32 per set, as the mean-combined scores' old 0.8 / 0.97 passed.
 SURE_TO_ADD = 0.95
 SURE_TO_REMOVE = 0.99
+
+
+def to_drop(pair: DuplicatePair) -> str:
+    """The file to drop when keeping one: a leak's training copy, else the second file."""
+    if pair.cross_split and "train" in pair.splits:
+        return pair.files[pair.splits.index("train")]
+    return pair.files[1]
 
 
 def sure(issue: LabelIssue, min_score: float | None = None) -> bool:

@@ -48,10 +48,3 @@ def _pair(data: Embedded, i: int, j: int, cos: float, exact: bool, thumb: float)
         (a.split, b.split),
         round(float(thumb), 4),
     )
-
-
-def to_drop(pair: DuplicatePair) -> str:
-    """The file to drop when keeping one: a leak's training copy, else the second file."""
-    if pair.cross_split and "train" in pair.splits:
-        return pair.files[pair.splits.index("train")]
-    return pair.files[1]

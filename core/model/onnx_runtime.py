@@ -75,6 +75,21 @@ def cached_session(key: str, write: Writer, threads: int) -> Any:
     return session_for(path, threads)
 
 
+def cache_graph(key: str, write: Writer) -> Path | None:
+    """Export the graph named `key` into the cache unless it is there already (no session is
+    built); its path, or None without a writable cache."""
+    path = cache_dir() / "onnx" / f"{key}.onnx"
+    if path.is_file():
+        return path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    with replacing(path, "the ONNX graph", suffix=".onnx") as tmp:
+        write(tmp)
+    return path
+
+
 def cached_session_if_present(key: str, threads: int) -> Any | None:
     """The session for a graph already in the cache (None when it is missing or damaged:
     the caller exports it, which needs the torch model)."""

@@ -193,7 +193,11 @@ class RunWriter:
 
 def after_model_saved(path: Path) -> None:
     """The one place a run's model file is final: work that should follow every saved
-    model (an ONNX export for a fast first prediction, say) hooks in here."""
+    model hooks in here. Its inference graph goes into the graph cache now, so the first
+    prediction from it runs as fast as any later one (never fails the save)."""
+    from core.inference.warm import warm_graph_cache
+
+    warm_graph_cache(path)
 
 
 def _write_summaries(record: RunRecord, folder: Path) -> None:

@@ -1,9 +1,9 @@
 """The embed phase: a frozen backbone's features for every image, computed once.
 
 The plain embeddings of both splits go through the image cache (the next run reads them
-back); with `feature_views` K the training images are also embedded in K augmented views
-(on ONNX Runtime too, where it runs: the augmentation is drawn on the uint8 images), and
-with `tta` the validation images are embedded mirrored too.
+back), and so do the mirrored validation images' with `tta`; with `feature_views` K the
+training images are also embedded in K augmented views (random draws, not cached; on ONNX
+Runtime too, where it runs: the augmentation is drawn on the uint8 images).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def embed_splits(
     `val.flipped` with TTA). Raises `Cancelled` between batches when a stop is asked for."""
     model.eval()
     family = _family(model, setup)
-    session = _onnx_session(model, setup, family)
+    session = _LazySession(model, setup, family) if _runtime(setup) == "onnx" else None
     views = setup.config.feature_views
     total = len(train) * (1 + views) + len(val) * (2 if setup.config.tta else 1)
     counter = _Counter(progress, total)
@@ -56,8 +56,15 @@ def embed_splits(
         _embed_all(model, train, setup, view, False, counter, session)
         for view in range(1, 1 + views)
     ]
-    if setup.config.tta and len(val):
-        val.flipped = _embed_all(model, val, setup, 0, True, counter, session)
+    if setup.config.tta and len(val):  # mirrored validation images: cached like the plain ones
+        val.flipped = cached_embeddings(
+            val.images,
+            f"{family}-flipped",
+            lambda idx: _embed_batch(model, val, idx, setup, view=0, flip=True, ort=session),
+            setup.config.batch_size,
+            progress=lambda count, _total: counter.show(count),
+        ).to(setup.device)
+        counter.next_pass(len(val))
     if extra and train.features is not None:
         train.features = torch.stack([train.features, *extra])
 
@@ -97,12 +104,20 @@ def _runtime(setup: Setup) -> str:
     return "onnx" if setup.device == "cpu" and forced != "torch" else "torch"
 
 
-def _onnx_session(model: MultiLabelClassifier, setup: Setup, family: str) -> Any | None:
-    if _runtime(setup) != "onnx":
-        return None
-    threads = setup.config.num_threads or torch.get_num_threads()
-    size = setup.config.image_size
-    return onnx_embedder(model, size, setup.mean, setup.std, family, threads)
+class _LazySession:
+    """The backbone on ONNX Runtime, built when an image is first embedded: a run whose
+    embeddings all come from the cache never loads ONNX Runtime or a session."""
+
+    def __init__(self, model: MultiLabelClassifier, setup: Setup, family: str) -> None:
+        self._args, self._session = (model, setup, family), None
+
+    def get(self) -> Any:
+        if self._session is None:
+            model, setup, family = self._args
+            threads = setup.config.num_threads or torch.get_num_threads()
+            size = setup.config.image_size
+            self._session = onnx_embedder(model, size, setup.mean, setup.std, family, threads)
+        return self._session
 
 
 def _embed_all(
@@ -112,7 +127,7 @@ def _embed_all(
     view: int,
     flip: bool,
     counter: _Counter,
-    ort: Any | None = None,
+    ort: _LazySession | None = None,
 ) -> torch.Tensor:
     chunks, count = [], 0
     for idx in setup.batches(len(split), shuffle=False):
@@ -130,7 +145,7 @@ def _embed_batch(
     setup: Setup,
     view: int,
     flip: bool,
-    ort: Any | None = None,
+    ort: _LazySession | None = None,
 ) -> torch.Tensor:
     """One batch's embeddings, on ONNX Runtime when given (augmented views are drawn on the
     uint8 images and embedded there too), else on torch."""
@@ -139,7 +154,7 @@ def _embed_batch(
         images = split.images[idx]
         if view > 0:
             images = augmented_images(images, setup.generator, setup.mean, setup.std)
-        return run_embedder(ort, images.flip(-1) if flip else images)
+        return run_embedder(ort.get(), images.flip(-1) if flip else images)
     x = model_inputs(split, idx, setup, train=False)
     if view > 0:
         x = view_augment(x, setup.mean, setup.std, setup.generator)

@@ -6,16 +6,10 @@ Labels with no positives have no average precision; they are reported as None (s
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
-import torch
-from torchmetrics.functional.classification import (
-    binary_average_precision,
-    multilabel_average_precision,
-)
 
 from core.training.events import LabelMetrics
 
@@ -23,19 +17,30 @@ THRESHOLD_GRID = np.round(np.arange(0.02, 0.99, 0.01), 2)
 
 
 def average_precision(probs: np.ndarray, targets: np.ndarray) -> list[float | None]:
-    """Per-label AP; None for labels without positives."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torchmetrics warns about the labels we mask below
-        scores = torch.as_tensor(probs, dtype=torch.float32)
-        truth = torch.as_tensor(targets, dtype=torch.long)
-        if targets.shape[1] == 1:  # torchmetrics' multilabel functions need two labels or more
-            ap = binary_average_precision(scores[:, 0], truth[:, 0]).reshape(1)
-        else:
-            ap = multilabel_average_precision(
-                scores, truth, num_labels=targets.shape[1], average=None
-            )
-    has_positives = targets.sum(axis=0) > 0
-    return [float(v) if ok else None for v, ok in zip(ap.tolist(), has_positives, strict=True)]
+    """Per-label AP; None for labels without positives.
+
+    The step-wise area under the precision-recall curve: the sum over the distinct scores,
+    from the highest, of (recall gained) x (precision there), ties taken together. That is
+    torchmetrics' and scikit-learn's definition (a test holds them equal); numpy alone, so
+    evaluation does not load torchmetrics (seconds of imports: scipy, its audio and image
+    code) in every training run.
+    """
+    scores = np.asarray(probs, dtype=np.float32)
+    truth = np.asarray(targets).astype(bool)
+    return [_label_ap(scores[:, k], truth[:, k]) for k in range(truth.shape[1])]
+
+
+def _label_ap(scores: np.ndarray, positive: np.ndarray) -> float | None:
+    n_positive = int(positive.sum())
+    if n_positive == 0:
+        return None
+    order = np.argsort(-scores, kind="stable")
+    ranked, hits = scores[order], positive[order]
+    tp = np.cumsum(hits)
+    last = np.flatnonzero(np.r_[ranked[1:] != ranked[:-1], True])  # ends of tied runs
+    precision = tp[last] / (last + 1)
+    recall_gain = np.diff(np.r_[0, tp[last]]) / n_positive
+    return float(np.sum(recall_gain * precision))
 
 
 def _counts(preds: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -8,8 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
-from core.health.decisions import keep_both, keep_one
-from core.health.duplicates import to_drop
+from core.health.decisions import keep_both, keep_one, to_drop
 from core.health.report import DuplicatePair
 from gui.health.issue_review import SPLIT_NAMES
 from gui.health.review_list import ReviewWidget

@@ -20,7 +20,8 @@ import torch
 
 from core.data import cache_integrity
 from core.data import decode as image_decode
-from core.data.cache import ImageCache, cache_root
+from core.data.cache import ImageCache
+from core.data.cache_files import cache_root
 from core.data.cached import cached_embeddings, load_split_images
 from tests.core.test_image_cache import SIZE, expected, read_all, write_images
 

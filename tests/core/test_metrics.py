@@ -114,3 +114,23 @@ def test_a_single_label_is_scored_like_one_column_of_many() -> None:
     one, (only,) = compute_metrics(probs[:, :1], targets[:, :1], ["A"])
     assert only == per_label[0]
     assert one["map"] == pytest.approx(per_label[0].ap)
+
+
+def test_average_precision_equals_torchmetrics_with_ties_and_one_label() -> None:
+    """The numpy AP is torchmetrics' (the reference it replaced), ties and all."""
+    torch = pytest.importorskip("torch")
+    classification = pytest.importorskip("torchmetrics.functional.classification")
+    rng = np.random.default_rng(7)
+    probs = np.round(rng.random((200, 5)), 2).astype(np.float32)  # rounding makes ties
+    targets = (rng.random((200, 5)) < 0.3).astype(int)
+    targets[:, 4] = 0  # no positives: None here, masked there
+    reference = classification.multilabel_average_precision(
+        torch.from_numpy(probs), torch.from_numpy(targets), num_labels=5, average=None
+    ).tolist()
+    ours = average_precision(probs, targets)
+    assert ours[4] is None
+    assert ours[:4] == pytest.approx(reference[:4], abs=1e-6)
+    single = classification.binary_average_precision(
+        torch.from_numpy(probs[:, 0]), torch.from_numpy(targets[:, 0])
+    )
+    assert average_precision(probs[:, :1], targets[:, :1])[0] == pytest.approx(float(single))

@@ -56,14 +56,19 @@ def log_config() -> dict[str, Any]:
 
         handler = {"class": "logging.FileHandler", "filename": str(log_dir() / "serve.log")}
     handler["formatter"] = "plain"
+    # Marquee's own lines join uvicorn's only where nothing else logs them: inside the app
+    # the root logger already writes the log file, and taking "marquee" from it would
+    # silence the app's log for the rest of the session.
+    names = ("uvicorn", "uvicorn.error")
+    if not logging.getLogger().handlers:
+        names += ("marquee",)
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
         "handlers": {"default": handler},
         "loggers": {
-            name: {"handlers": ["default"], "level": "INFO", "propagate": False}
-            for name in ("uvicorn", "uvicorn.error", "marquee")
+            name: {"handlers": ["default"], "level": "INFO", "propagate": False} for name in names
         },
     }
 

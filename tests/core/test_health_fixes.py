@@ -64,9 +64,10 @@ def _planted_witnesses() -> tuple[np.ndarray, np.ndarray, np.ndarray, set[tuple[
 
 
 def _top_pairs(probs: np.ndarray, given: np.ndarray, k: int) -> set[tuple[int, int]]:
-    scores = confident.rank_all(probs, given)
-    top = np.argsort(-scores, axis=None, kind="stable")[:k]
-    return {(int(i), int(j)) for i, j in zip(*np.unravel_index(top, scores.shape), strict=True)}
+    """The k pairs whose probability disagrees most with the given label."""
+    disagreement = np.abs(given - probs)
+    top = np.argsort(-disagreement, axis=None, kind="stable")[:k]
+    return {(int(i), int(j)) for i, j in zip(*np.unravel_index(top, probs.shape), strict=True)}
 
 
 def test_stacking_learns_to_ignore_a_vote_that_knows_nothing() -> None:

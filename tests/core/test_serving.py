@@ -262,3 +262,20 @@ def test_large_models_warm_up_with_one_image_only() -> None:
     assert warm_up_batches(224, 8) == [1, 4]
     assert warm_up_batches(224, 1) == [1]
     assert warm_up_batches(2048, 8) == [1]  # a batch of 4 at 2048 px would take minutes
+
+
+def test_a_server_in_the_app_leaves_the_apps_log_alone() -> None:
+    """Inside the app the root logger writes the log file; serving must not take Marquee's
+    own lines away from it (they would vanish from the log for the rest of the session)."""
+    import logging.config
+
+    from core.serving.server import log_config
+
+    root, marquee = logging.getLogger(), logging.getLogger("marquee")
+    app_log = logging.NullHandler()
+    root.addHandler(app_log)
+    try:
+        logging.config.dictConfig(log_config())
+        assert marquee.propagate and not marquee.handlers
+    finally:
+        root.removeHandler(app_log)

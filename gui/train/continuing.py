@@ -158,6 +158,6 @@ def summary_text(record: RunRecord) -> str:
     score, f1 = record.metrics.get("map"), record.metrics.get("f1_macro")
     epochs = record.history[-1].epoch if record.history else 0
     return (
-        f"Run {record.id} ({record.status}), {epochs} epochs: validation mAP "
-        f"{score or 0:.3f}, F1 {f1 or 0:.3f} (tuned thresholds)."
+        f"Run {record.id} ({record.status}), {epochs} epoch{'' if epochs == 1 else 's'}: "
+        f"validation mAP {score or 0:.3f}, F1 {f1 or 0:.3f} (tuned thresholds)."
     )

@@ -152,3 +152,15 @@ def test_at_the_default_size_start_stop_and_the_result_actions_are_in_view(windo
         return button.visibleRegion().boundingRect().size() == button.size()
 
     qtbot.waitUntil(lambda: all(whole(b) for b in buttons), timeout=5_000)
+
+
+def test_a_saved_one_epoch_run_reads_one_epoch(tmp_path) -> None:
+    from runs_helpers import write_run
+
+    from core.runs import RunStore
+    from gui.train.continuing import summary_text
+
+    record = write_run(RunStore(tmp_path / "runs"), epochs=1)
+    assert ", 1 epoch: validation mAP" in summary_text(record)
+    several = write_run(RunStore(tmp_path / "runs"), epochs=3)
+    assert ", 3 epochs: validation mAP" in summary_text(several)

@@ -129,3 +129,14 @@ class Preferences:
     def set_train_config(self, config: TrainConfig) -> None:
         for key in _TRAIN_KEYS:
             self.set_value(f"train/{key}", getattr(config, key))
+
+    def tracking(self) -> tuple[str, str]:
+        """(TensorBoard folder, MLflow tracking URI) the app also logs trainings to; "" is off."""
+        return (
+            self.value("tracking/tensorboard_dir", "", str),
+            self.value("tracking/mlflow_uri", "", str),
+        )
+
+    def set_tracking(self, tensorboard_dir: str, mlflow_uri: str) -> None:
+        self.set_value("tracking/tensorboard_dir", tensorboard_dir.strip())
+        self.set_value("tracking/mlflow_uri", mlflow_uri.strip())

@@ -17,7 +17,7 @@ from core.training.events import LabelMetrics
 from gui.tasks import TaskSlot
 from gui.widgets.label_table import LabelMetricsTable
 from gui.widgets.plot_panel import TrainingPlotsWidget
-from gui.workers import Task, TaskState, WorkerSet, train_more_task
+from gui.workers import Task, TaskState, Tracking, WorkerSet, train_more_task
 
 if TYPE_CHECKING:
     from core.data.datasets import Dataset
@@ -59,7 +59,9 @@ class SavedRun:
     model_file: Path
 
 
-def train_more_from_file_task(model_file: Path, data: Dataset, epochs: int) -> Task:
+def train_more_from_file_task(
+    model_file: Path, data: Dataset, epochs: int, tracking: Tracking | None = None
+) -> Task:
     """Train more from a saved model: it is loaded in the worker, then continued; its run
     becomes the new run's parent (core.runs finds it from the model file's folder)."""
 
@@ -68,7 +70,8 @@ def train_more_from_file_task(model_file: Path, data: Dataset, epochs: int) -> T
         from core.training.loop import TrainResult
 
         model, meta = load_model(model_file)
-        return train_more_task(TrainResult(model, meta, [], False), data, epochs, model_file)(state)
+        previous = TrainResult(model, meta, [], False)
+        return train_more_task(previous, data, epochs, model_file, tracking)(state)
 
     return task
 

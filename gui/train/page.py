@@ -30,10 +30,12 @@ from gui.errors import show_error
 from gui.settings import Preferences
 from gui.tasks import TaskSlot
 from gui.train import continuing
+from gui.train.continuing import train_more_from_file_task
 from gui.train.evaluation import EvaluationDialog
 from gui.train.form import TrainFormWidget
 from gui.train.progress import TrainProgressCard, outcome_text
 from gui.train.results import TrainResultsCard
+from gui.train.tracking import tracking_in
 from gui.widgets.cards import CardWidget, hbox, page_header
 from gui.widgets.label_table import LabelMetricsTable
 from gui.widgets.plot_panel import TrainingPlotsWidget
@@ -220,18 +222,18 @@ class TrainPage(QWidget):
         self.plots.build()  # normally done after the first paint already
         self.plots.reset()
         self.table.clear_rows()
-        return self._run(training_task(config, self.dataset), continuing=False)
+        return self._run(training_task(config, self.dataset, True, tracking_in(self.prefs)), False)
 
     def train_more(self, epochs: int | None = None) -> FunctionWorker | None:
         """Continue the current model for more epochs; the plots go on where it stopped."""
         picked, in_memory = self.results.source, self.results.model_file()
         if self.is_training() or self.dataset is None or (self.result is None and not picked):
             return None
-        epochs = epochs or self.results.more_epochs.value()
+        epochs, tracking = epochs or self.results.more_epochs.value(), tracking_in(self.prefs)
         if picked is None or (self.result is not None and picked.model_file == in_memory):
-            task = train_more_task(self.result, self.dataset, epochs, in_memory)
+            task = train_more_task(self.result, self.dataset, epochs, in_memory, tracking)
         else:
-            task = continuing.train_more_from_file_task(picked.model_file, self.dataset, epochs)
+            task = train_more_from_file_task(picked.model_file, self.dataset, epochs, tracking)
         return self._run(task, continuing=True)
 
     # ------------------------------------------------------------------ the current model
@@ -343,8 +345,9 @@ class TrainPage(QWidget):
             self.status_message.emit(f"Run saved to {run_dir}")
 
     def _on_worker_failed(self, message: str, details: str) -> None:
-        self.results.set_model(*self._previous)
-        show_error(self, f"Training failed: {message}", details)
+        self.results.set_model(*self._previous)  # a tracker that cannot log fails before the start
+        began = "failed" if self.progress_card.started is not None else "did not start"
+        show_error(self, f"Training {began}: {message}", details)
 
     def _on_worker_cancelled(self) -> None:
         self._cancelled = True
@@ -359,13 +362,10 @@ class TrainPage(QWidget):
         self._on_timer_timeout()
         self.plots.refresh()
         if self.result is not None:
-            self.progress_card.show_finished(
-                "Stopped" if self.result.stopped_early else "Finished", complete=True
-            )
+            outcome = "Stopped" if self.result.stopped_early else "Finished"
         else:
-            self.progress_card.show_finished(
-                "Cancelled" if self._cancelled else "Failed", complete=False
-            )
+            outcome = "Cancelled" if self._cancelled else "Failed"
+        self.progress_card.show_finished(outcome, complete=self.result is not None)
         self._update_buttons()
         self.training_running.emit(False)
 

@@ -1,4 +1,5 @@
-"""What the Train page offers once a run has a model: save, evaluate, thresholds, jobs."""
+"""What the Train page offers once a run has a model: save, evaluate, thresholds, jobs,
+and where every training is also logged (TensorBoard, MLflow)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from PySide6.QtWidgets import QFileDialog, QLabel, QPushButton, QSpinBox, QWidge
 
 from core.base.paths import runs_dir
 from gui.errors import show_error
+from gui.settings import Preferences
 from gui.train.continuing import ContinueSource, model_caption
 from gui.train.evaluation import EvaluationDialog
 from gui.train.form import epochs_suffix
+from gui.train.tracking import TrackingDialog
 from gui.widgets.cards import CardWidget, hbox
 from gui.workers import FunctionWorker, TaskState, WorkerSet
 
@@ -50,7 +53,7 @@ class TrainResultsCard(CardWidget):
         self.body.addLayout(hbox(self.evaluate_button, self.runs_button, spacing=6))
         self.body.addLayout(hbox(self.more_button, spacing=6))  # it names a model: a row of its own
         self.body.addLayout(hbox(QLabel("Epochs to add:"), self.more_epochs, spacing=6))
-        self.body.addLayout(hbox(self.export_job_button))
+        self.body.addLayout(hbox(self.export_job_button, self.tracking_button, spacing=6))
 
     def _build_buttons(self) -> None:
         self.save_button = QPushButton("Save model…")
@@ -70,6 +73,9 @@ class TrainResultsCard(CardWidget):
             "(several GPUs or machines)"
         )
         self.export_job_button.clicked.connect(self.export_job_requested)
+        self.tracking_button = QPushButton("Tracking…")
+        self.tracking_button.setToolTip("Also log every training to TensorBoard or MLflow")
+        self.tracking_button.clicked.connect(self.tracking_dialog)
         self.evaluate_button = QPushButton("Evaluation…")
         self.evaluate_button.setToolTip(
             "PR curve per label, confusion counts and the most confident mistakes"
@@ -86,6 +92,12 @@ class TrainResultsCard(CardWidget):
         self.more_button = QPushButton("Train more")
         self.more_button.setToolTip("Continue this model for more epochs; the plots go on")
         self.more_button.clicked.connect(lambda: self.more_requested.emit(self.more_epochs.value()))
+
+    def tracking_dialog(self) -> TrackingDialog:
+        """The TensorBoard folder and MLflow URI every training also logs to."""
+        dialog = TrackingDialog(Preferences(), self)
+        dialog.open()
+        return dialog
 
     def set_model(self, result: TrainResult | None, run_dir: Path | None) -> None:
         """The last run's model; a saved one becomes what Train more continues."""

@@ -345,9 +345,8 @@ class TrainPage(QWidget):
             self.status_message.emit(f"Run saved to {run_dir}")
 
     def _on_worker_failed(self, message: str, details: str) -> None:
-        self.results.set_model(*self._previous)  # a tracker that cannot log fails before the start
-        began = "failed" if self.progress_card.started is not None else "did not start"
-        show_error(self, f"Training {began}: {message}", details)
+        self.results.set_model(*self._previous)
+        show_error(self, f"Training failed: {message}", details)
 
     def _on_worker_cancelled(self) -> None:
         self._cancelled = True

@@ -129,6 +129,10 @@ PYTHON_EXCLUDES = [
     "mlflow",
     "tensorboard",
     "torch.utils.tensorboard",
+    # MLflow's store in the dev venv; pandas would only reach it through read_sql (9 MB)
+    "sqlalchemy",
+    "alembic",
+    "mypy",
 ]
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import tempfile
+import threading
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +29,11 @@ if TYPE_CHECKING:  # a cached graph runs without torch: it is imported only to e
     import torch
 Writer = Callable[[Path], None]  # writes the ONNX file to the given path
 
+# torch's exporter keeps process-wide state and refuses a second export while one runs
+# ("GLOBALS.in_onnx_export must be False"): the app can export a trained model's graph for
+# Predict while a new training exports its backbone, so exports take turns.
+_EXPORTING = threading.Lock()
+
 
 def export_module(
     module: torch.nn.Module, example: torch.Tensor, path: Path, input_name: str, output_name: str
@@ -36,7 +42,7 @@ def export_module(
     self-contained, one file, and fast for a CNN)."""
     import torch
 
-    with warnings.catch_warnings(), torch.inference_mode():
+    with _EXPORTING, warnings.catch_warnings(), torch.inference_mode():
         warnings.simplefilter("ignore")  # deprecation notes about the legacy exporter
         torch.onnx.export(
             module.eval(),

@@ -59,7 +59,7 @@ def log_config() -> dict[str, Any]:
     # Marquee's own lines join uvicorn's only where nothing else logs them: inside the app
     # the root logger already writes the log file, and taking "marquee" from it would
     # silence the app's log for the rest of the session.
-    names = ("uvicorn", "uvicorn.error")
+    names: tuple[str, ...] = ("uvicorn", "uvicorn.error")
     if not logging.getLogger().handlers:
         names += ("marquee",)
     return {

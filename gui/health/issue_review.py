@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWi
 
 from core.health.decisions import accept_issue, keep_issue
 from core.health.report import LabelIssue
-from gui.health.review_list import ReviewWidget, heading_labels
+from gui.health.review_list import ReviewWidget, heading_labels, poster_beside
 from gui.theme import DANGER, THIRD, set_muted
 from gui.widgets.poster_view import PosterWidget
 from gui.workers import ThumbnailWorker
@@ -82,13 +82,7 @@ class LabelIssuesWidget(ReviewWidget[LabelIssue]):
         info.addSpacing(8)
         info.addWidget(self.accept_button)
         info.addWidget(self.keep_button)
-        info.addStretch(1)
-        info.addWidget(hint)
-        row = QHBoxLayout()
-        row.setSpacing(18)
-        row.addWidget(self.poster, 3)
-        row.addLayout(info, 2)
-        return row
+        return poster_beside(self.poster, info, hint)
 
     def set_issues(
         self,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -44,6 +45,18 @@ def heading_labels() -> tuple[QLabel, QLabel]:
         label.setWordWrap(True)
     set_muted(where)
     return title, where
+
+
+def poster_beside(poster: QWidget, info: QVBoxLayout, hint: QLabel) -> QHBoxLayout:
+    """A one-poster review's detail row: the poster, and beside it the facts and buttons
+    with the key hint at the bottom."""
+    info.addStretch(1)
+    info.addWidget(hint)
+    row = QHBoxLayout()
+    row.setSpacing(18)
+    row.addWidget(poster, 3)
+    row.addLayout(info, 2)
+    return row
 
 
 class ReviewWidget(QWidget, Generic[Item]):

@@ -7,12 +7,12 @@ from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QIcon, QImage, QPixmap
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from core.health.decisions import drop_stray, keep_stray
 from core.health.report import Outlier
 from gui.health.issue_review import SPLIT_NAMES
-from gui.health.review_list import ReviewWidget, heading_labels
+from gui.health.review_list import ReviewWidget, heading_labels, poster_beside
 from gui.theme import set_muted
 from gui.widgets.poster_view import PosterWidget
 from gui.workers import ThumbnailWorker
@@ -42,13 +42,7 @@ class StraysWidget(ReviewWidget[Outlier]):
         info.setSpacing(10)
         for widget in (self.title, self.where, self.explain, self.drop_button, self.keep_button):
             info.addWidget(widget)
-        info.addStretch(1)
-        info.addWidget(hint)
-        row = QHBoxLayout()
-        row.setSpacing(18)
-        row.addWidget(self.poster, 3)
-        row.addLayout(info, 2)
-        self.detail_box.addLayout(row, 1)
+        self.detail_box.addLayout(poster_beside(self.poster, info, hint), 1)
         self.add_key("D", self.drop)
         self.add_key("Delete", self.drop)
         self.add_key("K", self.keep)

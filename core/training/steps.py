@@ -155,6 +155,8 @@ def train_one_epoch(
     model.train()
     if frozen:
         model.backbone.eval()  # keep BatchNorm statistics of a frozen backbone
+    elif setup.speed.frozen_bn:
+        _freeze_batchnorm(model.backbone)
     log = StepLog(setup.config.log_every, math.ceil(len(split) / setup.config.batch_size), on_step)
     for idx in setup.batches(len(split), shuffle=True):
         if setup.context.agree_to_stop():
@@ -165,6 +167,12 @@ def train_one_epoch(
         setup.steps_done += 1
         log.add(loss, len(idx))
     return EpochStats(log.epoch_loss(), log.done)
+
+
+def _freeze_batchnorm(backbone: nn.Module) -> None:
+    for module in backbone.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.eval()
 
 
 def _optimiser_step(loss: torch.Tensor, setup: Setup) -> None:

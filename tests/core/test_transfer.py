@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 from dataclasses import replace
 from pathlib import Path
@@ -19,8 +20,8 @@ from core.data.samples_print import generate_print_data, hatch, photograph
 from core.training import loop as engine
 from core.training.speed import ENV, SpeedOptions, epoch_image_size, speed_options
 
-ALL = SpeedOptions(channels_last=True, foreach=True, progressive=True)
-NONE = SpeedOptions(channels_last=False, foreach=False, progressive=False)
+ALL = SpeedOptions(channels_last=True, foreach=True, progressive=True, frozen_bn=True)
+NONE = SpeedOptions(channels_last=False, foreach=False, progressive=False, frozen_bn=False)
 
 
 # ----------------------------------------------------------------------------- print set
@@ -78,8 +79,9 @@ def test_cli_and_ensure_know_the_print_variant() -> None:
         ("default", "cpu", replace(ALL, progressive=False)),
         ("all", "cpu", ALL),
         ("none", "cpu", NONE),
-        ("channels_last, progressive", "cpu", replace(ALL, foreach=False)),
+        ("channels_last, progressive", "cpu", replace(ALL, foreach=False, frozen_bn=False)),
         ("all", "mps", replace(ALL, channels_last=False, foreach=False)),
+        ("frozen_bn", "cuda", replace(NONE, frozen_bn=True)),
         ("bogus", "cpu", NONE),
     ],
 )
@@ -152,6 +154,29 @@ def test_the_plain_path_is_still_there_when_speedups_are_off(
     result = engine.fit(config, dataset)
     weight = result.model.backbone.conv_stem.weight
     assert weight.is_contiguous() and not weight.is_contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.parametrize(("speedups", "stats_move"), [("default", False), ("none", True)])
+def test_fine_tuning_keeps_the_backbones_batchnorm_statistics_by_default(
+    speedups: str, stats_move: bool, dataset: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV, speedups)
+    before: list[torch.nn.Module] = []
+    original = engine.initial_model
+
+    def recording(*args: object, **kwargs: object) -> torch.nn.Module:
+        model = original(*args, **kwargs)
+        before.append(copy.deepcopy(model.backbone.bn1))
+        return model
+
+    monkeypatch.setattr(engine, "initial_model", recording)
+    config = TrainConfig(
+        strategy="no_freeze", epochs=1, image_size=32, batch_size=8, device="cpu", num_threads=1
+    )
+    after = engine.fit(config, dataset).model
+    bn_before, bn_after = before[0], after.backbone.bn1
+    assert torch.equal(bn_before.running_mean, bn_after.running_mean) is not stats_move
+    assert not torch.equal(bn_before.weight, bn_after.weight)  # scale and shift still train
 
 
 # ----------------------------------------------------------------------------- views on ONNX

@@ -36,7 +36,8 @@ OPTIONS: dict[str, dict] = {
     "default": {},  # the CPU recipe: two-stage features + flip TTA
     "freeze_unfreeze": {"strategy": "freeze_unfreeze", "epochs": 2, "tta": False},
     "no_freeze": {"strategy": "no_freeze", "tta": False, "multi_stage": False},
-    # Speed-ups (core.training.speed): channels-last and foreach AdamW are on by default;
+    # Speed-ups (core.training.speed): channels-last, foreach AdamW and frozen BatchNorm are
+    # on by default;
     # this one also trains its first epoch at 32 px (progressive resizing, set in main()).
     "no_freeze_progressive": {
         "strategy": "no_freeze",

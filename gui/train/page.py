@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from core.training.loop import TrainResult
 
 REFRESH_MS = 100  # plots and progress text redraw at most 10x per second
-SETTINGS_WIDTH = 340  # the form's width
+SETTINGS_WIDTH = 370  # the form's width: three result actions side by side
 
 
 class TrainPage(QWidget):
@@ -116,6 +116,7 @@ class TrainPage(QWidget):
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.viewport().setAutoFillBackground(False)
+        self.form.setAutoFillBackground(False)  # setWidget turned it on: a grey box in the card
         settings = CardWidget("Settings")
         settings.body.addWidget(scroll, 1)
         settings.body.addLayout(hbox(self.start_button, self.stop_button))

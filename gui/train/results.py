@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QFileDialog, QLabel, QPushButton, QSpinBox, QWidget
+from PySide6.QtWidgets import QFileDialog, QLabel, QPushButton, QSizePolicy, QSpinBox, QWidget
 
 from core.base.paths import runs_dir
 from gui.errors import show_error
@@ -19,6 +19,7 @@ from gui.train.evaluation import EvaluationDialog
 from gui.train.form import epochs_suffix
 from gui.train.tracking import TrackingDialog
 from gui.widgets.cards import CardWidget, hbox
+from gui.widgets.eliding_button import ElidingPushButton
 from gui.workers import FunctionWorker, TaskState, WorkerSet
 
 if TYPE_CHECKING:
@@ -49,11 +50,14 @@ class TrainResultsCard(CardWidget):
         self.result_label.setWordWrap(True)
         self._build_buttons()
         self.body.addWidget(self.result_label)
-        self.body.addLayout(hbox(self.save_button, self.predict_button, spacing=6))
-        self.body.addLayout(hbox(self.evaluate_button, self.runs_button, spacing=6))
-        self.body.addLayout(hbox(self.more_button, spacing=6))  # it names a model: a row of its own
-        self.body.addLayout(hbox(QLabel("Epochs to add:"), self.more_epochs, spacing=6))
-        self.body.addLayout(hbox(self.export_job_button, self.tracking_button, spacing=6))
+        # Three rows of actions, so the settings above fit the default window unscrolled.
+        self.body.addLayout(
+            hbox(self.save_button, self.predict_button, self.evaluate_button, spacing=6)
+        )
+        self.body.addLayout(hbox(self.more_button, self.more_epochs, spacing=6, stretch_last=True))
+        self.body.addLayout(
+            hbox(self.export_job_button, self.tracking_button, self.runs_button, spacing=6)
+        )
 
     def _build_buttons(self) -> None:
         self.save_button = QPushButton("Save model…")
@@ -88,8 +92,9 @@ class TrainResultsCard(CardWidget):
         self.more_epochs.valueChanged.connect(
             lambda n: self.more_epochs.setSuffix(epochs_suffix(n))
         )
-        self.more_epochs.setToolTip("How many more epochs Train more runs")
-        self.more_button = QPushButton("Train more")
+        self.more_epochs.setToolTip("How many epochs Train more adds")
+        self.more_epochs.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.more_button = ElidingPushButton("Train more")  # it names a model: any length
         self.more_button.setToolTip("Continue this model for more epochs; the plots go on")
         self.more_button.clicked.connect(lambda: self.more_requested.emit(self.more_epochs.value()))
 

@@ -1,0 +1,54 @@
+"""The Train page at the main window's default size: every setting and every result action
+in view without scrolling, with the longest texts the page shows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QScrollArea
+
+from core.training.recipes import recommend
+from gui.train.continuing import ContinueSource
+from gui.train.progress import outcome_text
+
+DEFAULT_SIZE = (1360, 860)  # gui.main_window: the size without saved geometry
+
+
+def _longest_texts(page) -> None:
+    page.form.set_recommendation(recommend("cpu"))
+    page.form.set_detected_device("NVIDIA GeForce RTX 4090 Laptop GPU")
+    page.results.result_label.setText(  # three lines
+        outcome_text({"best_epoch": 12, "map": 0.5, "f1_macro": 0.4}, stopped=True)
+    )
+    caption = "20261206-023712-ab12 (mAP 0.949)"
+    page.results.set_source(ContinueSource(Path("/runs/x/model.safetensors"), caption))
+
+
+def test_the_settings_need_no_scrolling_at_the_default_size(window, qtbot):
+    window.resize(*DEFAULT_SIZE)
+    window.show_page(1)
+    page = window.train_page
+    _longest_texts(page)
+    scroll = page.findChild(QScrollArea)
+    qtbot.waitUntil(lambda: scroll.viewport().height() > 100, timeout=5_000)
+    qtbot.wait(50)  # queued layout requests after the texts changed
+    assert scroll.verticalScrollBar().maximum() == 0
+    buttons = (
+        page.start_button,
+        page.results.more_button,
+        page.results.more_epochs,
+        page.results.export_job_button,
+        page.results.tracking_button,
+        page.form.advanced_toggle,
+    )
+    for button in buttons:  # not scrolled away, not cut off by the window or the column
+        assert button.visibleRegion().boundingRect().size() == button.size(), button
+
+
+def test_more_options_fold_away_and_come_back(window, qtbot):
+    form = window.train_page.form
+    assert not form.advanced.isVisibleTo(form)
+    form.advanced_toggle.click()
+    assert form.advanced.isVisibleTo(form) and form.balance.isVisibleTo(form)
+    form.advanced_toggle.click()
+    assert not form.balance.isVisibleTo(form)

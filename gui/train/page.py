@@ -62,7 +62,7 @@ class TrainPage(QWidget):
     and the result card; runs one training at a time."""
 
     status_message = Signal(str)
-    open_in_predict = Signal(object, object)  # model file (Path | None), TrainResult
+    open_in_predict = Signal(object, object)  # model file (Path | None), TrainResult | None
     training_running = Signal(bool)
     training_event = Signal(object)  # every engine event of the current run, as it arrives
     actions_changed = Signal()  # whether there is a model to save changed
@@ -258,6 +258,7 @@ class TrainPage(QWidget):
             caption = continuing.model_caption(saved.model_file, saved.record.metrics)
             self.results.set_source(continuing.ContinueSource(saved.model_file, caption))
         self.results.result_label.setText(continuing.summary_text(saved.record))
+        self.results.show_saved(saved.model_file if saved.model_exists else None)
         self._update_buttons()
 
     def finished_model_file(self) -> Path | None:

@@ -35,7 +35,7 @@ class TrainResultsCard(CardWidget):
     and settings: their buttons ask the page (the *_requested signals)."""
 
     status_message = Signal(str)
-    open_in_predict = Signal(object, object)  # model file (Path | None), TrainResult
+    open_in_predict = Signal(object, object)  # model file (Path | None), TrainResult | None
     evaluate_requested = Signal()
     more_requested = Signal(int)  # epochs
     export_job_requested = Signal()
@@ -46,6 +46,7 @@ class TrainResultsCard(CardWidget):
         self.result: TrainResult | None = None
         self.run_dir: Path | None = None
         self.source: ContinueSource | None = None  # what Train more continues
+        self.saved_model: Path | None = None  # the saved run drawn now (after a restart)
         self.result_label = QLabel("No model yet.")
         self.result_label.setWordWrap(True)
         self._build_buttons()
@@ -106,12 +107,17 @@ class TrainResultsCard(CardWidget):
 
     def set_model(self, result: TrainResult | None, run_dir: Path | None) -> None:
         """The last run's model; a saved one becomes what Train more continues."""
-        self.result, self.run_dir = result, run_dir
+        self.result, self.run_dir, self.saved_model = result, run_dir, None
         model_file = self.model_file()
         if result is not None and model_file is not None:
             self.set_source(
                 ContinueSource(model_file, model_caption(model_file, result.meta.metrics))
             )
+
+    def show_saved(self, model_file: Path | None) -> None:
+        """A saved run is drawn (the last one after a restart, or one picked to continue):
+        Open in Predict opens its model file (None: it has none on disk)."""
+        self.saved_model = model_file
 
     def model_file(self) -> Path | None:
         """Where the last run saved its model (None: not saved)."""
@@ -128,14 +134,18 @@ class TrainResultsCard(CardWidget):
         )
 
     def update_buttons(self, running: bool, has_dataset: bool) -> None:
-        for button in (self.save_button, self.predict_button, self.evaluate_button):
+        for button in (self.save_button, self.evaluate_button):
             button.setEnabled(self.result is not None and not running)
+        can_open = self.result is not None or self.saved_model is not None
+        self.predict_button.setEnabled(can_open and not running)
         has_model = self.result is not None or self.source is not None
         self.more_button.setEnabled(has_model and has_dataset and not running)
         self.export_job_button.setEnabled(has_dataset and not running)
 
     def _on_predict_clicked(self) -> None:
-        if self.result is not None:
+        if self.saved_model is not None:  # the run the card shows
+            self.open_in_predict.emit(self.saved_model, None)
+        elif self.result is not None:
             self.open_in_predict.emit(self.model_file(), self.result)
 
     # ------------------------------------------------------------------ the model

@@ -1,0 +1,82 @@
+"""The last run after a restart looks and acts as it did live: its parent's epochs before
+its own, Open in Predict for its saved model; and a new training starts on clean plots."""
+
+from __future__ import annotations
+
+import pytest
+from runs_helpers import write_run
+
+from core.runs import RunStore
+
+
+def _restarted_window(qtbot):
+    from gui.main_window import MainWindow
+
+    window = MainWindow(restore_data=False)
+    window.confirm_close = lambda: True
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.train_page.saved_run.shown, timeout=30_000):
+        window.show()
+    return window
+
+
+@pytest.mark.slow
+def test_a_restored_continued_run_draws_its_parents_epochs_and_opens_in_predict(
+    qtbot, marquee_home, model_file
+):
+    store = RunStore()
+    first = write_run(store, model=model_file, epochs=5, started="2026-04-11T10:00:00+00:00")
+    more = write_run(store, model=model_file, epochs=3, previous_epochs=5, parent=first.id)
+    window = _restarted_window(qtbot)
+    page = window.train_page
+    assert page.plots.epoch_x == [float(e) for e in range(1, 9)]  # 1-5, then 6-8
+    assert page.plots.map[:5] == [e.map for e in first.history]
+    assert page.plots.curve_lengths()["smooth"] == 8  # the training loss, per epoch
+    button = page.results.predict_button
+    assert button.isEnabled()
+    with qtbot.waitSignal(window.predict_page.model_loaded, timeout=60_000):
+        button.click()
+    assert window.predict_page.model_path == store.folder(more.id) / "model.safetensors"
+    assert window.pages.currentIndex() == 2
+    window.close()
+
+
+@pytest.mark.slow
+def test_a_restored_run_whose_model_is_gone_cannot_be_opened(qtbot, marquee_home, model_file):
+    store = RunStore()
+    run = write_run(store, model=model_file, epochs=2)
+    (store.folder(run.id) / "model.safetensors").unlink()  # the record still names it
+    window = _restarted_window(qtbot)
+    assert run.id in window.train_page.results.result_label.text()
+    assert not window.train_page.results.predict_button.isEnabled()
+    window.close()
+
+
+def test_a_pruned_parent_ends_the_drawn_lineage(tmp_path):
+    from gui.train.continuing import earlier_epochs
+
+    store = RunStore(tmp_path / "runs")
+    first = write_run(store, epochs=2, started="2026-04-10T10:00:00+00:00")
+    second = write_run(store, epochs=2, previous_epochs=2, parent=first.id)
+    third = write_run(store, epochs=1, previous_epochs=4, parent=second.id)
+    assert [e.epoch for e in earlier_epochs(store, third)] == [1, 2, 3, 4]
+    store.remove([first.id])
+    assert [e.epoch for e in earlier_epochs(store, third)] == [3, 4]
+
+
+def test_new_plots_start_from_empty_axes(qtbot):
+    from gui.widgets.plot_panel import TrainingPlotsWidget
+
+    plots = TrainingPlotsWidget()
+    qtbot.addWidget(plots)
+    plots.build()
+    for epoch in (6, 7, 8):  # a continued run's own epochs, with a narrow loss range
+        plots.add_epoch(epoch, 0.22 + epoch / 1000, 0.95, 0.9)
+    plots.refresh()
+    plots.loss_plot.getPlotItem().getViewBox().updateAutoRange()
+    assert plots.loss_plot.viewRange()[0][0] > 5
+    plots.reset()  # a new training starts
+    assert set(plots.curve_lengths().values()) == {0}
+    for plot in (plots.loss_plot, plots.metrics_plot):
+        (x0, x1), (y0, y1) = plot.viewRange()
+        assert -0.1 < x0 < 0.1 and 0.9 < x1 < 1.1 and y0 > -0.1 and y1 < 1.1

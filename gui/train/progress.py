@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QProgressBar, QWidget
 
+from core.base.errors import BackboneUnavailable
+from core.model.backbones import get_backbone_info
 from core.model.downloads import DownloadProgress
 from core.training.events import PreparingData, StepEnded, TrainingStarted
 from gui.theme import set_muted
@@ -31,6 +33,7 @@ class TrainProgressCard(CardWidget):
         self.bar.setFormat("Not started")
         self.bar.setToolTip("Training progress over all steps")
         self.detail = QLabel("Load a data set, choose settings, then press Start.")
+        self.detail.setWordWrap(True)  # a long line (a download) takes two, never cut off
         set_muted(self.detail)
         self.body.addWidget(self.bar)
         self.body.addWidget(self.detail)
@@ -43,12 +46,12 @@ class TrainProgressCard(CardWidget):
         self.detail.setText("Building the model…")
 
     def show_download(self, event: DownloadProgress) -> None:
-        """Pretrained weights arriving: MB on the bar; bytes, rate and time left below."""
+        """Pretrained weights arriving: MB on the bar; what, rate and time left below."""
         total_mb = max(1, round((event.total_bytes or 0) / 1e6))
         self.bar.setRange(0, total_mb)
         self.bar.setValue(min(total_mb, round(event.done_bytes / 1e6)))
         self.bar.setFormat("Downloading %v / %m MB")
-        self.detail.setText(f"{event.line()}  ·  a cancelled download resumes next time")
+        self.detail.setText(download_text(event))
 
     def show_preparing(self, event: PreparingData) -> None:
         if event.stage == "decode":
@@ -104,6 +107,33 @@ class TrainProgressCard(CardWidget):
             f"{text} in epoch {step.epoch}/{epochs} at step {step.step}/{step.total_steps}, "
             f"after {format_eta(step.elapsed_s)}."
         )
+
+
+def download_text(event: DownloadProgress) -> str:
+    """The detail line under a download's bar, in words a user reads at a glance."""
+    try:
+        name = get_backbone_info(event.backbone).title
+    except BackboneUnavailable:
+        name = event.backbone
+    done = f"{event.done_bytes / 1e6:.1f}"
+    size = f"{done} of {event.total_bytes / 1e6:.1f} MB" if event.total_bytes else f"{done} MB"
+    left = f", about {_duration(event.eta_s)} left" if event.eta_s is not None else ""
+    return (
+        f"Downloading the {name} weights (only once): {size} at "
+        f"{event.bytes_per_s / 1e6:.1f} MB/s{left}. A cancelled download resumes next time."
+    )
+
+
+def _duration(seconds: float) -> str:
+    """ "40 s", "1 min 46 s", "2 h 05 min"."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, secs = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
 
 
 def outcome_text(metrics: dict, stopped: bool, previous_epochs: int = 0) -> str:

@@ -79,7 +79,10 @@ class TrainResultsCard(CardWidget):
         )
         self.export_job_button.clicked.connect(self.export_job_requested)
         self.tracking_button = QPushButton("Tracking…")
-        self.tracking_button.setToolTip("Also log every training to TensorBoard or MLflow")
+        self.tracking_button.setToolTip(
+            "Also send every training (settings, scores per epoch) to TensorBoard or MLflow, "
+            "where many teams follow their experiments"
+        )
         self.tracking_button.clicked.connect(self.tracking_dialog)
         self.evaluate_button = QPushButton("Evaluation…")
         self.evaluate_button.setToolTip(

@@ -52,3 +52,25 @@ def test_more_options_fold_away_and_come_back(window, qtbot):
     assert form.advanced.isVisibleTo(form) and form.balance.isVisibleTo(form)
     form.advanced_toggle.click()
     assert not form.balance.isVisibleTo(form)
+
+
+def _fully_shown(label) -> bool:
+    if not label.wordWrap():
+        return label.fontMetrics().horizontalAdvance(label.text()) <= label.contentsRect().width()
+    return label.heightForWidth(label.width()) <= label.height()
+
+
+def test_a_download_says_size_rate_and_time_left_in_full(window, qtbot):
+    from core.model.downloads import DownloadProgress
+
+    window.resize(*DEFAULT_SIZE)
+    window.show_page(1)
+    card = window.train_page.progress_card
+    event = DownloadProgress(
+        "vit_base_patch16_siglip_224", "open_clip_model.safetensors", 123_400_000,
+        812_600_000, 2_300_000, 299.0,
+    )  # fmt: skip
+    card.show_download(event)
+    text = card.detail.text()
+    assert "123.4 of 812.6 MB" in text and "2.3 MB/s" in text and "4 min 59 s left" in text
+    qtbot.waitUntil(lambda: _fully_shown(card.detail), timeout=5_000)

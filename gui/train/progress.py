@@ -81,10 +81,10 @@ class TrainProgressCard(CardWidget):
         if step is None or started is None:
             return
         self.bar.setValue(step.step)
-        epochs = started.config.get("epochs", "?")
+        epoch, epochs = _epoch_of(started, step)
         eta = step.elapsed_s / step.step * (step.total_steps - step.step) if step.step else 0
         self.detail.setText(
-            f"Epoch {step.epoch}/{epochs}  ·  step {step.step}/{step.total_steps}  ·  "
+            f"Epoch {epoch}/{epochs}  ·  step {step.step}/{step.total_steps}  ·  "
             f"{step.images_per_s:.0f} images/s  ·  ETA {format_eta(eta)}"
             + ("  ·  stopping…" if stopping else "")
         )
@@ -102,11 +102,18 @@ class TrainProgressCard(CardWidget):
         if step is None or started is None:
             self.detail.setText(f"{text} before the first training step.")
             return
-        epochs = started.config.get("epochs", "?")
+        epoch, epochs = _epoch_of(started, step)
         self.detail.setText(
-            f"{text} in epoch {step.epoch}/{epochs} at step {step.step}/{step.total_steps}, "
+            f"{text} in epoch {epoch}/{epochs} at step {step.step}/{step.total_steps}, "
             f"after {format_eta(step.elapsed_s)}."
         )
+
+
+def _epoch_of(started: TrainingStarted, step: StepEnded) -> tuple[int, int | str]:
+    """The step's epoch and the last epoch, counted from the first run (as the plots and
+    "Best epoch" count them after Train more)."""
+    previous, epochs = started.previous_epochs, started.config.get("epochs")
+    return previous + step.epoch, previous + epochs if isinstance(epochs, int) else "?"
 
 
 def download_text(event: DownloadProgress) -> str:

@@ -133,6 +133,7 @@ class TrainingPlotsWidget(DeferredPlotWidget):
         self.step_loss: list[float] = []
         self.step_smooth: list[float] = []
         self._ema = 0.0
+        self._ema_weight = 0.0  # 1 - beta^n after n steps: the bias correction
         self.epoch_x: list[float] = []
         self.val_loss: list[float] = []
         self.map: list[float] = []
@@ -158,10 +159,10 @@ class TrainingPlotsWidget(DeferredPlotWidget):
 
     def add_step(self, step: int, loss: float) -> None:
         self._ema = EMA_BETA * self._ema + (1 - EMA_BETA) * loss
-        n = len(self.step_loss) + 1
+        self._ema_weight = EMA_BETA * self._ema_weight + (1 - EMA_BETA)
         self.step_x.append(self._epoch_offset + step / self._steps_per_epoch)
         self.step_loss.append(loss)
-        self.step_smooth.append(self._ema / (1 - EMA_BETA**n))  # bias-corrected EMA
+        self.step_smooth.append(self._ema / self._ema_weight)  # bias-corrected EMA
         self._dirty = True
 
     def add_epoch_train_loss(self, epoch: int, loss: float) -> None:
@@ -170,7 +171,7 @@ class TrainingPlotsWidget(DeferredPlotWidget):
         self.step_x.append(float(self._epoch_offset + epoch))
         self.step_loss.append(loss)
         self.step_smooth.append(loss)
-        self._ema = loss  # Train more's live curve carries on from here
+        self._ema, self._ema_weight = loss, 1.0  # Train more's live curve carries on from here
         self._dirty = True
 
     def add_epoch(self, epoch: int, val_loss: float, map_: float, f1: float) -> None:

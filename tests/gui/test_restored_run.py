@@ -80,3 +80,19 @@ def test_new_plots_start_from_empty_axes(qtbot):
     for plot in (plots.loss_plot, plots.metrics_plot):
         (x0, x1), (y0, y1) = plot.viewRange()
         assert -0.1 < x0 < 0.1 and 0.9 < x1 < 1.1 and y0 > -0.1 and y1 < 1.1
+
+
+def test_train_more_after_a_restored_run_smooths_on_from_its_last_loss(qtbot):
+    from gui.widgets.plot_panel import TrainingPlotsWidget
+
+    plots = TrainingPlotsWidget()
+    qtbot.addWidget(plots)
+    for epoch, loss in enumerate((0.6, 0.3, 0.2, 0.15, 0.14), start=1):
+        plots.add_epoch_train_loss(epoch, loss)
+    plots.continue_run(previous_epochs=5, steps_per_epoch=10)
+    plots.add_step(1, 0.14)  # the continued run's first step, as low as the last epoch's
+    assert plots.step_smooth[-1] == pytest.approx(0.14)
+    fresh = TrainingPlotsWidget()
+    qtbot.addWidget(fresh)
+    fresh.add_step(1, 0.5)  # a new run: the first smoothed point is its own loss
+    assert fresh.step_smooth == [pytest.approx(0.5)]

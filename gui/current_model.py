@@ -48,6 +48,10 @@ class CurrentModel(QObject):
         runs.open_in_predict.connect(self._on_runs_open_in_predict)
         runs.train_more_requested.connect(self._on_runs_train_more_requested)
         self.predict_page.model_loaded.connect(self._on_predict_model_loaded)
+        self.pinned.connect(runs.set_current_run)
+        last = self.predict_page.prefs.value("predict/model", "", str)
+        if last:  # the model last open is the current one, before Predict loads it again
+            self.pin(Path(last))
 
     def _on_train_training_running(self, running: bool) -> None:
         """A training ended with a saved model: it becomes the current model at once."""
@@ -65,11 +69,11 @@ class CurrentModel(QObject):
         """Pin the run holding `model_file` for as long as this process runs (None, or a
         file outside the runs folder: pin nothing), in a worker (a durable write)."""
 
+        store = self.runs_page.store
+
         def task(_state: TaskState) -> str | None:
-            from core.runs import RunStore
             from core.runs.pins import pin_runs
 
-            store = RunStore()
             run_id = store.run_of_model(model_file) if model_file is not None else None
             pin_runs(store.root, [run_id] if run_id else [])
             return run_id

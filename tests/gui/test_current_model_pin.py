@@ -27,3 +27,32 @@ def test_the_run_open_in_predict_is_never_pruned(window, qtbot, model_file):
         predict.load_model(model_file)  # a file outside the runs folder
     assert pinned.args == [None]
     assert store.prune(keep=0).ids == (old.id,)
+
+
+def test_after_a_restart_the_runs_page_has_the_current_run_ready_to_open(
+    qtbot, marquee_home, model_file
+):
+    from gui.main_window import MainWindow
+    from gui.settings import Preferences
+
+    store = RunStore()
+    current = write_run(store, model=model_file, started="2026-04-10T10:00:00+00:00")
+    write_run(store, model=model_file)  # newer, but not the model last open
+    prefs = Preferences()
+    prefs.set_value("predict/model", str(store.folder(current.id) / "model.safetensors"))
+    prefs.sync()
+    window = MainWindow(restore_data=False)
+    window.confirm_close = lambda: True
+    qtbot.addWidget(window)
+    window.show()
+    runs = window.runs_page
+    with qtbot.waitSignal(window.current_model.pinned, timeout=30_000):
+        pass
+    with qtbot.waitSignal(runs.listed, timeout=20_000):
+        window.show_page(3)
+    assert [r.run_id for r in runs.selected_rows()] == [current.id]
+    assert runs.predict_button.isEnabled()
+    with qtbot.waitSignal(window.predict_page.model_loaded, timeout=60_000):
+        runs.predict_button.click()
+    assert window.predict_page.model_path == store.folder(current.id) / "model.safetensors"
+    window.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtWidgets import QLabel, QProgressBar, QWidget
 
 from core.base.errors import BackboneUnavailable
@@ -10,6 +12,8 @@ from core.model.downloads import DownloadProgress
 from core.training.events import PreparingData, StepEnded, TrainingStarted
 from gui.theme import set_muted
 from gui.widgets.cards import CardWidget
+
+STALL_S = 3.0  # a download this long without bytes shows as waiting, not at its last rate
 
 
 def format_eta(seconds: float) -> str:
@@ -27,6 +31,7 @@ class TrainProgressCard(CardWidget):
         super().__init__("", parent)
         self.started: TrainingStarted | None = None
         self._last_step: StepEnded | None = None
+        self._download: tuple[DownloadProgress, float] | None = None  # and when it came
         self.bar = QProgressBar()
         self.bar.setRange(0, 1)
         self.bar.setValue(0)
@@ -40,7 +45,7 @@ class TrainProgressCard(CardWidget):
 
     def begin(self) -> None:
         """A run starts: nothing is known yet."""
-        self.started, self._last_step = None, None
+        self.started, self._last_step, self._download = None, None, None
         self.bar.setRange(0, 0)
         self.bar.setFormat("Preparing…")
         self.detail.setText("Building the model…")
@@ -52,8 +57,10 @@ class TrainProgressCard(CardWidget):
         self.bar.setValue(min(total_mb, round(event.done_bytes / 1e6)))
         self.bar.setFormat("Downloading %v / %m MB")
         self.detail.setText(download_text(event))
+        self._download = (event, time.monotonic())
 
     def show_preparing(self, event: PreparingData) -> None:
+        self._download = None
         if event.stage == "decode":
             what = "Decoding images into the image cache"
         elif event.stage == "tune":
@@ -77,6 +84,12 @@ class TrainProgressCard(CardWidget):
         self._last_step = event
 
     def refresh(self, stopping: bool) -> None:
+        if self._download is not None:  # no bytes for a while: say so, not a stale rate
+            event, at = self._download
+            quiet = time.monotonic() - at
+            if quiet >= STALL_S and not stopping:
+                self.detail.setText(download_text(event, quiet))
+            return
         step, started = self._last_step, self.started
         if step is None or started is None:
             return
@@ -116,8 +129,9 @@ def _epoch_of(started: TrainingStarted, step: StepEnded) -> tuple[int, int | str
     return previous + step.epoch, previous + epochs if isinstance(epochs, int) else "?"
 
 
-def download_text(event: DownloadProgress) -> str:
-    """The detail line under a download's bar, in words a user reads at a glance."""
+def download_text(event: DownloadProgress, quiet_s: float = 0.0) -> str:
+    """The detail line under a download's bar, in words a user reads at a glance;
+    `quiet_s`: seconds since the last bytes came (from STALL_S on, said instead of a rate)."""
     try:
         name = get_backbone_info(event.backbone).title
     except BackboneUnavailable:
@@ -125,9 +139,12 @@ def download_text(event: DownloadProgress) -> str:
     done = f"{event.done_bytes / 1e6:.1f}"
     size = f"{done} of {event.total_bytes / 1e6:.1f} MB" if event.total_bytes else f"{done} MB"
     left = f", about {_duration(event.eta_s)} left" if event.eta_s is not None else ""
+    speed = f"at {event.bytes_per_s / 1e6:.1f} MB/s{left}"
+    if quiet_s >= STALL_S:
+        speed = f"waiting for the server (nothing for {_duration(quiet_s)})"
     return (
-        f"Downloading the {name} weights (only once): {size} at "
-        f"{event.bytes_per_s / 1e6:.1f} MB/s{left}. A cancelled download resumes next time."
+        f"Downloading the {name} weights (only once): {size} {speed}. "
+        "A cancelled download resumes next time."
     )
 
 

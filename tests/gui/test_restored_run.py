@@ -96,3 +96,22 @@ def test_train_more_after_a_restored_run_smooths_on_from_its_last_loss(qtbot):
     qtbot.addWidget(fresh)
     fresh.add_step(1, 0.5)  # a new run: the first smoothed point is its own loss
     assert fresh.step_smooth == [pytest.approx(0.5)]
+
+
+@pytest.mark.slow
+def test_a_cancelled_training_draws_the_current_run_again(qtbot, marquee_home, model_file):
+    from gui.train.page import TrainPage
+
+    store = RunStore()
+    run = write_run(store, model=model_file, epochs=3)
+    window = _restarted_window(qtbot)
+    page: TrainPage = window.train_page
+    page.results.result_label.setText("Training…")
+    page.plots.reset()  # a training started and was cancelled before its first step
+    page.results.set_model(None, None)
+    with qtbot.waitSignal(page.saved_run.shown, timeout=30_000):
+        page._on_worker_cancelled()
+    assert page.plots.epoch_x == [1.0, 2.0, 3.0]
+    assert run.id in page.results.result_label.text()
+    assert page.results.predict_button.isEnabled()
+    window.close()

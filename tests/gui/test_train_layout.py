@@ -74,3 +74,19 @@ def test_a_download_says_size_rate_and_time_left_in_full(window, qtbot):
     text = card.detail.text()
     assert "123.4 of 812.6 MB" in text and "2.3 MB/s" in text and "4 min 59 s left" in text
     qtbot.waitUntil(lambda: _fully_shown(card.detail), timeout=5_000)
+
+
+def test_a_stalled_download_says_it_waits_instead_of_a_stale_rate(qtbot, monkeypatch):
+    from core.model.downloads import DownloadProgress
+    from gui.train import progress
+
+    card = progress.TrainProgressCard()
+    qtbot.addWidget(card)
+    card.begin()
+    card.show_download(DownloadProgress("resnet18", "m.safetensors", 10**6, 4 * 10**7, 9e6, 4.0))
+    card.refresh(stopping=False)
+    assert "9.0 MB/s" in card.detail.text()  # bytes came a moment ago
+    monkeypatch.setattr(progress, "STALL_S", 0.0)  # as if none came for a while
+    card.refresh(stopping=False)
+    text = card.detail.text()
+    assert "waiting for the server" in text and "MB/s" not in text and "1.0 of 40.0 MB" in text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QCheckBox,
@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
@@ -187,6 +188,15 @@ class TrainFormWidget(QWidget):
         self.advanced.setVisible(shown)
         arrow = Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow
         self.advanced_toggle.setArrowType(arrow)
+        if shown:  # once the layout has grown: scroll the opened options into view
+            QTimer.singleShot(0, self, self._reveal_advanced)
+
+    def _reveal_advanced(self) -> None:
+        parent = self.parentWidget()
+        while parent is not None and not isinstance(parent, QScrollArea):
+            parent = parent.parentWidget()
+        if parent is not None:
+            parent.ensureWidgetVisible(self.advanced, 0, 0)
 
     def _build_accuracy_options(self) -> None:
         self.head = QComboBox()

@@ -45,11 +45,16 @@ def test_the_settings_need_no_scrolling_at_the_default_size(window, qtbot):
         assert button.visibleRegion().boundingRect().size() == button.size(), button
 
 
-def test_more_options_fold_away_and_come_back(window, qtbot):
+def test_more_options_fold_away_and_come_back_into_view(window, qtbot):
+    window.resize(*DEFAULT_SIZE)
+    window.show_page(1)
     form = window.train_page.form
     assert not form.advanced.isVisibleTo(form)
     form.advanced_toggle.click()
     assert form.advanced.isVisibleTo(form) and form.balance.isVisibleTo(form)
+    scroll = window.train_page.findChild(QScrollArea)
+    qtbot.waitUntil(lambda: scroll.verticalScrollBar().value() > 0, timeout=5_000)
+    assert form.tta.visibleRegion().boundingRect().size() == form.tta.size()
     form.advanced_toggle.click()
     assert not form.balance.isVisibleTo(form)
 

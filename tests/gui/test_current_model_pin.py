@@ -14,7 +14,10 @@ pytestmark = pytest.mark.slow
 def test_the_run_open_in_predict_is_never_pruned(window, qtbot, model_file):
     store = RunStore()
     old = write_run(store, model=model_file, started="2026-04-10T10:00:00+00:00")
-    newer = [write_run(store, model=model_file) for _ in range(2)]
+    newer = [
+        write_run(store, model=model_file, started=f"2026-04-1{day}T10:00:00+00:00")
+        for day in (1, 2)
+    ]
     predict = window.predict_page  # builds the later pages, and the current model with them
     with qtbot.waitSignal(window.current_model.pinned, timeout=60_000) as pinned:
         predict.load_model(store.folder(old.id) / "model.safetensors")

@@ -322,12 +322,17 @@ class MainWindow(QMainWindow):
         self.train_page.stop_training()
         self.data_page.cancel()
 
-    def _on_train_open_in_predict(self, model_file: Path | None, result: TrainResult) -> None:
-        self.show_page(2)
+    def _on_train_open_in_predict(
+        self, model_file: Path | None, result: TrainResult | None
+    ) -> None:
         if model_file is not None and model_file.is_file():
+            self.show_page(2)
             self.predict_page.load_model(model_file)
-        else:
+        elif result is not None:
+            self.show_page(2)
             self.predict_page.load_model(None, result=result)
+        else:  # a saved run whose file went away since it was drawn
+            self.show_status(f"The model file {model_file} is gone; pick a run on the Runs page.")
 
     def clear_image_cache(self) -> FunctionWorker:
         """Empty the on-disk image cache in a worker; the status bar says how much it freed."""

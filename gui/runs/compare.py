@@ -60,9 +60,18 @@ class CurvesWidget(DeferredPlotWidget):
             self._layout.addWidget(plot)
 
     def show_runs(self, runs: list[RunCurves]) -> None:
+        self._runs = runs
         self.build()
+        if self.built:
+            self._draw()
+
+    def _after_build(self) -> None:
+        self._draw()  # the runs shown while the plots library was loading
+
+    def _draw(self) -> None:
         import pyqtgraph as pg
 
+        runs = getattr(self, "_runs", [])
         for key, plot in self.plots.items():
             plot.clear()  # also empties the legend
             for run in runs:
@@ -109,9 +118,18 @@ class DeltaBarsWidget(DeferredPlotWidget):
         self._layout.addWidget(self.plot)
 
     def show_deltas(self, runs: list[LabelDeltas], baseline: str = "the first run") -> None:
+        self._shown = (runs, baseline)
         self.build()
+        if self.built:
+            self._draw()
+
+    def _after_build(self) -> None:
+        self._draw()  # the deltas shown while the plots library was loading
+
+    def _draw(self) -> None:
         import pyqtgraph as pg
 
+        runs, baseline = getattr(self, "_shown", ([], "the first run"))
         self.plot.clear()
         self.bars = []
         item = self.plot.getPlotItem()

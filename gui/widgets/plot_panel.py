@@ -3,8 +3,9 @@
 Events only append to buffers; `refresh()` (driven by the page's ~10 Hz timer) pushes
 them to pyqtgraph with setData, so a fast engine cannot flood the UI with repaints.
 
-pyqtgraph costs ~0.6 s to import, so plot widgets import it in `build()`, which the main
-window calls right after its first paint (the window appears first, the plots a moment later).
+pyqtgraph costs 0.3-0.6 s to import, so the UI thread never imports it: `build()` asks
+gui.widgets.plots_library to import it in a thread (the main window does right after its
+first paint) and creates the widgets on the UI thread once it is loaded.
 """
 
 from __future__ import annotations
@@ -18,12 +19,15 @@ if TYPE_CHECKING:
     import pyqtgraph as pg
 
 from gui.theme import ACCENT, SECOND, THIRD
+from gui.widgets.plots_library import plots_library
 
 EMA_BETA = 0.9
 
 
 class DeferredPlotWidget(QWidget):
-    """A container whose pyqtgraph content is created by `build()` (idempotent)."""
+    """A container whose pyqtgraph content is created by `build()`: at once when the library
+    is loaded, else as soon as its import (in a thread) has finished. Idempotent; what is
+    drawn before then is kept and drawn by `_after_build`."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -35,9 +39,13 @@ class DeferredPlotWidget(QWidget):
         self._layout.addWidget(self._placeholder)
 
     def build(self) -> None:
+        if not self.built:
+            plots_library().when_loaded(self._build_now)
+
+    def _build_now(self) -> None:
         if self.built:
             return
-        import pyqtgraph
+        import pyqtgraph  # loaded already: only looked up here
 
         self._placeholder.deleteLater()
         self._create(pyqtgraph)

@@ -70,6 +70,7 @@ def test_new_plots_start_from_empty_axes(qtbot):
     plots = TrainingPlotsWidget()
     qtbot.addWidget(plots)
     plots.build()
+    qtbot.waitUntil(lambda: plots.built, timeout=30_000)  # the plots library loads in a thread
     for epoch in (6, 7, 8):  # a continued run's own epochs, with a narrow loss range
         plots.add_epoch(epoch, 0.22 + epoch / 1000, 0.95, 0.9)
     plots.refresh()

@@ -60,6 +60,7 @@ def test_two_selected_runs_overlay_curves_and_per_label_deltas(qtbot, page, stor
     with qtbot.waitSignal(page.compared, timeout=20_000):
         page.select_runs([base.id, other.id])
     curves = page.compare.curves
+    qtbot.waitUntil(lambda: curves.built and page.compare.deltas.built, timeout=30_000)
     names = display_names([base.id, other.id])
     for key in ("val_loss", "map", "f1"):
         assert curves.curve_count(key) == 2

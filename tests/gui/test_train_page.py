@@ -30,6 +30,7 @@ def test_tiny_training_fills_plots_and_table(window, qtbot, tiny_dataset, events
     qtbot.waitUntil(lambda: page.result is not None, timeout=10_000)
     kinds = {type(e) for e in events}
     assert {TrainingStarted, StepEnded, EpochEnded} <= kinds
+    qtbot.waitUntil(lambda: page.plots.built, timeout=30_000)  # the plots library's thread
     lengths = page.plots.curve_lengths()
     steps = sum(isinstance(e, StepEnded) for e in events)
     assert lengths["raw"] == lengths["smooth"] == steps > 0

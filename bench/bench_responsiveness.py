@@ -153,6 +153,7 @@ def main() -> int:
 
     app = QApplication([])
     apply_theme(app)
+    as_the_app_does()
     data, unlabelled = small_data(Path(tempfile.mkdtemp(prefix="marquee-resp-")), args.n_images)
     window = MainWindow(restore_data=False)
     window.confirm_close = lambda: True
@@ -173,6 +174,15 @@ def main() -> int:
     return 1 if worst > args.limit_ms else 0
 
 
+def as_the_app_does() -> None:
+    """What gui.app sets up before the window (where this code has it)."""
+    try:
+        from core.model.export_process import export_in_child_processes
+    except ImportError:  # older code: exports in the app's own process
+        return
+    export_in_child_processes()
+
+
 def phases(window, monitor: StallMonitor, data: Path, unlabelled: Path, args) -> None:
     from gui.health.actions import DataHealthController
 
@@ -182,6 +192,9 @@ def phases(window, monitor: StallMonitor, data: Path, unlabelled: Path, args) ->
     monitor.phase = "load the data set"
     page.load_source("folder", str(data))
     wait_until(lambda: bool(loaded))
+    monitor.phase = "import torch (the Train page's device probe)"
+    window.train_page.detect_device()  # as when the Train page is shown before training
+    wait_until(lambda: window.train_page._device_probe.isFinished())
     result = train_quietly(window, monitor)
 
     predict = window.predict_page

@@ -99,6 +99,7 @@ def run_gui(args: list[str]) -> int:
 
 
 def show_window(app: QApplication, server: InstanceServer, paths: list[Path]) -> int:
+    from core.model.export_process import export_in_child_processes
     from gui.errors import ErrorHandler, setup_logging
     from gui.interrupt import InterruptCloses
     from gui.main_window import MainWindow
@@ -113,6 +114,7 @@ def show_window(app: QApplication, server: InstanceServer, paths: list[Path]) ->
     apply_theme(app)
     handler = ErrorHandler()
     handler.install()
+    export_in_child_processes()  # torch's ONNX exporter holds the GIL for seconds at a time
     window = MainWindow()
     handler.set_parent_widget(window)
     server.paths_received.connect(window.open_paths)

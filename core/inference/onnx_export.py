@@ -19,6 +19,7 @@ import torch
 from core.base.errors import OutputError, UsageError
 from core.base.files import replacing
 from core.inference.graph import INPUT_NAME, OUTPUT_NAME, InferenceGraph, graph_for
+from core.model.export_process import run_export
 from core.model.onnx_runtime import export_module
 from core.modelfile.checkpoint import ModelMeta, load_model
 
@@ -67,7 +68,12 @@ def export_onnx(model_file: str | Path, out: str | Path | None = None) -> Path:
 
 
 def export_graph(graph: InferenceGraph, meta: ModelMeta, path: Path) -> None:
-    """Write `graph` to `path` as ONNX with Marquee's metadata."""
+    """Write `graph` to `path` as ONNX with Marquee's metadata (in a child process in the
+    desktop app: core.model.export_process)."""
+    run_export(_write_graph, graph, meta, path)
+
+
+def _write_graph(graph: InferenceGraph, meta: ModelMeta, path: Path) -> None:
     size = meta.image_size
     example = torch.zeros(2, size, size, 3, dtype=torch.uint8)
     export_module(graph, example, path, INPUT_NAME, OUTPUT_NAME)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.base.files import replacing
 from core.base.paths import cache_dir
+from core.model.export_process import run_export
 
 OPSET = 18
 log = logging.getLogger("marquee.inference")
@@ -39,7 +40,15 @@ def export_module(
     module: torch.nn.Module, example: torch.Tensor, path: Path, input_name: str, output_name: str
 ) -> None:
     """Write `module` as ONNX with a dynamic batch axis (the TorchScript-based exporter:
-    self-contained, one file, and fast for a CNN)."""
+    self-contained, one file, and fast for a CNN); in a child process in the desktop app
+    (core.model.export_process)."""
+    run_export(export_here, module, example, path, input_name, output_name)
+
+
+def export_here(
+    module: torch.nn.Module, example: torch.Tensor, path: Path, input_name: str, output_name: str
+) -> None:
+    """`export_module` in this process."""
     import torch
 
     with _EXPORTING, warnings.catch_warnings(), torch.inference_mode():

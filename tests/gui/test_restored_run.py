@@ -31,6 +31,7 @@ def test_a_restored_continued_run_draws_its_parents_epochs_and_opens_in_predict(
     page = window.train_page
     assert page.plots.epoch_x == [float(e) for e in range(1, 9)]  # 1-5, then 6-8
     assert page.plots.map[:5] == [e.map for e in first.history]
+    qtbot.waitUntil(lambda: page.plots.built, timeout=30_000)  # drawn once the library loads
     assert page.plots.curve_lengths()["smooth"] == 8  # the training loss, per epoch
     button = page.results.predict_button
     assert button.isEnabled()

@@ -32,6 +32,8 @@ def test_a_restored_continued_run_draws_its_parents_epochs_and_opens_in_predict(
     assert page.plots.epoch_x == [float(e) for e in range(1, 9)]  # 1-5, then 6-8
     assert page.plots.map[:5] == [e.map for e in first.history]
     assert page.plots.curve_lengths()["smooth"] == 8  # the training loss, per epoch
+    assert page.progress_card.bar.format() == f"Last run: {more.status}"  # not "not started"
+    assert more.id in page.progress_card.detail.text()
     button = page.results.predict_button
     assert button.isEnabled()
     with qtbot.waitSignal(window.predict_page.model_loaded, timeout=60_000):

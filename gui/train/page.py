@@ -244,6 +244,7 @@ class TrainPage(QWidget):
             caption = continuing.model_caption(saved.model_file, saved.record.metrics)
             self.results.set_source(continuing.ContinueSource(saved.model_file, caption))
         self.results.result_label.setText(continuing.summary_text(saved.record))
+        self.progress_card.show_saved_run(saved.record)
         self.results.show_saved(saved.model_file if saved.model_exists else None)
         self._update_buttons()
 

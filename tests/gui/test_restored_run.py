@@ -33,6 +33,8 @@ def test_a_restored_continued_run_draws_its_parents_epochs_and_opens_in_predict(
     assert page.plots.map[:5] == [e.map for e in first.history]
     qtbot.waitUntil(lambda: page.plots.built, timeout=30_000)  # drawn once the library loads
     assert page.plots.curve_lengths()["smooth"] == 8  # the training loss, per epoch
+    assert page.progress_card.bar.format() == f"Last run: {more.status}"  # not "not started"
+    assert more.id in page.progress_card.detail.text()
     button = page.results.predict_button
     assert button.isEnabled()
     with qtbot.waitSignal(window.predict_page.model_loaded, timeout=60_000):

@@ -192,9 +192,7 @@ def phases(window, monitor: StallMonitor, data: Path, unlabelled: Path, args) ->
     monitor.phase = "load the data set"
     page.load_source("folder", str(data))
     wait_until(lambda: bool(loaded))
-    monitor.phase = "import torch (the Train page's device probe)"
-    window.train_page.detect_device()  # as when the Train page is shown before training
-    wait_until(lambda: window.train_page._device_probe.isFinished())
+    import_torch(monitor)
     result = train_quietly(window, monitor)
 
     predict = window.predict_page
@@ -261,6 +259,19 @@ def open_with_export_in_process(predict, result, out: Path) -> None:
         wait_until(lambda: predict.model_path == out and not predict.tasks.busy())
     finally:
         gui.graph_warmup.warm_graph_cache = real
+
+
+def import_torch(monitor: StallMonitor) -> None:
+    """torch in a worker before the first training, so that phase shows the graph exports: its
+    C extension holds the GIL while it loads (0.4-0.9 s here), a stall of its own, reported."""
+    import importlib
+
+    from gui.workers import FunctionWorker
+
+    monitor.phase = "import torch (in a worker)"
+    worker = FunctionWorker(lambda _state: importlib.import_module("torch"), name="torch")
+    worker.start()
+    wait_until(worker.isFinished)
 
 
 def train_page_built(window) -> None:

@@ -30,7 +30,7 @@ from gui.data.page import DataPage
 from gui.errors import show_error
 from gui.settings import Preferences
 from gui.theme import app_icon, nav_icon, set_muted
-from gui.widgets import first_paint
+from gui.widgets import background_imports, first_paint
 from gui.workers import FunctionWorker, TaskState, ThumbnailWorker
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 PAGES = (("data", "Data"), ("train", "Train"), ("predict", "Predict"), ("runs", "Runs"))
 PREDICT_PAGE = 2
 MODEL_SUFFIX = ".safetensors"
+LATER_MODULES = ("numpy", "gui.train.page", "gui.predict.page", "gui.runs.page")  # in a thread
 
 
 class MainWindow(QMainWindow):
@@ -262,11 +263,13 @@ class MainWindow(QMainWindow):
                 self.nav.setCurrentRow(0)
 
     def _after_first_paint(self) -> None:
-        """What start-up defers until the window is on screen: pages, plots (pyqtgraph), data."""
-        self.train_page.plots.build()
+        """What start-up defers until the window is on screen: the later pages, plots, data."""
+        background_imports.BackgroundImports(LATER_MODULES, self).when_loaded(self._build_later)
+
+    def _build_later(self) -> None:
+        self.train_page.plots.build()  # once the plots library is loaded (in a thread too)
         if first_paint.probing():
-            first_paint.report("READY")
-            QTimer.singleShot(0, QApplication.quit)
+            background_imports.plots_library().when_loaded(first_paint.report_ready_and_quit)
             return
         self.train_page.restore_last_run(self.prefs.value("predict/model", "", str))
         if self._restore_data:
@@ -377,10 +380,8 @@ class MainWindow(QMainWindow):
         event.accept()
 
     def shutdown(self) -> None:
-        """Persist preferences and ask every worker to stop, without waiting for one (also
-        used by tests). Running workers are kept alive until they end (gui.workers.retire):
-        a stopped training still saves its best model; the app waits for them after its
-        window is gone (gui.app)."""
+        """Persist preferences and ask every worker to stop without waiting (also for tests);
+        running ones are kept until they end (gui.thread_keeper; gui.app waits for them)."""
         self.prefs.set_value("window/geometry", self.saveGeometry())
         self.prefs.set_value("window/page", max(0, self.nav.currentRow()))
         self.prefs.sync()
@@ -393,8 +394,6 @@ class MainWindow(QMainWindow):
 
     def _restore_geometry(self) -> None:
         geometry = self.prefs.value("window/geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
+        if geometry is None or not self.restoreGeometry(geometry):  # none, or unreadable
             self.resize(1360, 860)
         self.show_page(self.prefs.value("window/page", 0, int))

@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer
 
 STARTUP_PROBE_ENV = "MARQUEE_STARTUP_PROBE"  # print first-paint and ready times, then quit
 
@@ -31,6 +31,12 @@ class FirstPaintWatcher(QObject):
 
 def probing() -> bool:
     return bool(os.environ.get(STARTUP_PROBE_ENV))
+
+
+def report_ready_and_quit() -> None:
+    """Start-up is done (the later pages and their plots are built): say so, then quit."""
+    report("READY")
+    QTimer.singleShot(0, QCoreApplication.quit)
 
 
 def report(stage: str) -> None:

@@ -4,7 +4,7 @@ Events only append to buffers; `refresh()` (driven by the page's ~10 Hz timer) p
 them to pyqtgraph with setData, so a fast engine cannot flood the UI with repaints.
 
 pyqtgraph costs 0.3-0.6 s to import, so the UI thread never imports it: `build()` asks
-gui.widgets.plots_library to import it in a thread (the main window does right after its
+gui.widgets.background_imports to import it in a thread (the main window does right after its
 first paint) and creates the widgets on the UI thread once it is loaded.
 """
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import pyqtgraph as pg
 
 from gui.theme import ACCENT, SECOND, THIRD
-from gui.widgets.plots_library import plots_library
+from gui.widgets.background_imports import plots_library
 
 EMA_BETA = 0.9
 

@@ -1,5 +1,6 @@
-"""The plots library (pyqtgraph, 0.3-0.6 s to import) is never imported on the UI thread:
-after the first paint a thread imports it, and the plots are built on the UI thread."""
+"""The plots library (pyqtgraph, 0.3-0.6 s to import) and the later pages' modules (numpy...)
+are never imported on the UI thread: after the first paint a thread imports them, and the
+pages and plots are built on the UI thread."""
 
 from __future__ import annotations
 
@@ -15,12 +16,14 @@ import json, sys, threading
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-importers = []
+importers = {}
+WATCHED = ("pyqtgraph", "numpy", "gui.train.page")
 
 class Recorder:
     def find_spec(self, name, path=None, target=None):
-        if name == "pyqtgraph":
-            importers.append(threading.current_thread() is threading.main_thread())
+        if name in WATCHED:
+            on_ui = threading.current_thread() is threading.main_thread()
+            importers.setdefault(name, []).append(on_ui)
         return None
 
 sys.meta_path.insert(0, Recorder())
@@ -47,15 +50,22 @@ def test_the_ui_thread_never_imports_the_plots_library(tmp_path):
     )
     assert out.returncode == 0, out.stderr[-2000:]
     seen = json.loads(out.stdout.strip().splitlines()[-1])
-    assert seen["on_ui_thread"] == [False]  # imported exactly once, by another thread
+    # each imported exactly once, by another thread
+    assert seen["on_ui_thread"] == {
+        "pyqtgraph": [False],
+        "numpy": [False],
+        "gui.train.page": [False],
+    }
     assert seen["built"] and seen["curves"] == ["f1", "map", "raw", "smooth", "val"]
 
 
 def test_plots_shown_before_the_library_loads_are_drawn_once_it_has(qtbot):
     from gui.runs.compare import CurvesWidget, RunCurves
-    from gui.widgets.plots_library import PlotsLibrary
+    from gui.widgets.background_imports import BackgroundImports
 
-    library = PlotsLibrary()  # a loader of its own: not loaded yet, whatever the process has
+    library = BackgroundImports(
+        ("pyqtgraph",)
+    )  # a loader of its own: not loaded yet, whatever the process has
     widget = CurvesWidget()
     qtbot.addWidget(widget)
     run = RunCurves("a", "#3b8fd9", [1.0, 2.0], {"map": [0.5, 0.6], "f1": [0.4, None]})

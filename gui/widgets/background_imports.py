@@ -1,12 +1,14 @@
-"""The plots library (pyqtgraph) imported off the UI thread; plot widgets are built on the UI
-thread once it is loaded.
+"""Modules imported off the UI thread; widgets that need them are built on the UI thread once
+they are loaded: the plots library (pyqtgraph), and the later pages' modules (numpy...).
 
 Importing pyqtgraph takes 0.3-0.6 s, nearly all of it Python code (its modules, the
 attribute copies of its Qt shim), which gives the GIL back every few milliseconds: imported
 in a worker thread, the window kept answering within 13-46 ms where the same import on the
 UI thread froze it 350-560 ms. The import creates no QObject and never touches the
 QApplication (`mkQApp` runs only when a plot widget is made); the Qt objects it does make at
-import time are value types (QPainterPath, QColor, QTransform), safe in any thread.
+import time are value types (QPainterPath, QColor, QTransform), safe in any thread. The
+later pages' modules likewise define classes and make no QObject (checked the same way);
+their widgets are made on the UI thread.
 """
 
 from __future__ import annotations
@@ -20,17 +22,18 @@ from PySide6.QtCore import QObject, Signal
 
 log = logging.getLogger(__name__)
 
-MODULE = "pyqtgraph"
+PLOTS = "pyqtgraph"
 
 
-class PlotsLibrary(QObject):
-    """Loads the plots library once, in a plain thread; `ready` fires on the UI thread."""
+class BackgroundImports(QObject):
+    """Imports `modules` once, in a plain thread; `ready` fires on the UI thread."""
 
     ready = Signal()
     _imported = Signal()  # emitted by the import thread, delivered queued to the UI thread
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, modules: tuple[str, ...], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.modules = modules
         self.loaded = False
         self._thread: threading.Thread | None = None
         self._imported.connect(self._on_imported)
@@ -41,7 +44,7 @@ class PlotsLibrary(QObject):
             return
         # A daemon thread, not a QThread: one still importing when the app quits must not
         # abort the process ("QThread: Destroyed while thread is still running").
-        self._thread = threading.Thread(target=self._import, name="plots-import", daemon=True)
+        self._thread = threading.Thread(target=self._import, name="imports", daemon=True)
         self._thread.start()
 
     def when_loaded(self, slot: Callable[[], None]) -> None:
@@ -54,9 +57,10 @@ class PlotsLibrary(QObject):
 
     def _import(self) -> None:
         try:
-            importlib.import_module(MODULE)
-        except Exception:  # a broken install: the plots stay empty, the app goes on
-            log.exception("the plots library (%s) could not be imported", MODULE)
+            for module in self.modules:
+                importlib.import_module(module)
+        except Exception:  # a broken install: what needs them stays empty, the app goes on
+            log.exception("importing %s failed", ", ".join(self.modules))
             return
         self._imported.emit()
 
@@ -65,12 +69,12 @@ class PlotsLibrary(QObject):
         self.ready.emit()
 
 
-_library: PlotsLibrary | None = None
+_plots: BackgroundImports | None = None
 
 
-def plots_library() -> PlotsLibrary:
-    """The one loader of this process (made on the UI thread on first use)."""
-    global _library
-    if _library is None:
-        _library = PlotsLibrary()
-    return _library
+def plots_library() -> BackgroundImports:
+    """The plots library's one loader in this process (made on the UI thread on first use)."""
+    global _plots
+    if _plots is None:
+        _plots = BackgroundImports((PLOTS,))
+    return _plots

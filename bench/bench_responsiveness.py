@@ -176,11 +176,19 @@ def main() -> int:
 
 def as_the_app_does() -> None:
     """What gui.app sets up before the window (where this code has it)."""
+    set_child_exports(True)
+
+
+def set_child_exports(enabled: bool) -> bool:
+    """Graph exports in a child process (the app) or here; whether they went to one before.
+    Older code without the switch exports here."""
     try:
-        from core.model.export_process import export_in_child_processes
-    except ImportError:  # older code: exports in the app's own process
-        return
-    export_in_child_processes()
+        from core.model import export_process
+    except ImportError:
+        return False
+    before = export_process.exports_in_child_processes()
+    export_process.export_in_child_processes(enabled)
+    return before
 
 
 def phases(window, monitor: StallMonitor, data: Path, unlabelled: Path, args) -> None:
@@ -254,11 +262,13 @@ def open_with_export_in_process(predict, result, out: Path) -> None:
     save_model(out, model, result.meta)
     real = gui.graph_warmup.warm_graph_cache
     gui.graph_warmup.warm_graph_cache = lambda *a, **k: False
+    in_children = set_child_exports(False)
     try:
         predict.load_model(out)
         wait_until(lambda: predict.model_path == out and not predict.tasks.busy())
     finally:
         gui.graph_warmup.warm_graph_cache = real
+        set_child_exports(in_children)
 
 
 def import_torch(monitor: StallMonitor) -> None:

@@ -152,8 +152,10 @@ def training_task(
     """
 
     def task(state: TaskState) -> TrainingOutcome:
+        from core.model.export_process import prestart
         from core.training import loop as engine
 
+        prestart()  # the graph exports' process loads torch while the images are decoded
         trackers = _trackers(tracking)
         writer = _run_writer(config, data, None, trackers) if save_run else None
         sink = _sink(state, writer, trackers)
@@ -175,8 +177,10 @@ def train_more_task(
     recorded as a run whose parent is the run `source` belongs to (if it is one)."""
 
     def task(state: TaskState) -> TrainingOutcome:
+        from core.model.export_process import prestart
         from core.training import loop as engine
 
+        prestart()  # the graph exports' process loads torch while the images are decoded
         trackers = _trackers(tracking)
         writer = _run_writer(previous.meta.config, data, source, trackers)
         with _recording(writer, trackers):

@@ -4,10 +4,12 @@ torch.onnx.export runs its C++ graph passes holding Python's GIL for up to a sec
 at a time: in a worker thread of the desktop app, the UI thread cannot run meanwhile and the
 window freezes (0.5-1.4 s on the first training of a session, which exports the frozen
 backbone's embedding graph and then the model's inference graph). The app calls
-`export_in_child_processes()` once; from then on every export (`run_export`) is done by a
-fresh 'spawn' child (safe with Qt's threads, and what a PyInstaller build supports after
+`export_in_child_processes()` once; from then on every export (`run_export`) is done by one
+'spawn' child process (safe with Qt's threads, and what a PyInstaller build supports after
 `multiprocessing.freeze_support()`), while the calling worker waits without the GIL. The
-command line and torchrun jobs have no window: they export in their own process, as before.
+process is started on first use (or by `prestart()` when a training starts: importing torch
+there takes ~4 s), kept for later exports and ended after `IDLE_S` unused. The command line
+and torchrun jobs have no window: they export in their own process, as before.
 
 The child writes to the path it is given (a temporary name the caller's `replacing` moves
 into place), so the graph cache only ever holds whole files. An error in the child is raised
@@ -18,10 +20,20 @@ from __future__ import annotations
 
 import io
 import multiprocessing
+import pickle
+import threading
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+IDLE_S = 120.0  # an unused export process ends after this long (it holds torch: ~300 MB)
+
 _in_children = False
+_lock = threading.Lock()
+_pool: ProcessPoolExecutor | None = None
+_running = 0
+_idle: threading.Timer | None = None
 
 
 def export_in_child_processes(enabled: bool = True) -> None:
@@ -34,10 +46,17 @@ def exports_in_child_processes() -> bool:
     return _in_children
 
 
+def prestart() -> None:
+    """Start the export process now (it imports torch and the model code, ~4 s) when exports
+    go to one, so the first export does not wait for that; returns at once."""
+    if _in_children:
+        _submit(_warm_up)
+
+
 def run_export(job: Callable[..., None], *args: Any) -> None:
-    """`job(*args)`: here, or in a child process after `export_in_child_processes()`. `job`
-    is a module-level function; `args` are what torch.save can write (modules, tensors,
-    dataclasses, paths)."""
+    """`job(*args)`: here, or in the export process after `export_in_child_processes()`.
+    `job` is a module-level function; `args` are what torch.save can write (modules,
+    tensors, dataclasses, paths)."""
     if not _in_children:
         job(*args)
         return
@@ -45,41 +64,63 @@ def run_export(job: Callable[..., None], *args: Any) -> None:
 
     payload = io.BytesIO()
     torch.save((job, args), payload)
-    context = multiprocessing.get_context("spawn")
-    receive, send = context.Pipe(duplex=False)
-    child = context.Process(
-        target=_child_main, args=(payload.getvalue(), send), name="marquee-export", daemon=True
-    )
-    child.start()
-    send.close()  # the child holds the only writer: a child that dies means EOFError here
     try:
-        outcome = receive.recv()  # waits without the GIL
-    except EOFError:
-        outcome = EOFError()
-    finally:
-        receive.close()
-        child.join()
-    if isinstance(outcome, EOFError):
-        raise RuntimeError(f"the ONNX export process ended early (exit code {child.exitcode})")
-    if isinstance(outcome, BaseException):
-        raise outcome
+        _submit(_child_job, payload.getvalue()).result()  # waits without the GIL
+    except BrokenProcessPool as exc:  # the process died (killed, out of memory)
+        _forget_pool()
+        raise RuntimeError("the ONNX export process ended early; try again") from exc
 
 
-def _child_main(payload: bytes, send: Any) -> None:
-    """The child: load the job and run it; send back None, or the exception it raised."""
+def _submit(function: Callable[..., None], *args: Any) -> Any:
+    global _pool, _running
+    with _lock:
+        if _idle is not None:
+            _idle.cancel()
+        if _pool is None:
+            _pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        _running += 1
+        future = _pool.submit(function, *args)
+    future.add_done_callback(_one_done)
+    return future
+
+
+def _one_done(_future: Any) -> None:
+    global _running, _idle
+    with _lock:
+        _running -= 1
+        if _running == 0 and _pool is not None:
+            _idle = threading.Timer(IDLE_S, _forget_pool)
+            _idle.daemon = True
+            _idle.start()
+
+
+def _forget_pool() -> None:
+    global _pool
+    with _lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=False)
+
+
+def _warm_up() -> None:
+    import torch  # noqa: F401  (the slow part of the first export)
+
+    import core.model.classifier  # noqa: F401  (timm, the model classes)
+
+
+def _child_job(payload: bytes) -> None:
+    """In the export process: load the job and run it. An exception that would not pickle
+    comes back as a RuntimeError with its type and message."""
+    import torch
+
+    torch.set_num_threads(1)  # the export is serial; the app's training waits for it
+    # Our own bytes from the parent, not a user's file: full unpickling is safe here.
+    job, args = torch.load(io.BytesIO(payload), weights_only=False)
     try:
-        import torch
-
-        torch.set_num_threads(1)  # the export is serial; the app's training waits for it
-        # Our own bytes from the parent, not a user's file: full unpickling is safe here.
-        job, args = torch.load(io.BytesIO(payload), weights_only=False)
         job(*args)
-        outcome: BaseException | None = None
-    except BaseException as exc:
-        outcome = exc
-    try:
-        send.send(outcome)
-    except Exception:  # an exception that does not pickle: its type and message instead
-        send.send(RuntimeError(f"{type(outcome).__name__}: {outcome}"))
-    finally:
-        send.close()
+    except Exception as exc:
+        try:
+            pickle.dumps(exc)
+        except Exception:
+            raise RuntimeError(f"{type(exc).__name__}: {exc}") from None
+        raise

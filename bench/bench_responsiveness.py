@@ -96,7 +96,8 @@ class StallMonitor:
             print(
                 f"  {phase:34s} beats {len(gaps):5d}  max stall {gaps[-1]:7.1f} ms  "
                 f"p99 {gaps[int(0.99 * (len(gaps) - 1))]:6.1f} ms  "
-                f"median {statistics.median(gaps):5.1f} ms  {verdict}"
+                f"median {statistics.median(gaps):5.1f} ms  "
+                f"took {(sum(gaps) + BEAT_MS * len(gaps)) / 1000:5.1f} s  {verdict}"
                 + (f"  ({self.notes[phase]})" if phase in self.notes else "")
             )
 

@@ -379,7 +379,8 @@ class TrainPage(QWidget):
         self.actions_changed.emit()
 
     def can_save(self) -> bool:
-        return self.result is not None and not self.is_training()
+        has_model = self.result is not None or self.results.saved_model is not None
+        return has_model and not self.is_training()
 
     def open_evaluation(self) -> EvaluationDialog | None:
         """The last model on the validation images: PR curves, counts, error gallery."""

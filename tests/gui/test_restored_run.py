@@ -117,3 +117,30 @@ def test_a_cancelled_training_draws_the_current_run_again(qtbot, marquee_home, m
     assert run.id in page.results.result_label.text()
     assert page.results.predict_button.isEnabled()
     window.close()
+
+
+@pytest.mark.slow
+def test_a_restored_run_saves_a_copy_and_opens_its_evaluation(
+    qtbot, marquee_home, model_file, tiny_dataset, tmp_path
+):
+    store = RunStore()
+    run = write_run(store, model=model_file, epochs=2)
+    window = _restarted_window(qtbot)
+    results = window.train_page.results
+    assert results.result is None  # nothing in memory: the card acts on the run's file
+    assert results.save_button.isEnabled() and results.evaluate_button.isEnabled()
+    assert window.train_page.can_save()  # File > Save model (Ctrl+S) too
+
+    copy = tmp_path / "kept"
+    with qtbot.waitSignal(results.status_message, timeout=30_000) as said:
+        results.save_model(copy)
+    saved = tmp_path / "kept.safetensors"
+    assert said.args == [f"Model saved to {saved}"]
+    assert saved.read_bytes() == (store.folder(run.id) / "model.safetensors").read_bytes()
+
+    with qtbot.waitSignal(results.saved_evaluator.opened, timeout=60_000) as opened:
+        assert results.open_evaluation(tiny_dataset) is None  # it opens once loaded
+    dialog = opened.args[0]
+    assert run.id in dialog.windowTitle()
+    dialog.close()
+    window.close()

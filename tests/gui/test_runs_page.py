@@ -173,7 +173,7 @@ def test_export_copies_the_model(qtbot, page, store, tmp_path):
 
 def test_evaluation_targets_follow_the_model_label_order(tiny_dataset):
     from core.base.errors import DataError
-    from gui.runs.evaluate import targets_in_model_order
+    from gui.train.saved_evaluation import targets_in_model_order
 
     names = list(tiny_dataset.val.label_names)
     reordered = targets_in_model_order(tiny_dataset, names[::-1])

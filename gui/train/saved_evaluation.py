@@ -1,10 +1,12 @@
-"""Evaluate a run's model on the data loaded now: the validation images, in the model's
-label order, in the evaluation dialog (PR curves, counts, the most confident mistakes)."""
+"""Evaluate a saved model file on the data loaded now (a run picked on the Runs page, or the
+run the Train page restored after a restart): the validation images, in the model's label
+order, in the evaluation dialog (PR curves, counts, the most confident mistakes)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal
@@ -18,6 +20,8 @@ from gui.workers import TaskState, WorkerSet
 
 if TYPE_CHECKING:
     from core.data.datasets import Dataset
+    from core.inference.predictor import Predictor
+    from core.modelfile.checkpoint import ModelMeta
 
 
 def targets_in_model_order(dataset: Dataset, model_labels: list[str]) -> np.ndarray:
@@ -51,24 +55,41 @@ class RunEvaluator(QObject):
             )
             return
 
-        def task(_state: TaskState) -> tuple[Any, np.ndarray]:
-            from core.inference.predictor import Predictor
+        def task(_state: TaskState) -> tuple[ModelMeta, np.ndarray]:
+            from core.modelfile.checkpoint import read_meta
 
-            predictor = Predictor.from_file(model_file)
-            return predictor, targets_in_model_order(dataset, list(predictor.label_names))
+            meta = read_meta(model_file)  # the header only: the dialog loads the model
+            return meta, targets_in_model_order(dataset, list(meta.label_names))
 
         paths = list(dataset.val.paths)
         self.tasks.start(
             task,
             "evaluate-run",
-            on_done=lambda found: self._open(found, paths, model_file),
+            on_done=lambda found: self._open(*found, paths, model_file),
             on_failed=lambda m, d: show_error(self._parent, f"Could not evaluate: {m}", d),
         )
 
-    def _open(self, found: tuple[Any, np.ndarray], paths: list[Path], model_file: Path) -> None:
-        predictor, targets = found
+    def _open(
+        self, meta: ModelMeta, targets: np.ndarray, paths: list[Path], model_file: Path
+    ) -> None:
         title = f"validation images loaded now ({model_file.parent.name})"
-        dialog = EvaluationDialog(predictor, paths, targets, title=title, parent=self._parent)
+        dialog = EvaluationDialog(
+            predictor_of_file(model_file), meta, paths, targets, title=title, parent=self._parent
+        )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
         self.opened.emit(dialog)
+
+
+def predictor_of_file(model_file: Path) -> Callable[[Callable[[], bool]], Predictor]:
+    """What the evaluation dialog's worker calls to load `model_file`: its graph exported in
+    a child process first (the exporter holds the GIL), then a predictor on it."""
+
+    def make_predictor(should_stop: Callable[[], bool]) -> Predictor:
+        from core.inference.predictor import Predictor
+        from gui.graph_warmup import warm_graph_cache
+
+        warm_graph_cache(model_file, should_stop)
+        return Predictor.from_file(model_file)
+
+    return make_predictor

@@ -2,7 +2,8 @@
 
 A finished training becomes the current model at once; Train more continues the current
 model (or the run picked on the Runs page) and names it on its button; the Runs page
-follows the data and the running training.
+follows the data and the running training; the current model's run is pinned, so the
+run retention and `marquee runs prune` never remove it while the app runs.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Signal
 
 from gui.train.continuing import model_caption
+from gui.workers import FunctionWorker, TaskState
 
 if TYPE_CHECKING:
     from gui.data.page import DataPage
@@ -26,6 +28,8 @@ TRAIN_PAGE, PREDICT_PAGE = 1, 2
 
 class CurrentModel(QObject):
     """Wires the pages so they agree on one current model."""
+
+    pinned = Signal(object)  # the run id now pinned (None: none)
 
     def __init__(
         self,
@@ -44,6 +48,10 @@ class CurrentModel(QObject):
         runs.open_in_predict.connect(self._on_runs_open_in_predict)
         runs.train_more_requested.connect(self._on_runs_train_more_requested)
         self.predict_page.model_loaded.connect(self._on_predict_model_loaded)
+        self.pinned.connect(runs.set_current_run)
+        last = self.predict_page.prefs.value("predict/model", "", str)
+        if last:  # the model last open is the current one, before Predict loads it again
+            self.pin(Path(last))
 
     def _on_train_training_running(self, running: bool) -> None:
         """A training ended with a saved model: it becomes the current model at once."""
@@ -55,6 +63,25 @@ class CurrentModel(QObject):
         path = self.predict_page.model_path
         if path is not None:
             self.train_page.continue_from(path, model_caption(path, predictor.meta.metrics))
+        self.pin(path)
+
+    def pin(self, model_file: Path | None) -> FunctionWorker:
+        """Pin the run holding `model_file` for as long as this process runs (None, or a
+        file outside the runs folder: pin nothing), in a worker (a durable write)."""
+
+        store = self.runs_page.store
+
+        def task(_state: TaskState) -> str | None:
+            from core.runs.pins import pin_runs
+
+            run_id = store.run_of_model(model_file) if model_file is not None else None
+            pin_runs(store.root, [run_id] if run_id else [])
+            return run_id
+
+        worker = FunctionWorker(task, name="pin-current-model")
+        worker.succeeded.connect(self.pinned)
+        self.runs_page.workers.start(worker)
+        return worker
 
     def _on_runs_open_in_predict(self, model_file: Path) -> None:
         self._show_page(PREDICT_PAGE)

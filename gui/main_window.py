@@ -322,12 +322,14 @@ class MainWindow(QMainWindow):
         self.train_page.stop_training()
         self.data_page.cancel()
 
-    def _on_train_open_in_predict(self, model_file: Path | None, result: TrainResult) -> None:
+    def _on_train_open_in_predict(self, model_file: Path | None, result: TrainResult | None):
+        saved = model_file is not None and model_file.is_file()
+        if not saved and result is None:  # a saved run whose file went away since it was drawn
+            self.show_status(f"The model file {model_file} is gone; pick a run on the Runs page.")
+            return
         self.show_page(2)
-        if model_file is not None and model_file.is_file():
-            self.predict_page.load_model(model_file)
-        else:
-            self.predict_page.load_model(None, result=result)
+        fresh = None if saved else result  # a saved file wins over the in-memory model
+        self.predict_page.load_model(model_file if saved else None, result=fresh)
 
     def clear_image_cache(self) -> FunctionWorker:
         """Empty the on-disk image cache in a worker; the status bar says how much it freed."""

@@ -19,7 +19,7 @@ from typing import NoReturn
 from core import __version__
 from core.base.config import HEADS, LOSSES, MAX_BATCH_SIZE, STRATEGIES, TrainConfig
 from core.base.errors import OutputError, UsageError, one_line, shorten
-from core.base.runtime import configure_threading
+from core.base.runtime import collect_rarely, configure_threading
 from core.cli.backbone_commands import add_backbones_parser
 from core.cli.console import (
     EXIT_UNEXPECTED,
@@ -306,6 +306,7 @@ def _add_serve(p: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     configure_threading()  # before torch loads (a no-op when gui.app.main already ran it)
+    collect_rarely()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

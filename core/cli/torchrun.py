@@ -18,7 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from core.base.runtime import configure_threading, usable_cores
+from core.base.runtime import collect_rarely, configure_threading, usable_cores
 from core.cli.console import expected_exit
 
 STORE_TIMEOUT = timedelta(minutes=5)
@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="folder for the run (default JOB/runs)")
     args = parser.parse_args(argv)
     configure_threading()  # before this worker imports torch (OpenMP reads it at load)
+    collect_rarely()
     try:
         return _run(args)
     except (Exception, KeyboardInterrupt) as exc:

@@ -1,6 +1,7 @@
 """Which runs to keep: the retention setting applied after each run, and `runs prune`.
 
-Never removed: starred runs and runs still going. The setting also keeps the newest
+Never removed: starred runs, runs still going and pinned runs (the model open in the
+app, core.runs.pins, or ids the caller names). The setting also keeps the newest
 `keep_last` runs and the best run (highest mAP) of each data set; then, while the runs
 use more than `max_disk_gb`, the oldest runs that are neither starred, best nor live go.
 """
@@ -8,6 +9,7 @@ use more than `max_disk_gb`, the oldest runs that are neither starred, best nor 
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -57,16 +59,19 @@ class RetentionPolicy:
         write_durable(root / RETENTION_FILE, json.dumps(asdict(self), indent=1), "the setting")
 
 
-def retention_removals(runs: list[RunSummary], policy: RetentionPolicy) -> list[RunSummary]:
-    """The runs `policy` removes from `runs` (newest first), oldest removals last."""
+def retention_removals(
+    runs: list[RunSummary], policy: RetentionPolicy, pinned: Collection[str] = ()
+) -> list[RunSummary]:
+    """The runs `policy` removes from `runs` (newest first), oldest removals last; the
+    ids in `pinned` are kept whatever the policy or the disk cap says."""
     if not policy.enabled:
         return []
     newest = _newest_first(runs)
-    pinned = {r.id for r in newest if r.starred or r.status == "running"}
+    protected = set(pinned) | {r.id for r in newest if r.starred or r.status == "running"}
     if policy.keep_best_per_dataset:
-        pinned |= _best_per_dataset(newest)
+        protected |= _best_per_dataset(newest)
     recent = {r.id for r in newest[: policy.keep_last]}
-    doomed = [r for r in newest if r.id not in pinned and r.id not in recent]
+    doomed = [r for r in newest if r.id not in protected and r.id not in recent]
     if policy.max_disk_gb:
         cap = policy.max_disk_gb * 1e9
         kept = [r for r in newest if r not in doomed]
@@ -74,17 +79,20 @@ def retention_removals(runs: list[RunSummary], policy: RetentionPolicy) -> list[
         for run in reversed(kept):  # oldest first
             if total <= cap:
                 break
-            if run.id not in pinned:
+            if run.id not in protected:
                 doomed.append(run)
                 total -= run.disk_bytes
     return doomed
 
 
 def prune_removals(
-    runs: list[RunSummary], keep: int, older_than_days: float | None = None
+    runs: list[RunSummary],
+    keep: int,
+    older_than_days: float | None = None,
+    pinned: Collection[str] = (),
 ) -> list[RunSummary]:
-    """`runs prune`: all but the starred, the live and the newest `keep` runs (only those
-    older than `older_than_days`, when given)."""
+    """`runs prune`: all but the starred, the live, the `pinned` and the newest `keep`
+    runs (only those older than `older_than_days`, when given)."""
     if keep < 0:
         raise ConfigError("--keep needs 0 or more runs.")
     newest = _newest_first(runs)
@@ -96,6 +104,7 @@ def prune_removals(
         r
         for r in newest
         if r.id not in recent
+        and r.id not in pinned
         and not r.starred
         and r.status != "running"
         and (cutoff is None or _started(r) < cutoff)

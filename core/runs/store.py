@@ -6,6 +6,7 @@ import builtins
 import json
 import logging
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ from core.base.errors import MarqueeError
 from core.base.paths import runs_dir
 from core.runs import index as run_index
 from core.runs.files import folder_bytes, remove_folder, write_durable
+from core.runs.pins import pinned_runs
 from core.runs.record import RunRecord, RunSummary
 from core.runs.retention import RetentionPolicy, prune_removals, retention_removals
 
@@ -136,22 +138,37 @@ class RunStore:
         return freed
 
     def prune_plan(
-        self, keep: int, older_than_days: float | None = None
+        self, keep: int, older_than_days: float | None = None, pinned: Iterable[str | Path] = ()
     ) -> builtins.list[RunSummary]:
-        return prune_removals(self.list(), keep, older_than_days)
+        return prune_removals(self.list(), keep, older_than_days, self.pinned(pinned))
 
-    def prune(self, keep: int, older_than_days: float | None = None) -> Removal:
-        """Remove all but the starred, the live and the newest `keep` runs."""
-        plan = self.prune_plan(keep, older_than_days)
+    def prune(
+        self, keep: int, older_than_days: float | None = None, pinned: Iterable[str | Path] = ()
+    ) -> Removal:
+        """Remove all but the starred, the live, the pinned and the newest `keep` runs."""
+        plan = self.prune_plan(keep, older_than_days, pinned)
         return Removal(tuple(r.id for r in plan), self.remove([r.id for r in plan]) if plan else 0)
+
+    def pinned(self, extra: Iterable[str | Path] = ()) -> set[str]:
+        """The runs nothing prunes: those a running process pinned (the model open in the
+        app, core.runs.pins) and `extra`, given as run ids or as model file paths."""
+        ids = pinned_runs(self.root)
+        for item in extra:
+            run_id = self.run_of_model(item) if isinstance(item, Path) else item
+            if run_id:
+                ids.add(run_id)
+        return ids
 
     def retention_policy(self) -> RetentionPolicy:
         return RetentionPolicy.load(self.root)
 
-    def apply_retention(self, policy: RetentionPolicy | None = None) -> Removal:
-        """Apply the retention setting (the saved one by default); logs what it removed."""
+    def apply_retention(
+        self, policy: RetentionPolicy | None = None, pinned: Iterable[str | Path] = ()
+    ) -> Removal:
+        """Apply the retention setting (the saved one by default), keeping the pinned runs
+        (see `pinned`); logs what it removed."""
         policy = policy or self.retention_policy()
-        plan = retention_removals(self.list(), policy)
+        plan = retention_removals(self.list(), policy, self.pinned(pinned))
         removal = Removal(
             tuple(r.id for r in plan), self.remove([r.id for r in plan]) if plan else 0
         )

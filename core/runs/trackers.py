@@ -10,7 +10,8 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,6 +22,12 @@ from core.training.events import EpochEnded, Event, StepEnded, TrainingStarted
 log = logging.getLogger(__name__)
 
 _EXTRAS = {"tensorboard": ("tensorboard", "TensorBoard"), "mlflow": ("mlflow", "MLflow")}
+
+# MLflow retries a failed request 7 times with a growing back-off and waits up to 120 s for
+# each: an unreachable server took about 4 minutes to report. The first contact, which
+# only checks that the server is there before any training step, is tried once with a
+# short timeout; later requests keep MLflow's own retries. A user's own settings win.
+FIRST_CONTACT = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
 
 
 class Tracker(Protocol):
@@ -147,7 +154,8 @@ class MlflowTracker:
         uri = uri or os.environ.get("MLFLOW_TRACKING_URI")
         try:
             self.client = MlflowClient(tracking_uri=uri)
-            found = self.client.get_experiment_by_name(experiment)
+            with _first_contact():
+                found = self.client.get_experiment_by_name(experiment)
             experiment_id = (
                 found.experiment_id if found else self.client.create_experiment(experiment)
             )
@@ -201,6 +209,18 @@ class MlflowTracker:
             self.client.log_artifact(self.run_id, str(metrics))
         if record.model_file and (folder / record.model_file).is_file():
             self.client.log_artifact(self.run_id, str(folder / record.model_file))
+
+
+@contextmanager
+def _first_contact() -> Iterator[None]:
+    """MLflow's HTTP settings for the first request (its client reads them per request)."""
+    added = {k: v for k, v in FIRST_CONTACT.items() if k not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
 
 
 def _millis() -> int:

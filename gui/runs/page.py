@@ -87,6 +87,7 @@ class RunsPage(QWidget):
         self.evaluator = RunEvaluator(self.workers, self)
         self._selected: list[str] = []  # run ids in the order they were selected
         self._live: RunRow | None = None
+        self.current_run: str | None = None  # the run of the model open in the app
         self._build()
         self._update_actions()
 
@@ -215,12 +216,22 @@ class RunsPage(QWidget):
             rows = [r for r in rows if not (r.live and r.origin == "app")]
         self.model.set_rows(rows)
         self._reselect()
+        self._select_current_if_none()
         n = len(rows)
         self.subtitle.setText(
             f"{n} run{'s' if n != 1 else ''} in {self.store.root}. Select two or more to compare."
         )
         self._update_actions()
         self.listed.emit(n)
+
+    def set_current_run(self, run_id: str | None) -> None:
+        self.current_run = run_id
+        self._select_current_if_none()
+
+    def _select_current_if_none(self) -> None:
+        """Nothing selected: the current model's run, so its actions are a click away."""
+        if not self._selected and self.current_run:
+            self.select_runs([self.current_run])
 
     def _reselect(self) -> None:
         """After a new listing, select again the runs that were selected (in their order)."""
@@ -342,7 +353,7 @@ class RunsPage(QWidget):
     def train_more_selected(self) -> None:
         picked = self._single()
         if picked is not None:
-            self.train_more_requested.emit(picked[1], run_caption(picked[0]))
+            self.train_more_requested.emit(picked[1], tasks.run_caption(picked[0]))
 
     def evaluate_selected(self) -> None:
         picked = self._single()
@@ -385,9 +396,3 @@ class RunsPage(QWidget):
 
     def _on_task_failed(self, message: str, details: str) -> None:
         show_error(self, message, details)
-
-
-def run_caption(row: RunRow) -> str:
-    """How a button names a run: "0412-1530 (mAP 0.948)"."""
-    score = f" (mAP {row.map:.3f})" if row.map is not None else ""
-    return f"{tasks.short_name(row.run_id)}{score}"

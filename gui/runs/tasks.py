@@ -210,3 +210,9 @@ def export_model(model_file: Path, out: Path) -> Path:
     shutil.copyfile(model_file, partial)
     partial.replace(out)  # a reader never sees half a model
     return out
+
+
+def run_caption(row: RunRow) -> str:
+    """How a button names a run: "0412-1530 (mAP 0.948)"."""
+    score = f" (mAP {row.map:.3f})" if row.map is not None else ""
+    return f"{short_name(row.run_id)}{score}"

@@ -21,10 +21,11 @@ from gui.workers import Task, TaskState, Tracking, WorkerSet, train_more_task
 
 if TYPE_CHECKING:
     from core.data.datasets import Dataset
-    from core.runs import RunRecord
+    from core.runs import EpochRecord, RunRecord, RunStore
 
 
 MODEL_NAME = "model.safetensors"  # a run folder's model (core.runs.store.MODEL_NAME)
+MAX_ANCESTORS = 100  # a Train more chain longer than this is drawn from there on
 
 
 def short_name(run_id: str) -> str:
@@ -53,10 +54,13 @@ class ContinueSource:
 
 @dataclass(frozen=True)
 class SavedRun:
-    """A run read back from the runs folder: its record and its model file."""
+    """A run read back from the runs folder: its record, its model file (and whether that
+    file is there), and the epochs of the runs it continued, which its curves carry on."""
 
     record: RunRecord
     model_file: Path
+    model_exists: bool = False
+    earlier: tuple[EpochRecord, ...] = ()
 
 
 def train_more_from_file_task(
@@ -89,9 +93,31 @@ def saved_run_task(model_file: Path | None, newest: bool = False, root: Path | N
             run_id = next((s.id for s in store.list() if s.has_model), None)
         if run_id is None:
             return None
-        return SavedRun(store.load(run_id), store.folder(run_id) / MODEL_NAME)
+        record, model = store.load(run_id), store.folder(run_id) / MODEL_NAME
+        return SavedRun(record, model, model.is_file(), earlier_epochs(store, record))
 
     return task
+
+
+def earlier_epochs(store: RunStore, record: RunRecord) -> tuple[EpochRecord, ...]:
+    """The epochs before `record`'s own from the runs it continued (Train more), oldest
+    first, as the live plots showed them; a pruned or unreadable parent ends the chain."""
+    from core.runs import RunNotFound
+
+    epochs: list[EpochRecord] = []
+    first = record.history[0].epoch if record.history else record.previous_epochs + 1
+    parent, seen = record.parent, {record.id}
+    while parent and parent not in seen and len(seen) <= MAX_ANCESTORS:
+        seen.add(parent)
+        try:
+            ancestor = store.load(parent)
+        except RunNotFound:
+            break
+        before = [e for e in ancestor.history if e.epoch < first]
+        epochs[:0] = before
+        first = min([first, *(e.epoch for e in before)])
+        parent = ancestor.parent
+    return tuple(epochs)
 
 
 class SavedRunView(QObject):
@@ -124,17 +150,26 @@ class SavedRunView(QObject):
     def _on_read(self, saved: SavedRun | None) -> None:
         if saved is None:
             return
-        show_run(saved.record, self.plots, self.table)
+        show_run(saved.record, self.plots, self.table, saved.earlier)
         self.model_file = saved.model_file
         self.shown.emit(saved)
 
 
-def show_run(record: RunRecord, plots: TrainingPlotsWidget, table: LabelMetricsTable) -> None:
-    """Draw a saved run: its validation curves per epoch and its tuned per-label metrics."""
+def show_run(
+    record: RunRecord,
+    plots: TrainingPlotsWidget,
+    table: LabelMetricsTable,
+    earlier: tuple[EpochRecord, ...] = (),
+) -> None:
+    """Draw a saved run as it looked live: the curves of the runs it continued, then its
+    own (training loss per epoch, validation loss, mAP, F1), and its tuned per-label
+    metrics."""
     plots.build()
     plots.reset()
-    for epoch in record.history:
+    for epoch in (*earlier, *record.history):
         plots.add_epoch(epoch.epoch, epoch.val_loss, epoch.map or 0.0, epoch.f1_macro or 0.0)
+        if epoch.train_loss is not None:
+            plots.add_epoch_train_loss(epoch.epoch, epoch.train_loss)
     plots.refresh()
     table.clear_rows()
     rows = [_label_metrics(row) for row in record.per_label]

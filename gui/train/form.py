@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QCheckBox,
@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
@@ -51,7 +52,9 @@ class TrainFormWidget(QWidget):
         self._recommendation: Recommendation | None = None
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
-        form.setVerticalSpacing(7)  # the default window shows every setting and the result card
+        # The default window shows every setting and the result card without scrolling:
+        # the options a recipe sets are folded under "More options".
+        form.setVerticalSpacing(7)
         form.setHorizontalSpacing(12)
         self._build_model_choice()
         self._build_numbers()
@@ -69,9 +72,7 @@ class TrainFormWidget(QWidget):
         form.addRow("Batch size", self.batch_size)
         form.addRow("Image size", self.image_size)
         form.addRow("Learning rate", self.lr)
-        form.addRow("", self.balance)
         form.addRow("Device", self.device)
-        form.addRow("", self.detected)
         form.addRow(self._build_advanced())
 
     def _build_model_choice(self) -> None:
@@ -130,15 +131,17 @@ class TrainFormWidget(QWidget):
         )
 
     def _build_device(self) -> None:
-        """Where to train, and what Automatic would pick."""
+        """Where to train; the Automatic entry names the device it would pick."""
         self.device = QComboBox()
         for key, title in DEVICES.items():
             self.device.addItem(title, key)
+        self.device.setItemText(0, f"{DEVICES['auto']} (detecting…)")
         self.device.setToolTip("Where to train; Automatic picks a GPU when there is one")
-        self.detected = QLabel("Detecting…")
-        self.detected.setToolTip("The device Automatic would use")
-        self.detected.setWordWrap(True)
-        set_muted(self.detected)
+        # A long GPU name is elided rather than widening the settings column.
+        self.device.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.device.setMinimumContentsLength(12)
 
     def _build_recommendation(self) -> None:
         """The device's recipe, in one sentence, and a button to use it."""
@@ -152,12 +155,12 @@ class TrainFormWidget(QWidget):
         self.use_recommended.clicked.connect(self.apply_recommendation)
 
     def _build_advanced(self) -> QWidget:
-        """The accuracy options, folded away: the recipe sets them; experts can change them."""
+        """The options a recipe sets, folded away; experts can change them."""
         box = QWidget()
         column = QVBoxLayout(box)
         column.setContentsMargins(0, 0, 0, 0)
         self.advanced_toggle = QToolButton()
-        self.advanced_toggle.setText("Advanced: head, loss, feature views, TTA")
+        self.advanced_toggle.setText("More options: rare labels, head, loss, TTA…")
         self.advanced_toggle.setToolTip("Show the accuracy options the recipe chose")
         self.advanced_toggle.setCheckable(True)
         self.advanced_toggle.setArrowType(Qt.ArrowType.RightArrow)
@@ -168,6 +171,7 @@ class TrainFormWidget(QWidget):
         rows.setContentsMargins(0, 0, 0, 0)
         rows.setVerticalSpacing(9)
         rows.setHorizontalSpacing(12)
+        rows.addRow("", self.balance)
         rows.addRow("Head", self.head)
         rows.addRow("Loss", self.loss)
         rows.addRow("Feature views", self.feature_views)
@@ -184,6 +188,15 @@ class TrainFormWidget(QWidget):
         self.advanced.setVisible(shown)
         arrow = Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow
         self.advanced_toggle.setArrowType(arrow)
+        if shown:  # once the layout has grown: scroll the opened options into view
+            QTimer.singleShot(0, self, self._reveal_advanced)
+
+    def _reveal_advanced(self) -> None:
+        parent = self.parentWidget()
+        while parent is not None and not isinstance(parent, QScrollArea):
+            parent = parent.parentWidget()
+        if parent is not None:
+            parent.ensureWidgetVisible(self.advanced, 0, 0)
 
     def _build_accuracy_options(self) -> None:
         self.head = QComboBox()
@@ -251,7 +264,13 @@ class TrainFormWidget(QWidget):
         return spin
 
     def set_detected_device(self, name: str) -> None:
-        self.detected.setText(f"Detected: {name}")
+        """Name the device Automatic uses (full name in the tooltip: the box may elide it)."""
+        self.device.setItemText(0, f"{DEVICES['auto']}: {name}")
+        self.device.setItemData(0, f"Automatic uses {name}", Qt.ItemDataRole.ToolTipRole)
+
+    def detected_device(self) -> str:
+        """The Automatic entry's text: "Automatic: <device>"."""
+        return self.device.itemText(0)
 
     def set_config(self, config: TrainConfig) -> None:
         self._base = config

@@ -5,16 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import (
-    QFileDialog,
-    QFrame,
-    QHBoxLayout,
-    QPushButton,
-    QScrollArea,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from core.base.config import TrainConfig
 from core.base.errors import ConfigError
@@ -36,7 +28,7 @@ from gui.train.form import TrainFormWidget
 from gui.train.progress import TrainProgressCard, outcome_text
 from gui.train.results import TrainResultsCard
 from gui.train.tracking import tracking_in
-from gui.widgets.cards import CardWidget, hbox, page_header
+from gui.widgets.cards import CardWidget, hbox, page_header, vertical_scroll_area
 from gui.widgets.label_table import LabelMetricsTable
 from gui.widgets.plot_panel import TrainingPlotsWidget
 from gui.workers import (
@@ -54,7 +46,7 @@ if TYPE_CHECKING:
     from core.training.loop import TrainResult
 
 REFRESH_MS = 100  # plots and progress text redraw at most 10x per second
-SETTINGS_WIDTH = 340  # the form's width
+SETTINGS_WIDTH = 370  # the form's width: three result actions side by side
 
 
 class TrainPage(QWidget):
@@ -62,7 +54,7 @@ class TrainPage(QWidget):
     and the result card; runs one training at a time."""
 
     status_message = Signal(str)
-    open_in_predict = Signal(object, object)  # model file (Path | None), TrainResult
+    open_in_predict = Signal(object, object)  # model file (Path | None), TrainResult | None
     training_running = Signal(bool)
     training_event = Signal(object)  # every engine event of the current run, as it arrives
     actions_changed = Signal()  # whether there is a model to save changed
@@ -110,12 +102,7 @@ class TrainPage(QWidget):
         self.stop_button.setToolTip("Stop after the current step and keep the best model (Esc)")
         self.stop_button.clicked.connect(self.stop_training)
         # Only the form scrolls (a small window): Start, Stop and the result card stay in view.
-        scroll = QScrollArea()
-        scroll.setWidget(self.form)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.viewport().setAutoFillBackground(False)
+        scroll = vertical_scroll_area(self.form)
         settings = CardWidget("Settings")
         settings.body.addWidget(scroll, 1)
         settings.body.addLayout(hbox(self.start_button, self.stop_button))
@@ -257,6 +244,8 @@ class TrainPage(QWidget):
             caption = continuing.model_caption(saved.model_file, saved.record.metrics)
             self.results.set_source(continuing.ContinueSource(saved.model_file, caption))
         self.results.result_label.setText(continuing.summary_text(saved.record))
+        self.progress_card.show_saved_run(saved.record)
+        self.results.show_saved(saved.model_file if saved.model_exists else None)
         self._update_buttons()
 
     def finished_model_file(self) -> Path | None:
@@ -346,14 +335,26 @@ class TrainPage(QWidget):
 
     def _on_worker_failed(self, message: str, details: str) -> None:
         self.results.set_model(*self._previous)
+        self._show_current_again()
         show_error(self, f"Training failed: {message}", details)
 
     def _on_worker_cancelled(self) -> None:
         self._cancelled = True
         self.results.set_model(*self._previous)  # Train more stopped early: keep the model
-        kept = "the previous model is kept" if self.result else "no model was kept"
-        self.results.result_label.setText(f"Stopped before the first training step; {kept}.")
+        kept = self.result is not None or self.results.source is not None
+        self.results.result_label.setText(
+            "Stopped before the first training step; "
+            + ("the current model is kept." if kept else "no model was kept.")
+        )
+        self._show_current_again()
         self.status_message.emit("Training cancelled.")
+
+    def _show_current_again(self) -> None:
+        """No new model came out: draw the current model's saved run again (its curves,
+        its table, Open in Predict)."""
+        source = self.results.source
+        if self.result is None and source is not None:
+            self.saved_run.show(source.model_file)
 
     def _on_worker_finished(self) -> None:
         self._timer.stop()

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import time
+from typing import TYPE_CHECKING
+
 from PySide6.QtWidgets import QLabel, QProgressBar, QWidget
 
+from core.base.errors import BackboneUnavailable
+from core.model.backbones import get_backbone_info
 from core.model.downloads import DownloadProgress
 from core.training.events import PreparingData, StepEnded, TrainingStarted
 from gui.theme import set_muted
 from gui.widgets.cards import CardWidget
+
+if TYPE_CHECKING:
+    from core.runs.record import RunRecord
+
+STALL_S = 3.0  # a download this long without bytes shows as waiting, not at its last rate
 
 
 def format_eta(seconds: float) -> str:
@@ -25,32 +35,36 @@ class TrainProgressCard(CardWidget):
         super().__init__("", parent)
         self.started: TrainingStarted | None = None
         self._last_step: StepEnded | None = None
+        self._download: tuple[DownloadProgress, float] | None = None  # and when it came
         self.bar = QProgressBar()
         self.bar.setRange(0, 1)
         self.bar.setValue(0)
         self.bar.setFormat("Not started")
         self.bar.setToolTip("Training progress over all steps")
         self.detail = QLabel("Load a data set, choose settings, then press Start.")
+        self.detail.setWordWrap(True)  # a long line (a download) takes two, never cut off
         set_muted(self.detail)
         self.body.addWidget(self.bar)
         self.body.addWidget(self.detail)
 
     def begin(self) -> None:
         """A run starts: nothing is known yet."""
-        self.started, self._last_step = None, None
+        self.started, self._last_step, self._download = None, None, None
         self.bar.setRange(0, 0)
         self.bar.setFormat("Preparing…")
         self.detail.setText("Building the model…")
 
     def show_download(self, event: DownloadProgress) -> None:
-        """Pretrained weights arriving: MB on the bar; bytes, rate and time left below."""
+        """Pretrained weights arriving: MB on the bar; what, rate and time left below."""
         total_mb = max(1, round((event.total_bytes or 0) / 1e6))
         self.bar.setRange(0, total_mb)
         self.bar.setValue(min(total_mb, round(event.done_bytes / 1e6)))
         self.bar.setFormat("Downloading %v / %m MB")
-        self.detail.setText(f"{event.line()}  ·  a cancelled download resumes next time")
+        self.detail.setText(download_text(event))
+        self._download = (event, time.monotonic())
 
     def show_preparing(self, event: PreparingData) -> None:
+        self._download = None
         if event.stage == "decode":
             what = "Decoding images into the image cache"
         elif event.stage == "tune":
@@ -74,14 +88,20 @@ class TrainProgressCard(CardWidget):
         self._last_step = event
 
     def refresh(self, stopping: bool) -> None:
+        if self._download is not None:  # no bytes for a while: say so, not a stale rate
+            event, at = self._download
+            quiet = time.monotonic() - at
+            if quiet >= STALL_S and not stopping:
+                self.detail.setText(download_text(event, quiet))
+            return
         step, started = self._last_step, self.started
         if step is None or started is None:
             return
         self.bar.setValue(step.step)
-        epochs = started.config.get("epochs", "?")
+        epoch, epochs = _epoch_of(started, step)
         eta = step.elapsed_s / step.step * (step.total_steps - step.step) if step.step else 0
         self.detail.setText(
-            f"Epoch {step.epoch}/{epochs}  ·  step {step.step}/{step.total_steps}  ·  "
+            f"Epoch {epoch}/{epochs}  ·  step {step.step}/{step.total_steps}  ·  "
             f"{step.images_per_s:.0f} images/s  ·  ETA {format_eta(eta)}"
             + ("  ·  stopping…" if stopping else "")
         )
@@ -99,11 +119,60 @@ class TrainProgressCard(CardWidget):
         if step is None or started is None:
             self.detail.setText(f"{text} before the first training step.")
             return
-        epochs = started.config.get("epochs", "?")
+        epoch, epochs = _epoch_of(started, step)
         self.detail.setText(
-            f"{text} in epoch {step.epoch}/{epochs} at step {step.step}/{step.total_steps}, "
+            f"{text} in epoch {epoch}/{epochs} at step {step.step}/{step.total_steps}, "
             f"after {format_eta(step.elapsed_s)}."
         )
+
+    def show_saved_run(self, record: RunRecord) -> None:
+        """After a restart: the run drawn below is a saved one, not "not started"."""
+        self.bar.setRange(0, 1)
+        self.bar.setValue(1 if record.status == "finished" else 0)
+        self.bar.setFormat(f"Last run: {record.status}")
+        when = record.ended or record.started
+        self.detail.setText(
+            f"Saved run {record.id}, ended {when[:16].replace('T', ' ')} UTC. Start trains "
+            "a new model; Train more continues this one."
+        )
+
+
+def _epoch_of(started: TrainingStarted, step: StepEnded) -> tuple[int, int | str]:
+    """The step's epoch and the last epoch, counted from the first run (as the plots and
+    "Best epoch" count them after Train more)."""
+    previous, epochs = started.previous_epochs, started.config.get("epochs")
+    return previous + step.epoch, previous + epochs if isinstance(epochs, int) else "?"
+
+
+def download_text(event: DownloadProgress, quiet_s: float = 0.0) -> str:
+    """The detail line under a download's bar, in words a user reads at a glance;
+    `quiet_s`: seconds since the last bytes came (from STALL_S on, said instead of a rate)."""
+    try:
+        name = get_backbone_info(event.backbone).title
+    except BackboneUnavailable:
+        name = event.backbone
+    done = f"{event.done_bytes / 1e6:.1f}"
+    size = f"{done} of {event.total_bytes / 1e6:.1f} MB" if event.total_bytes else f"{done} MB"
+    left = f", about {_duration(event.eta_s)} left" if event.eta_s is not None else ""
+    speed = f"at {event.bytes_per_s / 1e6:.1f} MB/s{left}"
+    if quiet_s >= STALL_S:
+        speed = f"waiting for the server (nothing for {_duration(quiet_s)})"
+    return (
+        f"Downloading the {name} weights (only once): {size} {speed}. "
+        "A cancelled download resumes next time."
+    )
+
+
+def _duration(seconds: float) -> str:
+    """ "40 s", "1 min 46 s", "2 h 05 min"."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, secs = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
 
 
 def outcome_text(metrics: dict, stopped: bool, previous_epochs: int = 0) -> str:

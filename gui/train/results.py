@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QFileDialog, QLabel, QPushButton, QSpinBox, QWidget
+from PySide6.QtWidgets import QFileDialog, QLabel, QPushButton, QSizePolicy, QSpinBox, QWidget
 
 from core.base.paths import runs_dir
 from gui.errors import show_error
@@ -19,6 +19,7 @@ from gui.train.evaluation import EvaluationDialog
 from gui.train.form import epochs_suffix
 from gui.train.tracking import TrackingDialog
 from gui.widgets.cards import CardWidget, hbox
+from gui.widgets.eliding_button import ElidingPushButton
 from gui.workers import FunctionWorker, TaskState, WorkerSet
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ class TrainResultsCard(CardWidget):
     and settings: their buttons ask the page (the *_requested signals)."""
 
     status_message = Signal(str)
-    open_in_predict = Signal(object, object)  # model file (Path | None), TrainResult
+    open_in_predict = Signal(object, object)  # model file (Path | None), TrainResult | None
     evaluate_requested = Signal()
     more_requested = Signal(int)  # epochs
     export_job_requested = Signal()
@@ -45,15 +46,19 @@ class TrainResultsCard(CardWidget):
         self.result: TrainResult | None = None
         self.run_dir: Path | None = None
         self.source: ContinueSource | None = None  # what Train more continues
+        self.saved_model: Path | None = None  # the saved run drawn now (after a restart)
         self.result_label = QLabel("No model yet.")
         self.result_label.setWordWrap(True)
         self._build_buttons()
         self.body.addWidget(self.result_label)
-        self.body.addLayout(hbox(self.save_button, self.predict_button, spacing=6))
-        self.body.addLayout(hbox(self.evaluate_button, self.runs_button, spacing=6))
-        self.body.addLayout(hbox(self.more_button, spacing=6))  # it names a model: a row of its own
-        self.body.addLayout(hbox(QLabel("Epochs to add:"), self.more_epochs, spacing=6))
-        self.body.addLayout(hbox(self.export_job_button, self.tracking_button, spacing=6))
+        # Three rows of actions, so the settings above fit the default window unscrolled.
+        self.body.addLayout(
+            hbox(self.save_button, self.predict_button, self.evaluate_button, spacing=6)
+        )
+        self.body.addLayout(hbox(self.more_button, self.more_epochs, spacing=6, stretch_last=True))
+        self.body.addLayout(
+            hbox(self.export_job_button, self.tracking_button, self.runs_button, spacing=6)
+        )
 
     def _build_buttons(self) -> None:
         self.save_button = QPushButton("Save model…")
@@ -74,7 +79,10 @@ class TrainResultsCard(CardWidget):
         )
         self.export_job_button.clicked.connect(self.export_job_requested)
         self.tracking_button = QPushButton("Tracking…")
-        self.tracking_button.setToolTip("Also log every training to TensorBoard or MLflow")
+        self.tracking_button.setToolTip(
+            "Also send every training (settings, scores per epoch) to TensorBoard or MLflow, "
+            "where many teams follow their experiments"
+        )
         self.tracking_button.clicked.connect(self.tracking_dialog)
         self.evaluate_button = QPushButton("Evaluation…")
         self.evaluate_button.setToolTip(
@@ -88,8 +96,9 @@ class TrainResultsCard(CardWidget):
         self.more_epochs.valueChanged.connect(
             lambda n: self.more_epochs.setSuffix(epochs_suffix(n))
         )
-        self.more_epochs.setToolTip("How many more epochs Train more runs")
-        self.more_button = QPushButton("Train more")
+        self.more_epochs.setToolTip("How many epochs Train more adds")
+        self.more_epochs.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.more_button = ElidingPushButton("Train more")  # it names a model: any length
         self.more_button.setToolTip("Continue this model for more epochs; the plots go on")
         self.more_button.clicked.connect(lambda: self.more_requested.emit(self.more_epochs.value()))
 
@@ -101,12 +110,17 @@ class TrainResultsCard(CardWidget):
 
     def set_model(self, result: TrainResult | None, run_dir: Path | None) -> None:
         """The last run's model; a saved one becomes what Train more continues."""
-        self.result, self.run_dir = result, run_dir
+        self.result, self.run_dir, self.saved_model = result, run_dir, None
         model_file = self.model_file()
         if result is not None and model_file is not None:
             self.set_source(
                 ContinueSource(model_file, model_caption(model_file, result.meta.metrics))
             )
+
+    def show_saved(self, model_file: Path | None) -> None:
+        """A saved run is drawn (the last one after a restart, or one picked to continue):
+        Open in Predict opens its model file (None: it has none on disk)."""
+        self.saved_model = model_file
 
     def model_file(self) -> Path | None:
         """Where the last run saved its model (None: not saved)."""
@@ -123,14 +137,18 @@ class TrainResultsCard(CardWidget):
         )
 
     def update_buttons(self, running: bool, has_dataset: bool) -> None:
-        for button in (self.save_button, self.predict_button, self.evaluate_button):
+        for button in (self.save_button, self.evaluate_button):
             button.setEnabled(self.result is not None and not running)
+        can_open = self.result is not None or self.saved_model is not None
+        self.predict_button.setEnabled(can_open and not running)
         has_model = self.result is not None or self.source is not None
         self.more_button.setEnabled(has_model and has_dataset and not running)
         self.export_job_button.setEnabled(has_dataset and not running)
 
     def _on_predict_clicked(self) -> None:
-        if self.result is not None:
+        if self.saved_model is not None:  # the run the card shows
+            self.open_in_predict.emit(self.saved_model, None)
+        elif self.result is not None:
             self.open_in_predict.emit(self.model_file(), self.result)
 
     # ------------------------------------------------------------------ the model

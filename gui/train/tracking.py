@@ -1,5 +1,5 @@
-"""Experiment tracking settings: the TensorBoard folder and MLflow URI the app's trainings
-also log to (core.runs.trackers), kept in the preferences."""
+"""Experiment tracking settings: the TensorBoard folder and MLflow address the app's
+trainings are also sent to (core.runs.trackers), kept in the preferences."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.settings import Preferences
+from gui.theme import set_muted
 from gui.widgets.cards import hbox
 from gui.workers import Tracking
 
@@ -38,8 +39,28 @@ def tracking_in(prefs: Preferences) -> Tracking | None:
 def _mlflow_placeholder() -> str:
     from_env = os.environ.get(MLFLOW_ENV, "").strip()
     if from_env:
-        return f"{MLFLOW_ENV} is used: {from_env}"
-    return f"Off; {MLFLOW_ENV} is used when set"
+        return f"Empty: {from_env} (from {MLFLOW_ENV})"
+    return "Empty: not used"
+
+
+INTRO = (
+    "Marquee keeps every training on its Runs page. If your team follows its experiments "
+    "in TensorBoard or MLflow, each training can be sent there too: its settings, its "
+    "scores after every epoch and, for MLflow, the finished model. Leave a field empty "
+    "to skip it."
+)
+ADD_ON = (
+    'Each needs an add-on: <code>pip install "marquee[tensorboard]"</code> or '
+    '<code>pip install "marquee[mlflow]"</code>. If one is missing, or the MLflow '
+    "server does not answer, the training does not start and says why."
+)
+
+
+def _muted_label(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    set_muted(label)
+    return label
 
 
 class TrackingDialog(QDialog):
@@ -49,40 +70,45 @@ class TrackingDialog(QDialog):
     def __init__(self, prefs: Preferences, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.prefs = prefs
-        self.setWindowTitle("Experiment tracking")
+        self.setWindowTitle("Send trainings to TensorBoard or MLflow")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         board, uri = prefs.tracking()
         self.tensorboard_edit = QLineEdit(board)
-        self.tensorboard_edit.setPlaceholderText("Off")
-        self.tensorboard_edit.setToolTip("Each training writes its event files to a subfolder")
+        self.tensorboard_edit.setPlaceholderText("Empty: not used")
+        self.tensorboard_edit.setToolTip("Each training writes its logs to a subfolder here")
         self.browse_button = QPushButton("Browse…")
         self.browse_button.clicked.connect(self._on_browse_clicked)
         self.mlflow_edit = QLineEdit(uri)
         self.mlflow_edit.setPlaceholderText(_mlflow_placeholder())
         self.mlflow_edit.setToolTip(
-            "An MLflow server (http://127.0.0.1:5000) or store (sqlite:///mlflow.db)"
+            "Where MLflow keeps the runs: a server's address (http://127.0.0.1:5000) "
+            "or a local database file (sqlite:///mlflow.db)"
         )
-        note = QLabel(
-            "Every training in the app is also logged here. They need the optional extras: "
-            "pip install marquee[tensorboard] or marquee[mlflow]."
-        )
-        note.setWordWrap(True)
         form = QFormLayout()
         form.addRow(
-            "TensorBoard folder:",
+            "TensorBoard log folder:",
             hbox(self.tensorboard_edit, self.browse_button, stretch_last=True),
         )
-        form.addRow("MLflow tracking URI:", self.mlflow_edit)
+        form.addRow("", _muted_label("See them with: tensorboard --logdir FOLDER"))
+        form.addRow("MLflow server address:", self.mlflow_edit)
+        form.addRow(
+            "", _muted_label("Such as http://127.0.0.1:5000, or sqlite:///mlflow.db for a file")
+        )
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
+        intro = QLabel(INTRO)
+        intro.setWordWrap(True)
         layout = QVBoxLayout(self)
+        layout.addWidget(intro)
         layout.addLayout(form)
-        layout.addWidget(note)
+        add_on = _muted_label(ADD_ON)
+        add_on.setTextFormat(Qt.TextFormat.RichText)
+        layout.addWidget(add_on)
         layout.addWidget(buttons)
-        self.setMinimumWidth(520)
+        self.setMinimumWidth(560)
 
     def _on_browse_clicked(self) -> None:
         folder = QFileDialog.getExistingDirectory(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from gui.theme import set_muted
 
@@ -69,3 +69,16 @@ def hbox(*widgets: QWidget, spacing: int = 8, stretch_last: bool = False) -> QHB
     if not stretch_last:
         layout.addStretch(1)
     return layout
+
+
+def vertical_scroll_area(content: QWidget) -> QScrollArea:
+    """`content` scrolling up and down inside a card: no frame, no horizontal bar, and the
+    card's own background (QScrollArea.setWidget would paint a grey box behind it)."""
+    scroll = QScrollArea()
+    scroll.setWidget(content)
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QFrame.Shape.NoFrame)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    scroll.viewport().setAutoFillBackground(False)
+    content.setAutoFillBackground(False)
+    return scroll

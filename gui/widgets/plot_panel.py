@@ -133,12 +133,24 @@ class TrainingPlotsWidget(DeferredPlotWidget):
         self.step_loss: list[float] = []
         self.step_smooth: list[float] = []
         self._ema = 0.0
+        self._ema_weight = 0.0  # 1 - beta^n after n steps: the bias correction
         self.epoch_x: list[float] = []
         self.val_loss: list[float] = []
         self.map: list[float] = []
         self.f1: list[float] = []
         self._dirty = True
         self.refresh()
+        self._reset_axes()
+
+    def _reset_axes(self) -> None:
+        """Empty axes as before any run: the last run's ranges would stay while nothing is
+        drawn (a download, the embeddings), then squeeze the new curves."""
+        if not self.built:
+            return
+        self.loss_plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0.02)
+        self.loss_plot.enableAutoRange()
+        self.metrics_plot.setXRange(0, 1, padding=0.02)
+        self.metrics_plot.enableAutoRange(x=True)
 
     def continue_run(self, previous_epochs: int, steps_per_epoch: int) -> None:
         """Train more: keep the curves drawn so far; new points go on after them."""
@@ -147,10 +159,19 @@ class TrainingPlotsWidget(DeferredPlotWidget):
 
     def add_step(self, step: int, loss: float) -> None:
         self._ema = EMA_BETA * self._ema + (1 - EMA_BETA) * loss
-        n = len(self.step_loss) + 1
+        self._ema_weight = EMA_BETA * self._ema_weight + (1 - EMA_BETA)
         self.step_x.append(self._epoch_offset + step / self._steps_per_epoch)
         self.step_loss.append(loss)
-        self.step_smooth.append(self._ema / (1 - EMA_BETA**n))  # bias-corrected EMA
+        self.step_smooth.append(self._ema / self._ema_weight)  # bias-corrected EMA
+        self._dirty = True
+
+    def add_epoch_train_loss(self, epoch: int, loss: float) -> None:
+        """A saved run's mean training loss of an epoch (its steps are not kept): a point
+        at the epoch's end on the training curves, where the live smoothed curve was."""
+        self.step_x.append(float(self._epoch_offset + epoch))
+        self.step_loss.append(loss)
+        self.step_smooth.append(loss)
+        self._ema, self._ema_weight = loss, 1.0  # Train more's live curve carries on from here
         self._dirty = True
 
     def add_epoch(self, epoch: int, val_loss: float, map_: float, f1: float) -> None:

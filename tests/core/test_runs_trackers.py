@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -16,7 +17,13 @@ from pathlib import Path
 import pytest
 
 from core.runs import RunRecord
-from core.runs.trackers import MlflowTracker, TrackerError, require_tracker, tracked
+from core.runs.trackers import (
+    FIRST_CONTACT,
+    MlflowTracker,
+    TrackerError,
+    require_tracker,
+    tracked,
+)
 from core.training.events import EpochEnded, LabelMetrics, TrainingStarted
 
 SERVER_START_S = 120
@@ -123,10 +130,29 @@ def test_a_real_mlflow_server_gets_params_history_and_artifacts(mlflow_server, t
 
 
 def test_an_unreachable_tracker_or_a_missing_extra_is_one_line(monkeypatch) -> None:
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
     with pytest.raises(TrackerError, match=r"MLflow at http://127\.0\.0\.1:9"):
         MlflowTracker("http://127.0.0.1:9")  # the discard port: nothing listens
     monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
     with pytest.raises(Exception, match=r"pip install marquee\[mlflow\]"):
         require_tracker("mlflow")
+
+
+def test_a_server_that_drops_connections_is_tried_once_before_training() -> None:
+    """MLflow alone retries 7 times with back-off (minutes); the first contact is one try."""
+    attempts: list[int] = []
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        server.settimeout(30)  # bounds the accept loop if the client stops early
+
+        def drop_connections() -> None:
+            with contextlib.suppress(OSError):
+                for _ in range(10):  # at most MLflow's default attempts, and then some
+                    conn, _ = server.accept()
+                    attempts.append(1)
+                    conn.close()
+
+        dropper = threading.Thread(target=drop_connections, daemon=True)
+        dropper.start()
+        with pytest.raises(TrackerError, match="MLflow at http://127"):
+            MlflowTracker(f"http://127.0.0.1:{server.getsockname()[1]}")
+    assert len(attempts) == 1
+    assert not set(FIRST_CONTACT) & set(os.environ)  # later requests keep MLflow's retries

@@ -1,8 +1,10 @@
 """core.base.runtime: the OpenMP wait policy is set before torch loads, in every entry point,
-without overriding the user's own choice; thread budgets never drop below one."""
+without overriding the user's own choice; thread budgets never drop below one; commands
+make the collector's full passes rare."""
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import os
@@ -13,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from core.base import runtime
+from core.base.runtime import RARE_FULL_COLLECTION
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -168,3 +171,18 @@ def test_competing_load_is_zero_where_there_is_no_load_average(
 
     monkeypatch.setattr(runtime.os, "getloadavg", missing)
     assert runtime.competing_load() == 0.0
+
+
+def test_commands_make_full_collections_rare_and_keep_young_ones(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from core.cli.main import main
+
+    before = gc.get_threshold()
+    try:
+        assert main([]) == 0  # no command: the help, after the process-wide settings
+        young, middle, full = gc.get_threshold()
+        assert (young, middle) == before[:2] and full == RARE_FULL_COLLECTION > before[2]
+    finally:
+        gc.set_threshold(*before)
+    assert "usage" in capsys.readouterr().out

@@ -164,3 +164,17 @@ def test_a_saved_one_epoch_run_reads_one_epoch(tmp_path) -> None:
     assert ", 1 epoch: validation mAP" in summary_text(record)
     several = write_run(RunStore(tmp_path / "runs"), epochs=3)
     assert ", 3 epochs: validation mAP" in summary_text(several)
+
+
+def test_train_more_counts_its_epochs_on_from_the_first_run(qtbot):
+    import dataclasses
+
+    card = TrainProgressCard()
+    qtbot.addWidget(card)
+    card.begin()
+    card.show_started(dataclasses.replace(_started(epochs=3), previous_epochs=5))
+    card.record_step(StepEnded(2, 20, 30, 0.5, 0.01, 40.0, 6.5))
+    card.refresh(stopping=False)
+    assert card.detail.text().startswith("Epoch 7/8  ·  step 20/30")
+    card.show_finished("Finished", complete=True)
+    assert card.detail.text().startswith("Finished in epoch 7/8 at step 20/30")

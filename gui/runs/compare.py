@@ -175,7 +175,9 @@ class CompareWidget(QWidget):
         self, curves: list[RunCurves], deltas: list[LabelDeltas], differences: str
     ) -> None:
         self.hint.setText(
-            f"{len(curves)} runs: colours match the swatches in the table; "
+            "This run's curves; Ctrl+click another run to compare them."
+            if len(curves) == 1
+            else f"{len(curves)} runs: colours match the swatches in the table; "
             "AP differences are against the first run selected."
         )
         self.curves.show_runs(curves)

@@ -303,14 +303,14 @@ class RunsPage(QWidget):
 
     def _compare(self) -> None:
         run_ids = list(self._selected)
-        if len(run_ids) < 2:
+        if not run_ids:
             self.comparing.cancel()
             self.compare.clear("Select two or more runs to compare their curves and per-label AP.")
             return
         store, colours = self.store, [run_colour(n) for n in range(len(run_ids))]
 
         def task(_state: TaskState) -> tasks.ComparisonView:
-            return tasks.compare_view(store, run_ids, colours)
+            return tasks.selection_view(store, run_ids, colours)
 
         self.compare.hint.setText("Reading the runs…")
         self.comparing.start(

@@ -3,8 +3,9 @@ label order, in the evaluation dialog (PR curves, counts, the most confident mis
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal
@@ -18,6 +19,8 @@ from gui.workers import TaskState, WorkerSet
 
 if TYPE_CHECKING:
     from core.data.datasets import Dataset
+    from core.inference.predictor import Predictor
+    from core.modelfile.checkpoint import ModelMeta
 
 
 def targets_in_model_order(dataset: Dataset, model_labels: list[str]) -> np.ndarray:
@@ -51,11 +54,11 @@ class RunEvaluator(QObject):
             )
             return
 
-        def task(_state: TaskState) -> tuple[Any, np.ndarray]:
-            from core.inference.predictor import Predictor
+        def task(_state: TaskState) -> tuple[ModelMeta, np.ndarray]:
+            from core.modelfile.checkpoint import read_meta
 
-            predictor = Predictor.from_file(model_file)
-            return predictor, targets_in_model_order(dataset, list(predictor.label_names))
+            meta = read_meta(model_file)  # the predictor itself is built in the dialog's worker
+            return meta, targets_in_model_order(dataset, list(meta.label_names))
 
         paths = list(dataset.val.paths)
         self.tasks.start(
@@ -65,10 +68,22 @@ class RunEvaluator(QObject):
             on_failed=lambda m, d: show_error(self._parent, f"Could not evaluate: {m}", d),
         )
 
-    def _open(self, found: tuple[Any, np.ndarray], paths: list[Path], model_file: Path) -> None:
-        predictor, targets = found
+    def _open(
+        self, found: tuple[ModelMeta, np.ndarray], paths: list[Path], model_file: Path
+    ) -> None:
+        meta, targets = found
+
+        def make_predictor(should_stop: Callable[[], bool]) -> Predictor:  # in a worker
+            from core.inference.predictor import Predictor
+            from gui.graph_warmup import warm_graph_cache
+
+            warm_graph_cache(model_file, should_stop)  # its graph exported in a child process
+            return Predictor.from_file(model_file)
+
         title = f"validation images loaded now ({model_file.parent.name})"
-        dialog = EvaluationDialog(predictor, paths, targets, title=title, parent=self._parent)
+        dialog = EvaluationDialog(
+            make_predictor, meta, paths, targets, title=title, parent=self._parent
+        )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
         self.opened.emit(dialog)

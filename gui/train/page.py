@@ -203,13 +203,13 @@ class TrainPage(QWidget):
             show_error(self, f"These settings cannot work: {exc}")
             return None
         self.prefs.set_train_config(config)
-        return self._start_worker(config)
+        return self._start_worker(config, self.dataset)
 
-    def _start_worker(self, config: TrainConfig) -> FunctionWorker:
+    def _start_worker(self, config: TrainConfig, dataset: Dataset) -> FunctionWorker:
         self.plots.build()  # normally done after the first paint already
         self.plots.reset()
         self.table.clear_rows()
-        return self._run(training_task(config, self.dataset, True, tracking_in(self.prefs)), False)
+        return self._run(training_task(config, dataset, True, tracking_in(self.prefs)), False)
 
     def train_more(self, epochs: int | None = None) -> FunctionWorker | None:
         """Continue the current model for more epochs; the plots go on where it stopped."""
@@ -218,6 +218,7 @@ class TrainPage(QWidget):
             return None
         epochs, tracking = epochs or self.results.more_epochs.value(), tracking_in(self.prefs)
         if picked is None or (self.result is not None and picked.model_file == in_memory):
+            assert self.result is not None  # with no run picked, the guard above saw a result
             task = train_more_task(self.result, self.dataset, epochs, in_memory, tracking)
         else:
             task = train_more_from_file_task(picked.model_file, self.dataset, epochs, tracking)

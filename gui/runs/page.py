@@ -31,11 +31,11 @@ from gui.errors import show_error
 from gui.runs import tasks
 from gui.runs.actions import RunFileActions
 from gui.runs.compare import CompareWidget, run_colour
-from gui.runs.evaluate import RunEvaluator
 from gui.runs.live import dataset_name, live_row
 from gui.runs.table import SWATCH_COLUMN, RunRow, RunsFilterProxy, RunsTableModel, SwatchDelegate
 from gui.settings import Preferences
 from gui.tasks import TaskSlot
+from gui.train.saved_evaluation import RunEvaluator
 from gui.widgets.cards import CardWidget, hbox, page_header
 from gui.workers import FunctionWorker, TaskState, WorkerSet
 

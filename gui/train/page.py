@@ -245,6 +245,7 @@ class TrainPage(QWidget):
             caption = continuing.model_caption(saved.model_file, saved.record.metrics)
             self.results.set_source(continuing.ContinueSource(saved.model_file, caption))
         self.results.result_label.setText(continuing.summary_text(saved.record))
+        self.progress_card.show_saved_run(saved.record)
         self.results.show_saved(saved.model_file if saved.model_exists else None)
         self._update_buttons()
 
@@ -379,7 +380,8 @@ class TrainPage(QWidget):
         self.actions_changed.emit()
 
     def can_save(self) -> bool:
-        return self.result is not None and not self.is_training()
+        has_model = self.result is not None or self.results.saved_model is not None
+        return has_model and not self.is_training()
 
     def open_evaluation(self) -> EvaluationDialog | None:
         """The last model on the validation images: PR curves, counts, error gallery."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QLabel, QProgressBar, QWidget
 
@@ -12,6 +13,9 @@ from core.model.downloads import DownloadProgress
 from core.training.events import PreparingData, StepEnded, TrainingStarted
 from gui.theme import set_muted
 from gui.widgets.cards import CardWidget
+
+if TYPE_CHECKING:
+    from core.runs.record import RunRecord
 
 STALL_S = 3.0  # a download this long without bytes shows as waiting, not at its last rate
 
@@ -119,6 +123,17 @@ class TrainProgressCard(CardWidget):
         self.detail.setText(
             f"{text} in epoch {epoch}/{epochs} at step {step.step}/{step.total_steps}, "
             f"after {format_eta(step.elapsed_s)}."
+        )
+
+    def show_saved_run(self, record: RunRecord) -> None:
+        """After a restart: the run drawn below is a saved one, not "not started"."""
+        self.bar.setRange(0, 1)
+        self.bar.setValue(1 if record.status == "finished" else 0)
+        self.bar.setFormat(f"Last run: {record.status}")
+        when = record.ended or record.started
+        self.detail.setText(
+            f"Saved run {record.id}, ended {when[:16].replace('T', ' ')} UTC. Start trains "
+            "a new model; Train more continues this one."
         )
 
 

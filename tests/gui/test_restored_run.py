@@ -34,6 +34,8 @@ def test_a_restored_continued_run_draws_its_parents_epochs_and_opens_in_predict(
     assert page.plots.epoch_x == [float(e) for e in range(1, 9)]  # 1-5, then 6-8
     assert page.plots.map[:5] == [e.map for e in first.history]
     assert page.plots.curve_lengths()["smooth"] == 8  # the training loss, per epoch
+    assert page.progress_card.bar.format() == f"Last run: {more.status}"  # not "not started"
+    assert more.id in page.progress_card.detail.text()
     button = page.results.predict_button
     assert button.isEnabled()
     with qtbot.waitSignal(window.predict_page.model_loaded, timeout=60_000):
@@ -134,3 +136,30 @@ def test_a_restored_run_draws_a_diverged_epoch_as_a_gap(qtbot, tmp_path):
     show_run(replace(run, history=(run.history[0], diverged, run.history[2])), plots, table)
     assert plots.curve_lengths()["val"] == 3
     assert plots.val_loss[0] == run.history[0].val_loss and math.isnan(plots.val_loss[1])
+
+
+@pytest.mark.slow
+def test_a_restored_run_saves_a_copy_and_opens_its_evaluation(
+    qtbot, marquee_home, model_file, tiny_dataset, tmp_path
+):
+    store = RunStore()
+    run = write_run(store, model=model_file, epochs=2)
+    window = _restarted_window(qtbot)
+    results = window.train_page.results
+    assert results.result is None  # nothing in memory: the card acts on the run's file
+    assert results.save_button.isEnabled() and results.evaluate_button.isEnabled()
+    assert window.train_page.can_save()  # File > Save model (Ctrl+S) too
+
+    copy = tmp_path / "kept"
+    with qtbot.waitSignal(results.status_message, timeout=30_000) as said:
+        results.save_model(copy)
+    saved = tmp_path / "kept.safetensors"
+    assert said.args == [f"Model saved to {saved}"]
+    assert saved.read_bytes() == (store.folder(run.id) / "model.safetensors").read_bytes()
+
+    with qtbot.waitSignal(results.saved_evaluator.opened, timeout=60_000) as opened:
+        assert results.open_evaluation(tiny_dataset) is None  # it opens once loaded
+    dialog = opened.args[0]
+    assert run.id in dialog.windowTitle()
+    dialog.close()
+    window.close()

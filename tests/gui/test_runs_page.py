@@ -173,23 +173,10 @@ def test_export_copies_the_model(qtbot, page, store, tmp_path):
 
 def test_evaluation_targets_follow_the_model_label_order(tiny_dataset):
     from core.base.errors import DataError
-    from gui.runs.evaluate import targets_in_model_order
+    from gui.train.saved_evaluation import targets_in_model_order
 
     names = list(tiny_dataset.val.label_names)
     reordered = targets_in_model_order(tiny_dataset, names[::-1])
     assert (reordered == np.asarray(tiny_dataset.val.labels)[:, ::-1]).all()
     with pytest.raises(DataError, match="no label Nonesuch"):
         targets_in_model_order(tiny_dataset, [*names, "Nonesuch"])
-
-
-def test_evaluate_opens_the_dialog_on_the_loaded_data(qtbot, page, tiny_dataset, model_file):
-    from core.modelfile.checkpoint import read_meta
-
-    with qtbot.waitSignal(page.evaluator.opened, timeout=60_000) as blocker:
-        page.evaluator.evaluate(model_file, tiny_dataset)
-    dialog = blocker.args[0]
-    qtbot.addWidget(dialog)
-    qtbot.waitUntil(lambda: dialog.scores is not None, timeout=60_000)
-    assert dialog.label_names == list(read_meta(model_file).label_names)
-    assert dialog.scores.probs.shape == (len(tiny_dataset.val), len(dialog.label_names))
-    assert dialog.report is not None and dialog.report.name == dialog.label_names[0]

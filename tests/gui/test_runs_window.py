@@ -34,6 +34,22 @@ def test_open_in_predict_loads_the_picked_run(window, qtbot, model_file):
     assert short_name(old.id) in window.train_page.results.more_button.text()
 
 
+def test_evaluate_opens_the_picked_runs_model_on_the_data_loaded_now(
+    window, qtbot, model_file, tiny_dataset
+):
+    store = RunStore()
+    picked = write_run(store, model=model_file, epochs=2)
+    window.data_page.set_dataset(tiny_dataset)
+    show_runs(window, qtbot)
+    window.runs_page.select_runs([picked.id])
+    with qtbot.waitSignal(window.runs_page.evaluator.opened, timeout=60_000) as opened:
+        window.runs_page.evaluate_selected()
+    dialog = opened.args[0]
+    assert picked.id in dialog.windowTitle()
+    qtbot.waitUntil(lambda: dialog.scores is not None, timeout=120_000)  # it scored the posters
+    dialog.close()
+
+
 def test_train_more_from_a_picked_run_continues_it(window, qtbot, model_file, tiny_dataset):
     store = RunStore()
     picked = write_run(store, model=model_file, epochs=2)

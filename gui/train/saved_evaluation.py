@@ -1,5 +1,6 @@
-"""Evaluate a run's model on the data loaded now: the validation images, in the model's
-label order, in the evaluation dialog (PR curves, counts, the most confident mistakes)."""
+"""Evaluate a saved model file on the data loaded now (a run picked on the Runs page, or the
+run the Train page restored after a restart): the validation images, in the model's label
+order, in the evaluation dialog (PR curves, counts, the most confident mistakes)."""
 
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ class RunEvaluator(QObject):
         def task(_state: TaskState) -> tuple[ModelMeta, np.ndarray]:
             from core.modelfile.checkpoint import read_meta
 
-            meta = read_meta(model_file)  # the predictor itself is built in the dialog's worker
+            meta = read_meta(model_file)  # the header only: the dialog loads the model
             return meta, targets_in_model_order(dataset, list(meta.label_names))
 
         paths = list(dataset.val.paths)
@@ -72,18 +73,24 @@ class RunEvaluator(QObject):
         self, found: tuple[ModelMeta, np.ndarray], paths: list[Path], model_file: Path
     ) -> None:
         meta, targets = found
-
-        def make_predictor(should_stop: Callable[[], bool]) -> Predictor:  # in a worker
-            from core.inference.predictor import Predictor
-            from gui.graph_warmup import warm_graph_cache
-
-            warm_graph_cache(model_file, should_stop)  # its graph exported in a child process
-            return Predictor.from_file(model_file)
-
         title = f"validation images loaded now ({model_file.parent.name})"
         dialog = EvaluationDialog(
-            make_predictor, meta, paths, targets, title=title, parent=self._parent
+            predictor_of_file(model_file), meta, paths, targets, title=title, parent=self._parent
         )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
         self.opened.emit(dialog)
+
+
+def predictor_of_file(model_file: Path) -> Callable[[Callable[[], bool]], Predictor]:
+    """What the evaluation dialog's worker calls to load `model_file`: its graph exported in
+    a child process first (the exporter holds the GIL), then a predictor on it."""
+
+    def make_predictor(should_stop: Callable[[], bool]) -> Predictor:
+        from core.inference.predictor import Predictor
+        from gui.graph_warmup import warm_graph_cache
+
+        warm_graph_cache(model_file, should_stop)
+        return Predictor.from_file(model_file)
+
+    return make_predictor

@@ -65,6 +65,7 @@ class MainWindow(QMainWindow):
         self._restore_geometry()
         self.nav.installEventFilter(first_paint.FirstPaintWatcher(self, self._after_first_paint))
 
+    # Properties typed as the page they return (built on first use, after the first paint).
     train_page: TrainPage = property(lambda self: self._later_pages()[0])  # type: ignore[assignment]
     predict_page: PredictPage = property(lambda self: self._later_pages()[1])  # type: ignore[assignment]
     runs_page: RunsPage = property(lambda self: self._later_pages()[2])  # type: ignore[assignment]

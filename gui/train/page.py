@@ -213,14 +213,13 @@ class TrainPage(QWidget):
 
     def train_more(self, epochs: int | None = None) -> FunctionWorker | None:
         """Continue the current model for more epochs; the plots go on where it stopped."""
-        picked, in_memory = self.results.source, self.results.model_file()
-        if self.is_training() or self.dataset is None or (self.result is None and not picked):
-            return None
+        picked, in_memory, result = self.results.source, self.results.model_file(), self.result
+        if self.is_training() or self.dataset is None or (result is None and not picked):
+            return None  # below: a model in memory, or a run picked (one of the two branches)
         epochs, tracking = epochs or self.results.more_epochs.value(), tracking_in(self.prefs)
-        if picked is None or (self.result is not None and picked.model_file == in_memory):
-            assert self.result is not None  # with no run picked, the guard above saw a result
-            task = train_more_task(self.result, self.dataset, epochs, in_memory, tracking)
-        else:
+        if result is not None and (picked is None or picked.model_file == in_memory):
+            task = train_more_task(result, self.dataset, epochs, in_memory, tracking)
+        elif picked is not None:
             task = train_more_from_file_task(picked.model_file, self.dataset, epochs, tracking)
         return self._run(task, continuing=True)
 

@@ -85,6 +85,7 @@ class RunsPage(QWidget):
         self.dataset: Dataset | None = None
         self.dataset_name = ""
         self.evaluator = RunEvaluator(self.workers, self)
+        self.evaluator.status_message.connect(self.status_message)
         self._selected: list[str] = []  # run ids in the order they were selected
         self._live: RunRow | None = None
         self.current_run: str | None = None  # the run of the model open in the app

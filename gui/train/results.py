@@ -49,6 +49,7 @@ class TrainResultsCard(CardWidget):
         self.source: ContinueSource | None = None  # what Train more continues
         self.saved_model: Path | None = None  # the saved run drawn now (after a restart)
         self.saved_evaluator = RunEvaluator(workers, self)
+        self.saved_evaluator.status_message.connect(self.status_message)
         self.result_label = QLabel("No model yet.")
         self.result_label.setWordWrap(True)
         self._build_buttons()

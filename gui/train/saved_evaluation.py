@@ -42,6 +42,7 @@ class RunEvaluator(QObject):
     """Loads the model in a worker, then opens the evaluation dialog over `parent`."""
 
     opened = Signal(object)  # the EvaluationDialog
+    status_message = Signal(str)  # e.g. where the chosen thresholds were written
 
     def __init__(self, workers: WorkerSet, parent: QWidget) -> None:
         super().__init__(parent)
@@ -77,9 +78,26 @@ class RunEvaluator(QObject):
         dialog = EvaluationDialog(
             predictor_of_file(model_file), meta, paths, targets, title=title, parent=self._parent
         )
+        dialog.thresholds_chosen.connect(lambda chosen: self.save_thresholds(model_file, chosen))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
         self.opened.emit(dialog)
+
+    def save_thresholds(self, model_file: Path, thresholds: list[float]) -> None:
+        """ "Use these thresholds": written into the model file, in a worker."""
+
+        def task(_state: TaskState) -> Path:
+            from core.modelfile.checkpoint import write_thresholds
+
+            write_thresholds(model_file, thresholds)
+            return model_file
+
+        self.tasks.start(
+            task,
+            "save-thresholds",
+            on_done=lambda path: self.status_message.emit(f"Thresholds saved in {path}"),
+            on_failed=lambda m, d: show_error(self._parent, f"Could not save: {m}", d),
+        )
 
 
 def predictor_of_file(model_file: Path) -> Callable[[Callable[[], bool]], Predictor]:

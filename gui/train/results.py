@@ -181,6 +181,7 @@ class TrainResultsCard(CardWidget):
 
             if result is not None:
                 return save_model(path, result.model, result.meta)
+            assert saved is not None  # with neither, save_model returned before this task
             return copy_model_file(saved, path)
 
         worker = FunctionWorker(task, name="save-model")

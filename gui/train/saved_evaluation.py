@@ -66,13 +66,14 @@ class RunEvaluator(QObject):
         self.tasks.start(
             task,
             "evaluate-run",
-            on_done=lambda found: self._open(*found, paths, model_file),
+            on_done=lambda found: self._open(found, paths, model_file),
             on_failed=lambda m, d: show_error(self._parent, f"Could not evaluate: {m}", d),
         )
 
     def _open(
-        self, meta: ModelMeta, targets: np.ndarray, paths: list[Path], model_file: Path
+        self, found: tuple[ModelMeta, np.ndarray], paths: list[Path], model_file: Path
     ) -> None:
+        meta, targets = found
         title = f"validation images loaded now ({model_file.parent.name})"
         dialog = EvaluationDialog(
             predictor_of_file(model_file), meta, paths, targets, title=title, parent=self._parent

@@ -3,6 +3,8 @@ its own, Open in Predict for its saved model; and a new training starts on clean
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from runs_helpers import write_run
 
@@ -117,6 +119,23 @@ def test_a_cancelled_training_draws_the_current_run_again(qtbot, marquee_home, m
     assert run.id in page.results.result_label.text()
     assert page.results.predict_button.isEnabled()
     window.close()
+
+
+def test_a_restored_run_draws_a_diverged_epoch_as_a_gap(qtbot, tmp_path):
+    from dataclasses import replace
+
+    from gui.train.continuing import show_run
+    from gui.widgets.label_table import LabelMetricsTable
+    from gui.widgets.plot_panel import TrainingPlotsWidget
+
+    run = write_run(RunStore(tmp_path / "runs"), epochs=3)
+    diverged = replace(run.history[1], train_loss=None, val_loss=None, map=None, f1_macro=None)
+    plots, table = TrainingPlotsWidget(), LabelMetricsTable()
+    qtbot.addWidget(plots)
+    qtbot.addWidget(table)
+    show_run(replace(run, history=(run.history[0], diverged, run.history[2])), plots, table)
+    assert plots.curve_lengths()["val"] == 3
+    assert plots.val_loss[0] == run.history[0].val_loss and math.isnan(plots.val_loss[1])
 
 
 @pytest.mark.slow

@@ -181,11 +181,13 @@ class CompareWidget(QWidget):
             "AP differences are against the first run selected."
         )
         self.curves.show_runs(curves)
+        self.deltas.setVisible(len(curves) != 1)  # per-label differences need two runs
         self.deltas.show_deltas(deltas, curves[0].name if curves else "the first run")
         self.differences.setHtml(differences)
 
     def clear(self, hint: str) -> None:
         self.hint.setText(hint)
+        self.deltas.setVisible(True)
         self.curves.show_runs([])
         self.deltas.show_deltas([])
         self.differences.clear()

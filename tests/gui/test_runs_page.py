@@ -68,7 +68,7 @@ def test_two_selected_runs_overlay_curves_and_per_label_deltas(qtbot, page, stor
     xs = curves.plots["map"].getPlotItem().listDataItems()[1].getData()[0]
     assert list(xs) == [4.0, 5.0, 6.0]  # a continued run goes on from its parent's epochs
     deltas = page.compare.deltas.bar_values()
-    assert list(deltas) == [names[1]]
+    assert not page.compare.deltas.isHidden() and list(deltas) == [names[1]]
     assert deltas[names[1]] == pytest.approx([0.1, -0.1, 0.2])  # Action, Comedy, Drama
     swatches = {
         page.model.row(r).run_id: page.model.data(page.model.index(r, SWATCH_COLUMN), SWATCH_ROLE)
@@ -89,7 +89,7 @@ def test_one_selected_run_draws_its_own_curves_and_facts(qtbot, page, store):
     curves = page.compare.curves
     for key in ("val_loss", "map", "f1"):
         assert curves.curve_count(key) == 1
-    assert page.compare.deltas.bar_values() == {}  # nothing to hold it against
+    assert page.compare.deltas.isHidden()  # nothing to hold its per-label AP against
     text = page.compare.differences.toPlainText()
     assert f"continued {short_name(base.id)} (from its epoch 3)" in text
     assert "Ctrl+click another run" in page.compare.hint.text()

@@ -80,7 +80,7 @@ def main(argv: list[str]) -> int:
         run(python, "-m", "ruff", "format", "--check", ".")
         run(python, "-m", "ruff", "check", ".")
         run(VENV / ("Scripts" if os.name == "nt" else "bin") / "lint-imports", env=env)
-        run(python, "-m", "mypy")  # the files and settings are pyproject.toml's [tool.mypy]
+        run(python, "-m", "mypy")  # core and gui: pyproject.toml's [tool.mypy] files, settings
         return subprocess.call([str(python), "-m", "pytest", "-q", *rest], cwd=ROOT, env=env)
     if command == "build":
         python = setup("dev,packaging")

@@ -237,7 +237,7 @@ def phases(window, monitor: StallMonitor, data: Path, unlabelled: Path, args) ->
 
     health.doctor_options = DoctorOptions(image_size=64, folds=3)
     view = health.open_health()
-    wait_until(lambda: view.result is not None and not view.tasks.busy())
+    wait_until(lambda: view.doctor_result is not None and not view.tasks.busy())
     view.close()
 
     monitor.phase = "labelling (key presses)"

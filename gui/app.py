@@ -88,7 +88,7 @@ def run_gui(args: list[str]) -> int:
     from gui.single_instance import InstanceServer, send_to_running
 
     existing = QApplication.instance()
-    app = existing or QApplication([sys.argv[0], *args])
+    app = existing if isinstance(existing, QApplication) else QApplication([sys.argv[0], *args])
     # A new QApplication has taken Qt's own options (-platform, -style...) out of arguments().
     paths = file_arguments(args if existing else app.arguments()[1:])
     if send_to_running(paths):

@@ -42,6 +42,8 @@ class CurrentModel(QObject):
         self._show_page = show_page
         runs, train = self.runs_page, self.train_page
         self.data_page.dataset_loaded.connect(runs.set_dataset)
+        if self.data_page.dataset is not None:  # loaded before the Runs page was built
+            runs.set_dataset(self.data_page.dataset)
         train.training_event.connect(runs.on_training_event)
         train.training_running.connect(runs.on_training_running)
         train.training_running.connect(self._on_train_training_running)

@@ -64,9 +64,13 @@ class ErrorHandler(QObject):
 
     def install(self) -> None:
         sys.excepthook = self._excepthook
-        threading.excepthook = lambda args: self._excepthook(
-            args.exc_type, args.exc_value, args.exc_traceback
-        )
+        threading.excepthook = self._thread_excepthook
+
+    def _thread_excepthook(self, args: threading.ExceptHookArgs) -> None:
+        if args.exc_value is None:  # not from a raised exception (that always has one)
+            threading.__excepthook__(args)
+        else:
+            self._excepthook(args.exc_type, args.exc_value, args.exc_traceback)
 
     def _excepthook(
         self, kind: type[BaseException], value: BaseException, tb: TracebackType | None

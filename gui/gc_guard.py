@@ -53,8 +53,8 @@ def _due_generation(counts: tuple[int, int, int], thresholds: tuple[int, ...]) -
 _installed: GarbageCollector | None = None
 
 
-def install(app: QObject) -> GarbageCollector:
-    """Collect on `app`'s thread from now on (once per process)."""
+def install(app: QObject | None) -> GarbageCollector:
+    """Collect on this (the UI) thread from now on, owned by `app` (once per process)."""
     global _installed
     if _installed is None:
         _installed = GarbageCollector(app)

@@ -43,6 +43,7 @@ PAGES = (("data", "Data"), ("train", "Train"), ("predict", "Predict"), ("runs", 
 PREDICT_PAGE = 2
 MODEL_SUFFIX = ".safetensors"
 LATER_MODULES = ("numpy", "gui.train.page", "gui.predict.page", "gui.runs.page")  # in a thread
+Shortcut = str | QKeySequence | QKeySequence.StandardKey | None
 
 
 class MainWindow(QMainWindow):
@@ -65,9 +66,10 @@ class MainWindow(QMainWindow):
         self._restore_geometry()
         self.nav.installEventFilter(first_paint.FirstPaintWatcher(self, self._after_first_paint))
 
-    train_page: TrainPage = property(lambda self: self._later_pages()[0])  # type: ignore
-    predict_page: PredictPage = property(lambda self: self._later_pages()[1])  # type: ignore
-    runs_page: RunsPage = property(lambda self: self._later_pages()[2])  # type: ignore
+    # Properties typed as the page they return (built on first use, after the first paint).
+    train_page: TrainPage = property(lambda self: self._later_pages()[0])  # type: ignore[assignment]
+    predict_page: PredictPage = property(lambda self: self._later_pages()[1])  # type: ignore[assignment]
+    runs_page: RunsPage = property(lambda self: self._later_pages()[2])  # type: ignore[assignment]
     all_pages = property(lambda self: (self.data_page, *self._later_pages()))
 
     def _later_pages(self) -> tuple[TrainPage, PredictPage, RunsPage]:
@@ -131,9 +133,7 @@ class MainWindow(QMainWindow):
         box.addWidget(version)
         return panel
 
-    def _action(
-        self, menu, text: str, shortcut: str | QKeySequence | None, slot, tip: str
-    ) -> QAction:
+    def _action(self, menu, text: str, shortcut: Shortcut, slot, tip: str) -> QAction:
         action = QAction(text, self)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
@@ -280,7 +280,7 @@ class MainWindow(QMainWindow):
         page = self.pages.widget(index)
         QTimer.singleShot(400, self, lambda: self._prepare_page(page))
 
-    def _prepare_page(self, page: QWidget) -> None:
+    def _prepare_page(self, page: QWidget | None) -> None:
         if page is self.runs_page:
             self.runs_page.refresh()
         elif page is self.train_page:

@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, Slot
 
 from gui.workers import FunctionWorker, Task, WorkerSet
 
-Handler = Callable[..., None] | None
+Handler = Callable[..., object] | None  # what a handler returns is ignored
 
 
 @dataclass

@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtCore import QObject, QSize, Qt, QThread, QTimer, Signal
 from PySide6.QtGui import QImage, QImageReader
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from core.training.loop import TrainResult
 
 log = logging.getLogger(__name__)
+AnyThread = TypeVar("AnyThread", bound=QThread)  # WorkerSet.start hands back what it got
 
 
 def lower_thread_priority(nice: int = 8) -> None:
@@ -161,6 +162,7 @@ def training_task(
         sink = _sink(state, writer, trackers)
         with _recording(writer, trackers):
             result = engine.fit(config, data, on_event=sink, should_stop=state.should_stop)
+        assert result is not None  # a local training always has a result
         return _saved(result, writer, trackers) if save_run else TrainingOutcome(result, None)
 
     return task
@@ -347,7 +349,7 @@ class WorkerSet:
         self._running: set[QThread] = set()
         self.closed = False
 
-    def start(self, worker: QThread) -> QThread:
+    def start(self, worker: AnyThread) -> AnyThread:
         """Start and keep `worker`; after stop_all() (shutdown) nothing new starts."""
         if self.closed:
             return worker

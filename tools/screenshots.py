@@ -121,15 +121,20 @@ def runs_pass(window: MainWindow, out: Path, epochs: int) -> None:
     page.train_more(max(2, epochs // 2))
     wait_until(lambda: not page.is_training(), what="train more")
     wait_until(lambda: page.run_dir is not None, what="the second run")
+    compare_two_runs(window)
+    save(window, out / "runs.png")
+
+
+def compare_two_runs(window: MainWindow) -> None:
+    """The Runs page comparing the two newest runs (the older first: deltas are against it)."""
     runs = window.runs_page
     window.show_page(3)
     wait_until(lambda: runs.model.rowCount() >= 2, what="the runs list")
     ids = [row.run_id for row in runs.model.stored_rows()[:2]]
     compared: list[bool] = []
     runs.compared.connect(lambda: compared.append(True))
-    runs.select_runs(list(reversed(ids)))  # the first run first: deltas are against it
+    runs.select_runs(list(reversed(ids)))
     wait_until(lambda: bool(compared), what="the comparison")
-    save(window, out / "runs.png")
 
 
 def dark_pass(out: Path, dataset, events: list, model_file: Path) -> None:
@@ -140,6 +145,8 @@ def dark_pass(out: Path, dataset, events: list, model_file: Path) -> None:
     model = window.data_page.images.grid.grid_model
     wait_until(lambda: model.loaded_count() >= min(8, model.rowCount()), what="thumbnails")
     save(window, out / "data-dark.png")
+    compare_two_runs(window)  # before the replay below, which the Runs page would list live
+    save(window, out / "runs-dark.png")
     window.show_page(1)
     page = window.train_page
     page.plots.build()

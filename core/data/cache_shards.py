@@ -68,7 +68,7 @@ class CachedRecords:
     does not grow with the data set even though every record is read each epoch.
     """
 
-    _RELEASE_EVERY = 64 * 1024 * 1024
+    _RELEASE_EVERY = 16 * 1024 * 1024  # bytes read between hand-backs (a few batches)
 
     def __init__(
         self,
@@ -90,9 +90,15 @@ class CachedRecords:
     def __getitem__(self, idx: torch.Tensor | np.ndarray | Sequence[int] | slice) -> torch.Tensor:
         rows = np.arange(len(self))[idx] if isinstance(idx, slice) else np.asarray(idx)
         rows = rows.astype(np.int64).reshape(-1)
-        first = self._maps[0][1] if self._maps else None
-        dtype = first.dtype if first is not None else np.uint8
-        out = np.empty((len(rows), *self.shape), dtype=dtype)
+        out = np.empty((len(rows), *self.shape), dtype=self._dtype())
+        self._gather(rows, out)
+        return torch.from_numpy(out)
+
+    def _dtype(self) -> np.dtype:
+        return self._maps[0][1].dtype if self._maps else np.dtype(np.uint8)
+
+    def _gather(self, rows: np.ndarray, out: np.ndarray) -> None:
+        """Copy the records `rows` into `out`, handing mapped pages back every so often."""
         shards = self._shard_of[rows]
         for shard in np.unique(shards):
             mask = shards == shard
@@ -100,7 +106,6 @@ class CachedRecords:
         self._read += out.nbytes
         if self._read >= self._RELEASE_EVERY:
             self.release()
-        return torch.from_numpy(out)
 
     def release(self) -> None:
         """Hand the pages read so far back to the OS (they stay in the page cache)."""
@@ -111,14 +116,17 @@ class CachedRecords:
             with contextlib.suppress(OSError, ValueError):
                 mm.madvise(mmap.MADV_DONTNEED)
 
-    def all(self, chunk: int = 4096) -> torch.Tensor:
+    def all(self) -> torch.Tensor:
         """Every record, in order, as one in-RAM tensor (for small records: embeddings),
-        filled chunk by chunk (one copy in RAM, the mapped pages handed back after)."""
-        first = self._maps[0][1] if self._maps else None
-        dtype = torch.from_numpy(np.empty(0, first.dtype if first is not None else np.uint8)).dtype
-        out = torch.empty((len(self), *self.shape), dtype=dtype)
-        for start in range(0, len(self), chunk):
-            out[start : start + chunk] = self[np.arange(start, min(start + chunk, len(self)))]
+        filled a few MB at a time straight into it: one copy in RAM, no chunk beside it,
+        the mapped pages handed back as it goes."""
+        out = torch.from_numpy(np.empty((len(self), *self.shape), dtype=self._dtype()))
+        filled = out.numpy()
+        record = max(1, filled.itemsize * int(np.prod(self.shape)))
+        step = max(1, self._RELEASE_EVERY // 4 // record)
+        for start in range(0, len(self), step):
+            stop = min(start + step, len(self))
+            self._gather(np.arange(start, stop), filled[start:stop])
         self.release()
         return out
 

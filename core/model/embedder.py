@@ -60,7 +60,15 @@ def onnx_embedder(
         return None
 
 
-def run_embedder(session: Any, images: torch.Tensor) -> torch.Tensor:
-    """Embeddings of a uint8 N x 3 x S x S batch on an `onnx_embedder` session."""
+def run_embedder(session: Any, images: torch.Tensor, rows: int | None = None) -> torch.Tensor:
+    """Embeddings of a uint8 N x 3 x S x S batch on an `onnx_embedder` session. With `rows`,
+    a shorter batch runs padded to `rows` images (their embeddings are dropped; the real
+    ones are unchanged): ONNX Runtime's memory arena grows for each new batch shape it
+    meets (a short last batch added up to 80 MB at 160 px), so one shape keeps it at the
+    size of the first."""
     batch = np.ascontiguousarray(images.numpy(), dtype=np.uint8)
-    return torch.from_numpy(session.run(None, {"images": batch})[0])
+    count = len(batch)
+    if rows is not None and count < rows:
+        padding = np.zeros((rows - count, *batch.shape[1:]), dtype=np.uint8)
+        batch = np.concatenate([batch, padding])
+    return torch.from_numpy(session.run(None, {"images": batch})[0][:count])

@@ -110,6 +110,7 @@ class _LazySession:
 
     def __init__(self, model: MultiLabelClassifier, setup: Setup, family: str) -> None:
         self._args, self._session = (model, setup, family), None
+        self._rows = 0  # the largest batch run so far: every later batch runs in its shape
 
     def get(self) -> Any:
         if self._session is None:
@@ -118,6 +119,12 @@ class _LazySession:
             size = setup.config.image_size
             self._session = onnx_embedder(model, size, setup.mean, setup.std, family, threads)
         return self._session
+
+    def run(self, images: torch.Tensor) -> torch.Tensor:
+        """Embeddings of a uint8 batch, in one batch shape for the whole run (see
+        `run_embedder`: each new shape grows ONNX Runtime's memory)."""
+        self._rows = max(self._rows, len(images))
+        return run_embedder(self.get(), images, self._rows)
 
 
 def _embed_all(
@@ -154,7 +161,7 @@ def _embed_batch(
         images = split.images[idx]
         if view > 0:
             images = augmented_images(images, setup.generator, setup.mean, setup.std)
-        return run_embedder(ort.get(), images.flip(-1) if flip else images)
+        return ort.run(images.flip(-1) if flip else images)
     x = model_inputs(split, idx, setup, train=False)
     if view > 0:
         x = view_augment(x, setup.mean, setup.std, setup.generator)

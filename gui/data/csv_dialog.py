@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypedDict
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
@@ -28,6 +29,19 @@ from gui.workers import FunctionWorker, TaskState, WorkerSet
 
 DELIMITERS = ["|", ",", ";", "space", "tab"]
 _DELIMITER_CHARS = {"space": " ", "tab": "\t"}
+
+
+class CsvOptions(TypedDict):
+    """How to read the CSV: keyword arguments for core.data.datasets.load_dataset."""
+
+    label_column: str | None
+    delimiter: str | None
+    images_dir: str | None
+    prefer_onehot: bool
+
+
+# The preview before the user chooses anything: core detects the layout itself.
+_DETECTED = CsvOptions(label_column=None, delimiter=None, images_dir=None, prefer_onehot=False)
 
 
 class CsvImportDialog(QDialog):
@@ -113,18 +127,18 @@ class CsvImportDialog(QDialog):
             box.addWidget(widget)
         return box
 
-    def options(self) -> dict[str, str | bool | None]:
+    def options(self) -> CsvOptions:
         """Keyword arguments for core.data.datasets.load_dataset."""
         delimited = self.delimited_radio.isChecked()
         column = self.column_combo.currentText() if delimited else None
         text = self.delimiter_combo.currentText()
         delimiter = _DELIMITER_CHARS.get(text, text) if delimited and text else None
-        return {
-            "label_column": column or None,
-            "delimiter": delimiter,
-            "images_dir": self.images_edit.text().strip() or None,
-            "prefer_onehot": not delimited,
-        }
+        return CsvOptions(
+            label_column=column or None,
+            delimiter=delimiter,
+            images_dir=self.images_edit.text().strip() or None,
+            prefer_onehot=not delimited,
+        )
 
     def refresh(self, auto: bool = False) -> None:
         self._auto = auto
@@ -133,7 +147,7 @@ class CsvImportDialog(QDialog):
     def _run_preview(self) -> None:
         self._generation += 1
         generation = self._generation
-        opts = {} if self._auto else self.options()
+        opts = _DETECTED if self._auto else self.options()
         path = self.csv_path
 
         def task(_state: TaskState):
@@ -141,9 +155,9 @@ class CsvImportDialog(QDialog):
 
             return preview_csv(
                 path,
-                label_column=opts.get("label_column"),
-                delimiter=opts.get("delimiter"),
-                prefer_onehot=bool(opts.get("prefer_onehot")),
+                label_column=opts["label_column"],
+                delimiter=opts["delimiter"],
+                prefer_onehot=opts["prefer_onehot"],
             )
 
         worker = FunctionWorker(task, name="csv-preview")

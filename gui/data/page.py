@@ -126,8 +126,9 @@ class DataPage(QWidget):
         self.cancel_button.setToolTip("Stop the download or load (Esc)")
         self.cancel_button.clicked.connect(self.cancel)
         self.progress_row = QWidget()
-        self.progress_row.setLayout(hbox(self.progress, self.cancel_button, stretch_last=True))
-        self.progress_row.layout().setContentsMargins(0, 0, 0, 0)
+        progress_layout = hbox(self.progress, self.cancel_button, stretch_last=True)
+        progress_layout.setContentsMargins(0, 0, 0, 0)
+        self.progress_row.setLayout(progress_layout)
         self.progress_row.hide()
         card.body.addWidget(self.progress_row)
         return card

@@ -46,7 +46,7 @@ def load_task(kind: str, path: str, options: dict) -> Task:
             from core.data.movie_posters import ensure_movie_posters
 
             root = ensure_movie_posters(
-                progress=lambda d, t=None: state.progress(d, t, "download"),
+                progress=lambda d, t: state.progress(d, t, "download"),
                 should_stop=state.should_stop,
             )
         else:
@@ -55,7 +55,7 @@ def load_task(kind: str, path: str, options: dict) -> Task:
         raw = load_dataset(
             root,
             fmt=fmt,
-            progress=lambda d, t=None: state.progress(d, t, "load"),
+            progress=lambda d, t: state.progress(d, t, "load"),
             should_stop=state.should_stop,
             fixes=False,  # kept as on disk: the fix log is applied again after each decision
             **{k: v for k, v in options.items() if v},

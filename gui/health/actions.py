@@ -68,6 +68,12 @@ class DataHealthController(QObject):
         if self.dataset is None or self.raw is None:
             self.status_message.emit("Load a data set first.")
             return None
+        if self.raw.root is None:  # its decisions are kept beside the data set's files
+            self.status_message.emit(
+                "The health check needs a data set read from a folder or label file: "
+                "load one on the Data page."
+            )
+            return None
         saver = self._saver()
         if saver is None:
             return None
@@ -140,7 +146,7 @@ class DataHealthController(QObject):
         out the same one to every caller), written by one saver."""
         from core.data.fixes import FixLog
 
-        assert self.raw is not None  # checked by the callers
+        assert self.raw is not None and self.raw.root is not None  # checked by the callers
         root = Path(self.raw.root).expanduser().resolve()
         if self.fix_log is None or self.fix_log.dataset != root:
             try:

@@ -29,6 +29,7 @@ from gui.errors import show_error
 from gui.health.issue_review import LabelIssuesWidget
 from gui.health.log_saver import decisions_in_force
 from gui.health.pair_review import DuplicatePairsWidget
+from gui.health.review_list import ReviewWidget
 from gui.health.stray_review import StraysWidget
 from gui.health.tasks import (
     DoctorResult,
@@ -72,7 +73,7 @@ class HealthDialog(QDialog):
         self.setWindowTitle("Data health")
         self.dataset, self.raw, self.options = dataset, raw, options
         self.saver, self.log = saver, saver.fix_log  # the data set's one log, shared
-        self.result: DoctorResult | None = None
+        self.doctor_result: DoctorResult | None = None
         self._written: set[tuple] = set()  # keys already written back into the label files
         self._pending_written: set[tuple] = set()
         self.workers = workers
@@ -92,8 +93,9 @@ class HealthDialog(QDialog):
         self.cancel_button.setToolTip("Stop the check (Esc closes the window)")
         self.cancel_button.clicked.connect(self.cancel)
         self.progress_row = QWidget()
-        self.progress_row.setLayout(hbox(self.progress, self.cancel_button, stretch_last=True))
-        self.progress_row.layout().setContentsMargins(0, 0, 0, 0)
+        progress_layout = hbox(self.progress, self.cancel_button, stretch_last=True)
+        progress_layout.setContentsMargins(0, 0, 0, 0)
+        self.progress_row.setLayout(progress_layout)
         self.issues = LabelIssuesWidget(self.thumbnails)
         self.pairs = DuplicatePairsWidget(self.thumbnails)
         self.strays = StraysWidget(self.thumbnails)
@@ -194,7 +196,7 @@ class HealthDialog(QDialog):
         self.again_button.setEnabled(True)
 
     def show_result(self, result: DoctorResult) -> None:
-        self.result = result
+        self.doctor_result = result
         self._written.clear()
         summary = result.report.summary
         self.subtitle.setText(
@@ -209,14 +211,17 @@ class HealthDialog(QDialog):
             "Decisions are kept in the data set's fix log; your files are untouched."
         )
         self.activateWindow()  # keys go to the findings, even where no window manager is
-        self.tabs.currentWidget().list.setFocus()
+        current = self.tabs.currentWidget()
+        if isinstance(current, ReviewWidget):
+            current.list.setFocus()
 
     # ------------------------------------------------------------------ deciding
     def view(self) -> HealthReport:
         """The report less what was decided (or written back) since."""
         from core.health.doctor import without_decided
 
-        shown = without_decided(self.result.report, self.log)
+        assert self.doctor_result is not None  # only refresh() asks, once a check is shown
+        shown = without_decided(self.doctor_result.report, self.log)
         gone = {key[1] for key in self._written if key[0] == "file"}
         shown.label_issues = [
             i for i in shown.label_issues if ("label", i.file, i.label) not in self._written
@@ -226,10 +231,10 @@ class HealthDialog(QDialog):
         return shown
 
     def refresh(self, focus: str | None = None) -> None:
-        if self.result is None:
+        if self.doctor_result is None:
             return
-        shown, folder = self.view(), self.result.folder
-        self.issues.set_issues(shown.label_issues, self.result.labels_of, folder, focus)
+        shown, folder = self.view(), self.doctor_result.folder
+        self.issues.set_issues(shown.label_issues, self.doctor_result.labels_of, folder, focus)
         self.pairs.set_items(shown.duplicates, folder, focus)
         self.strays.set_items(shown.outliers, folder, focus)
         self._set_tab_titles(shown)

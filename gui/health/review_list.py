@@ -99,8 +99,8 @@ class ReviewWidget(QWidget, Generic[Item]):
         box = QVBoxLayout(self)
         box.setContentsMargins(10, 10, 10, 10)
         box.addWidget(self.stack)
-        self.add_key(Qt.Key.Key_Down, lambda: self.move(1))
-        self.add_key(Qt.Key.Key_Up, lambda: self.move(-1))
+        self.add_key(Qt.Key.Key_Down, lambda: self.move_selection(1))
+        self.add_key(Qt.Key.Key_Up, lambda: self.move_selection(-1))
 
     # ------------------------------------------------------------------ for subclasses
     def item_text(self, item: Item) -> str:
@@ -190,7 +190,7 @@ class ReviewWidget(QWidget, Generic[Item]):
         row = self.list.currentRow()
         return self.items[row] if 0 <= row < len(self.items) else None
 
-    def move(self, step: int) -> None:
+    def move_selection(self, step: int) -> None:
         if self.items:
             self.list.setCurrentRow(max(0, min(len(self.items) - 1, self.list.currentRow() + step)))
 

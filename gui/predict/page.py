@@ -272,7 +272,7 @@ class PredictPage(QWidget):
         self.predictor, self.model_path = predictor, path
         if path is not None:
             self.prefs.set_value("predict/model", str(path))
-        self.predictions.set_model(predictor.label_names, predictor.thresholds)
+        self.predictions.set_model(predictor.label_names, predictor.thresholds.tolist())
         self.threshold_controls.set_model(predictor, path)
         self.table.results.reset()
         for card in self.cards:

@@ -65,6 +65,7 @@ def predict_page_task(
             else:
                 from gui.graph_warmup import warm_graph_cache
 
+                assert request.path is not None  # a request without a fresh model names a file
                 warm_graph_cache(request.path, state.should_stop)  # no GIL-bound export here
                 predictor = Predictor.from_file(request.path)
             state.partial(ModelReady(predictor, request.path))

@@ -193,15 +193,19 @@ class CompareWidget(QWidget):
         self, curves: list[RunCurves], deltas: list[LabelDeltas], differences: str
     ) -> None:
         self.hint.setText(
-            f"{len(curves)} runs: colours match the swatches in the table; "
+            "This run's curves; Ctrl+click another run to compare them."
+            if len(curves) == 1
+            else f"{len(curves)} runs: colours match the swatches in the table; "
             "AP differences are against the first run selected."
         )
         self.curves.show_runs(curves)
+        self.deltas.setVisible(len(curves) != 1)  # per-label differences need two runs
         self.deltas.show_deltas(deltas, curves[0].name if curves else "the first run")
         self.differences.setHtml(differences)
 
     def clear(self, hint: str) -> None:
         self.hint.setText(hint)
+        self.deltas.setVisible(True)
         self.curves.show_runs([])
         self.deltas.show_deltas([])
         self.differences.clear()

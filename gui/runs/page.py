@@ -31,11 +31,11 @@ from gui.errors import show_error
 from gui.runs import tasks
 from gui.runs.actions import RunFileActions
 from gui.runs.compare import CompareWidget, run_colour
-from gui.runs.evaluate import RunEvaluator
 from gui.runs.live import dataset_name, live_row
 from gui.runs.table import SWATCH_COLUMN, RunRow, RunsFilterProxy, RunsTableModel, SwatchDelegate
 from gui.settings import Preferences
 from gui.tasks import TaskSlot
+from gui.train.saved_evaluation import RunEvaluator
 from gui.widgets.cards import CardWidget, hbox, page_header
 from gui.workers import FunctionWorker, TaskState, WorkerSet
 
@@ -85,6 +85,7 @@ class RunsPage(QWidget):
         self.dataset: Dataset | None = None
         self.dataset_name = ""
         self.evaluator = RunEvaluator(self.workers, self)
+        self.evaluator.status_message.connect(self.status_message)
         self._selected: list[str] = []  # run ids in the order they were selected
         self._live: RunRow | None = None
         self.current_run: str | None = None  # the run of the model open in the app
@@ -302,14 +303,14 @@ class RunsPage(QWidget):
 
     def _compare(self) -> None:
         run_ids = list(self._selected)
-        if len(run_ids) < 2:
+        if not run_ids:
             self.comparing.cancel()
             self.compare.clear("Select two or more runs to compare their curves and per-label AP.")
             return
         store, colours = self.store, [run_colour(n) for n in range(len(run_ids))]
 
         def task(_state: TaskState) -> tasks.ComparisonView:
-            return tasks.compare_view(store, run_ids, colours)
+            return tasks.selection_view(store, run_ids, colours)
 
         self.compare.hint.setText("Reading the runs…")
         self.comparing.start(

@@ -105,6 +105,35 @@ def compare_view(store: RunStore, run_ids: list[str], colours: list[str]) -> Com
     )
 
 
+def selection_view(store: RunStore, run_ids: list[str], colours: list[str]) -> ComparisonView:
+    """What the panel below the table draws: one run alone, or two or more compared."""
+    if len(run_ids) == 1:
+        return single_run_view(store, run_ids[0], colours[0])
+    return compare_view(store, run_ids, colours)
+
+
+def single_run_view(store: RunStore, run_id: str, colour: str) -> ComparisonView:
+    """One selected run: its own curves, and its settings and result in words."""
+    record = store.load(run_id)
+    name = display_names([run_id])[0]
+    settings = record.settings
+    facts = [
+        f"{name}: {record.status}, mAP {record.metrics.get('map') or 0:.3f}, "
+        f"F1 {record.metrics.get('f1_macro') or 0:.3f}",
+        f"{settings.get('backbone', '?')}, {settings.get('strategy', '?')}, "
+        f"{settings.get('image_size', '?')} px, {len(record.history)} epochs",
+    ]
+    if record.parent:
+        facts.append(f"continued {short_name(record.parent)} (from its epoch "
+                     f"{record.previous_epochs})")  # fmt: skip
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in facts)
+    return ComparisonView(
+        curves=[run_curves(record, name, colour)],
+        deltas=[],
+        differences_html=f"<ul style='margin-left:-24px'>{items}</ul>",
+    )
+
+
 def lineage_lines(records: list[RunRecord], names: list[str]) -> list[str]:
     """Which of the compared runs continued which (Train more, --init-from)."""
     name_of = {r.id: name for r, name in zip(records, names, strict=True)}

@@ -7,6 +7,7 @@ curves and tuned per-label metrics are drawn so the new epochs carry on after th
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -167,7 +168,8 @@ def show_run(
     plots.build()
     plots.reset()
     for epoch in (*earlier, *record.history):
-        plots.add_epoch(epoch.epoch, epoch.val_loss, epoch.map or 0.0, epoch.f1_macro or 0.0)
+        val_loss = epoch.val_loss if epoch.val_loss is not None else math.nan  # diverged: a gap
+        plots.add_epoch(epoch.epoch, val_loss, epoch.map or 0.0, epoch.f1_macro or 0.0)
         if epoch.train_loss is not None:
             plots.add_epoch_train_loss(epoch.epoch, epoch.train_loss)
     plots.refresh()

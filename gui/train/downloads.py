@@ -63,7 +63,8 @@ class DownloadedModelsDialog(QDialog):
 
     def selected_backbone(self) -> str | None:
         rows = self.table.selectionModel().selectedRows()
-        return self.table.item(rows[0].row(), 0).text() if rows else None
+        item = self.table.item(rows[0].row(), 0) if rows else None
+        return item.text() if item is not None else None
 
     def _on_list_done(self, rows: list[tuple[str, str, int]]) -> None:
         self.table.setRowCount(len(rows))

@@ -69,7 +69,7 @@ def _evaluate_task(
         )
         state.check_stop()
         ok = [i for i, r in enumerate(results) if r.ok]
-        probs = np.stack([results[i].probabilities for i in ok])
+        probs = np.stack([p for r in results if (p := r.probabilities) is not None])  # of `ok`
         sources = [str(paths[i]) for i in ok]
         truth = np.asarray(targets)[ok]
         reports = label_reports(probs, truth, predictor.label_names, thresholds, sources, TOP_K)

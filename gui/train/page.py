@@ -203,23 +203,23 @@ class TrainPage(QWidget):
             show_error(self, f"These settings cannot work: {exc}")
             return None
         self.prefs.set_train_config(config)
-        return self._start_worker(config)
+        return self._start_worker(config, self.dataset)
 
-    def _start_worker(self, config: TrainConfig) -> FunctionWorker:
+    def _start_worker(self, config: TrainConfig, dataset: Dataset) -> FunctionWorker:
         self.plots.build()  # normally done after the first paint already
         self.plots.reset()
         self.table.clear_rows()
-        return self._run(training_task(config, self.dataset, True, tracking_in(self.prefs)), False)
+        return self._run(training_task(config, dataset, True, tracking_in(self.prefs)), False)
 
     def train_more(self, epochs: int | None = None) -> FunctionWorker | None:
         """Continue the current model for more epochs; the plots go on where it stopped."""
-        picked, in_memory = self.results.source, self.results.model_file()
-        if self.is_training() or self.dataset is None or (self.result is None and not picked):
-            return None
+        picked, in_memory, result = self.results.source, self.results.model_file(), self.result
+        if self.is_training() or self.dataset is None or (result is None and not picked):
+            return None  # below: a model in memory, or a run picked (one of the two branches)
         epochs, tracking = epochs or self.results.more_epochs.value(), tracking_in(self.prefs)
-        if picked is None or (self.result is not None and picked.model_file == in_memory):
-            task = train_more_task(self.result, self.dataset, epochs, in_memory, tracking)
-        else:
+        if result is not None and (picked is None or picked.model_file == in_memory):
+            task = train_more_task(result, self.dataset, epochs, in_memory, tracking)
+        elif picked is not None:
             task = train_more_from_file_task(picked.model_file, self.dataset, epochs, tracking)
         return self._run(task, continuing=True)
 
@@ -379,7 +379,8 @@ class TrainPage(QWidget):
         self.actions_changed.emit()
 
     def can_save(self) -> bool:
-        return self.result is not None and not self.is_training()
+        has_model = self.result is not None or self.results.saved_model is not None
+        return has_model and not self.is_training()
 
     def open_evaluation(self) -> EvaluationDialog | None:
         """The last model on the validation images: PR curves, counts, error gallery."""

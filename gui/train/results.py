@@ -17,6 +17,7 @@ from gui.settings import Preferences
 from gui.train.continuing import ContinueSource, model_caption
 from gui.train.evaluation import EvaluationDialog
 from gui.train.form import epochs_suffix
+from gui.train.saved_evaluation import RunEvaluator, predictor_of_file
 from gui.train.tracking import TrackingDialog
 from gui.widgets.cards import CardWidget, hbox
 from gui.widgets.eliding_button import ElidingPushButton
@@ -47,6 +48,8 @@ class TrainResultsCard(CardWidget):
         self.run_dir: Path | None = None
         self.source: ContinueSource | None = None  # what Train more continues
         self.saved_model: Path | None = None  # the saved run drawn now (after a restart)
+        self.saved_evaluator = RunEvaluator(workers, self)
+        self.saved_evaluator.status_message.connect(self.status_message)
         self.result_label = QLabel("No model yet.")
         self.result_label.setWordWrap(True)
         self._build_buttons()
@@ -137,10 +140,9 @@ class TrainResultsCard(CardWidget):
         )
 
     def update_buttons(self, running: bool, has_dataset: bool) -> None:
-        for button in (self.save_button, self.evaluate_button):
-            button.setEnabled(self.result is not None and not running)
-        can_open = self.result is not None or self.saved_model is not None
-        self.predict_button.setEnabled(can_open and not running)
+        has_model = self.result is not None or self.saved_model is not None
+        for button in (self.save_button, self.predict_button, self.evaluate_button):
+            button.setEnabled(has_model and not running)
         has_model = self.result is not None or self.source is not None
         self.more_button.setEnabled(has_model and has_dataset and not running)
         self.export_job_button.setEnabled(has_dataset and not running)
@@ -153,10 +155,14 @@ class TrainResultsCard(CardWidget):
 
     # ------------------------------------------------------------------ the model
     def save_dialog(self) -> None:
-        if self.result is None:
+        if self.result is not None:
+            name = f"{self.result.meta.backbone}.safetensors"
+        elif self.saved_model is not None:
+            name = self.saved_model.name
+        else:
             return
         folder = self.run_dir or runs_dir()  # dialogs start among the runs
-        default = str(folder / f"{self.result.meta.backbone}.safetensors")
+        default = str(folder / name)
         path, _ = QFileDialog.getSaveFileName(
             self, "Save model", default, "Marquee model (*.safetensors)"
         )
@@ -164,15 +170,19 @@ class TrainResultsCard(CardWidget):
             self.save_model(Path(path))
 
     def save_model(self, path: Path) -> FunctionWorker | None:
-        if self.result is None:
+        """Write the last model (in memory, or the restored run's file, copied) to `path`."""
+        result, saved = self.result, self.saved_model
+        if result is None and saved is None:
             return None
         path = path if path.suffix == ".safetensors" else path.with_suffix(".safetensors")
-        result = self.result
 
         def task(_state: TaskState) -> Path:
             from core.modelfile.checkpoint import save_model
 
-            return save_model(path, result.model, result.meta)
+            if result is not None:
+                return save_model(path, result.model, result.meta)
+            assert saved is not None  # with neither, save_model returned before this task
+            return copy_model_file(saved, path)
 
         worker = FunctionWorker(task, name="save-model")
         worker.succeeded.connect(lambda p: self.status_message.emit(f"Model saved to {p}"))
@@ -180,19 +190,19 @@ class TrainResultsCard(CardWidget):
         return self.workers.start(worker)
 
     def open_evaluation(self, dataset: Dataset) -> EvaluationDialog | None:
-        """The last model on `dataset`'s validation images: PR curves, counts, error gallery."""
+        """The last model on `dataset`'s validation images: PR curves, counts, error gallery
+        (a restored run's file: the dialog opens once its model has loaded in a worker)."""
         if self.result is None:
+            if self.saved_model is not None:
+                self.saved_evaluator.evaluate(self.saved_model, dataset)
             return None
         model, meta, saved = self.result.model, self.result.meta, self.model_file()
 
         def make_predictor(should_stop: Callable[[], bool]) -> Predictor:  # in a worker
             from core.inference.predictor import Predictor
 
-            if saved is not None and saved.is_file():  # its graph exported in a child process
-                from gui.graph_warmup import warm_graph_cache
-
-                warm_graph_cache(saved, should_stop)
-                return Predictor.from_file(saved)
+            if saved is not None and saved.is_file():
+                return predictor_of_file(saved)(should_stop)
             return Predictor.for_model(model, meta)
 
         val = dataset.val
@@ -237,3 +247,16 @@ class TrainResultsCard(CardWidget):
         )
         worker.failed.connect(lambda m, d: show_error(self, f"Could not export the job: {m}", d))
         return self.workers.start(worker)
+
+
+def copy_model_file(source: Path, target: Path) -> Path:
+    """A byte-for-byte copy of a saved model (written beside `target`, then renamed)."""
+    import shutil
+
+    from core.base.files import replacing
+
+    if source.resolve() == target.resolve():
+        return target  # saving a run's model over itself: it is already there
+    with replacing(target, "the model") as tmp:
+        shutil.copyfile(source, tmp)
+    return target

@@ -44,7 +44,7 @@ class _BarDelegate(QStyledItemDelegate):
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         super().paint(painter, option, index)  # background and selection
         count = int(index.data(COUNT_ROLE) or 0)
-        ticked = index.siblingAtColumn(0).data(Qt.ItemDataRole.CheckStateRole) == (
+        ticked = index.sibling(index.row(), 0).data(Qt.ItemDataRole.CheckStateRole) == (
             Qt.CheckState.Checked.value
         )
         rect = option.rect.adjusted(4, 0, -4, 0)
@@ -89,8 +89,10 @@ class LabelCountsWidget(QWidget):
         self.all_button.clicked.connect(self._on_all_button_clicked)
         self.table = QTableWidget(0, 3)
         self.table.setHorizontalHeaderLabels(["Train on", "Training", "Validation"])
-        self.table.horizontalHeaderItem(1).setToolTip("Training images with the label")
-        self.table.horizontalHeaderItem(2).setToolTip("Validation images with the label")
+        for column, split in ((1, "Training"), (2, "Validation")):
+            header_item = self.table.horizontalHeaderItem(column)
+            assert header_item is not None  # made by setHorizontalHeaderLabels
+            header_item.setToolTip(f"{split} images with the label")
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(24)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -168,7 +170,7 @@ class LabelCountsWidget(QWidget):
     def set_item_checked(self, name: str, checked: bool) -> None:
         """Tick or untick one label as a click on its box would."""
         state = Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked
-        self.table.item(self._names.index(name), 0).setCheckState(state)
+        self._cell(self._names.index(name), 0).setCheckState(state)
 
     # ------------------------------------------------------------------ behaviour
     def _on_table_item_changed(self, item: QTableWidgetItem) -> None:
@@ -199,21 +201,25 @@ class LabelCountsWidget(QWidget):
         menu.addAction("Tick all labels", lambda: self.set_chosen(self._names, emit=True))
         menu.exec(self.table.viewport().mapToGlobal(pos))
 
+    def _cell(self, row: int, column: int) -> QTableWidgetItem:
+        item = self.table.item(row, column)
+        assert item is not None  # set_counts fills every cell of every row
+        return item
+
     def _sync_ticks(self) -> None:
         """Ticks, colours, counts and summary from `_order`."""
         muted = muted_colour(self.table)
         chosen = set(self._order)
         self.table.blockSignals(True)
         for r, name in enumerate(self._names):
-            item = self.table.item(r, 0)
+            item = self._cell(r, 0)
             ticked = name in chosen
             item.setCheckState(Qt.CheckState.Checked if ticked else Qt.CheckState.Unchecked)
             item.setForeground(self.palette().text() if ticked else muted)
         self.table.blockSignals(False)
         rows = [self._names.index(name) for name in self._order]
-        self.counts = tuple(  # type: ignore[assignment]
-            [int(self.table.item(r, c).data(COUNT_ROLE)) for r in rows] for c in (1, 2)
-        )
+        train, val = ([int(self._cell(r, c).data(COUNT_ROLE)) for r in rows] for c in (1, 2))
+        self.counts = (train, val)
         self.all_button.setEnabled(len(rows) < len(self._names))
         total = len(self._names)
         text = f"Training on {len(rows)} of {total} labels" if total else "No data set loaded."

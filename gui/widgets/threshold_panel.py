@@ -59,10 +59,9 @@ class ThresholdPanelWidget(QWidget):
         layout.addLayout(buttons)
 
     def set_labels(self, names: Sequence[str]) -> None:
-        while self._grid.count():
-            item = self._grid.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
+        while (item := self._grid.takeAt(0)) is not None:  # None once the grid is empty
+            if (widget := item.widget()) is not None:
+                widget.deleteLater()
         self._names, self._sliders, self._spins = list(names), [], []
         for row, name in enumerate(self._names):
             self._add_row(row, name)

@@ -3,12 +3,14 @@
 A mapped shard's pages that were read count in the process's resident memory; the CRC
 check on first use reads every shard whole, so without handing those pages back a run held
 the whole cache in RAM (about 77 KB per image at 160 px). Measured from /proc/self/smaps:
-the resident part of the shard mappings once the reader is ready, and after reading all
-records as one tensor.
+the resident part of the shard mappings once the reader is ready, while reading batches,
+and after reading all records as one tensor; and with tracemalloc, what reading all
+records allocates beside the result.
 """
 
 from __future__ import annotations
 
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -59,5 +61,49 @@ def test_reading_every_record_at_once_keeps_one_copy(tmp_path: Path) -> None:
         everything = reader.all()
         assert everything.shape == (120, 3, SIZE, SIZE)
         assert _resident_kb(cache.shard_dir) < everything.numel() // 1024 // 10
+    finally:
+        cache.close()
+
+
+def _filled(cache: ImageCache, family: str, shape: tuple[int, ...], dtype: type, count: int):
+    """A reader over `count` records of `shape` written straight into one shard."""
+    digests = [f"record-{i:05d}" for i in range(count)]
+    value = np.random.default_rng(0).integers(0, 255, shape).astype(dtype)
+    with cache.shard_writer(family, shape, dtype) as writer:
+        for digest in digests:
+            writer.add(digest, value)
+    reader = cache.records(digests, family)
+    assert reader is not None
+    return reader
+
+
+def test_reading_batches_keeps_a_few_megabytes_of_the_shards_resident(tmp_path: Path) -> None:
+    cache = ImageCache()
+    try:  # 40 MB of 160 px images, read in batches of 64 as an epoch reads them
+        reader = _filled(cache, "rgb-test", (3, 160, 160), np.uint8, 520)
+        highest = 0
+        for start in range(0, len(reader), 64):
+            reader[np.arange(start, min(start + 64, len(reader)))]
+            highest = max(highest, _resident_kb(cache.shard_dir))
+        # handed back every 16 MB read, plus the batch that crossed the mark
+        assert highest < 24 * 1024
+    finally:
+        cache.close()
+
+
+def test_reading_every_record_at_once_allocates_no_chunk_beside_it(tmp_path: Path) -> None:
+    cache = ImageCache()
+    try:  # 33 MB of embeddings (1,392 floats each, as the CPU recipe's)
+        reader = _filled(cache, "emb-test", (1392,), np.float32, 6000)
+        tracemalloc.start()
+        try:
+            everything = reader.all()
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert everything.shape == (6000, 1392)
+        assert torch.equal(everything[-1], reader[[0]][0])
+        beside = peak - everything.numel() * 4  # what was allocated besides the result
+        assert beside < everything.numel() * 4 // 4
     finally:
         cache.close()

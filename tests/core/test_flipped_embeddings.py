@@ -16,9 +16,9 @@ def test_a_second_frozen_run_with_tta_embeds_nothing(dataset, marquee_home, monk
     calls: list[int] = []
     original = embedding.run_embedder
 
-    def counting(session, images):
+    def counting(session, images, rows=None):
         calls.append(len(images))
-        return original(session, images)
+        return original(session, images, rows)
 
     sessions: list[int] = []
     original_session = embedding.onnx_embedder

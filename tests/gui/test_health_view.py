@@ -35,7 +35,7 @@ def opened(window, qtbot, planted, checked, monkeypatch):
     page = window.data_page
     load_folder(page, qtbot, planted)
     dialog = page.health.open_health()
-    qtbot.waitUntil(lambda: dialog.result is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: dialog.doctor_result is not None, timeout=10_000)
     dialog.activateWindow()
     return page, dialog
 
@@ -53,8 +53,8 @@ def test_the_check_runs_in_a_worker_and_shows_what_it_found(window, qtbot, plant
     assert dialog.progress_row.isVisibleTo(dialog)
     qtbot.waitUntil(lambda: not dialog.tasks.busy(), timeout=120_000)
     assert {"embed", "folds", "neighbours"} <= set(stages)
-    assert not dialog.progress_row.isVisibleTo(dialog) and dialog.result is not None
-    assert dialog.issues.list.count() == len(dialog.result.report.label_issues) > 0
+    assert not dialog.progress_row.isVisibleTo(dialog) and dialog.doctor_result is not None
+    assert dialog.issues.list.count() == len(dialog.doctor_result.report.label_issues) > 0
     assert dialog.tabs.tabText(0) == f"Label issues ({dialog.issues.list.count()})"
     leaks = [p for p in dialog.pairs.items if p.cross_split and "train/copy.jpg" in p.files]
     assert leaks and "leak" in dialog.tabs.tabText(1)
@@ -71,7 +71,7 @@ def test_cancel_is_a_cancellation_not_a_failure(window, qtbot, planted, monkeypa
     with qtbot.waitSignal(dialog.tasks.current.cancelled, timeout=60_000):
         dialog.cancel_button.click()
     qtbot.waitUntil(lambda: not dialog.progress_row.isVisibleTo(dialog))
-    assert "cancelled" in dialog.status.text() and not shown and dialog.result is None
+    assert "cancelled" in dialog.status.text() and not shown and dialog.doctor_result is None
     assert dialog.again_button.isEnabled()
 
 
@@ -116,7 +116,7 @@ def test_keys_accept_and_keep(opened, qtbot):
     ]
     qtbot.keyClick(dialog, Qt.Key.Key_Down)
     assert dialog.issues.list.currentRow() == 1
-    assert len(dialog.issues.items) == len(dialog.result.report.label_issues) - 2
+    assert len(dialog.issues.items) == len(dialog.doctor_result.report.label_issues) - 2
 
 
 def test_keeping_one_of_a_duplicate_pair_drops_the_other(opened, qtbot):
@@ -159,7 +159,7 @@ def test_write_back_keeps_a_backup_then_the_data_set_reloads(
     page = window.data_page
     load_folder(page, qtbot, copy)
     dialog = page.health.open_health()
-    qtbot.waitUntil(lambda: dialog.result is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: dialog.doctor_result is not None, timeout=10_000)
     issue = dialog.issues.current()
     dialog.issues.accept()
     dialog.confirm = lambda title, text: True
@@ -169,3 +169,14 @@ def test_write_back_keeps_a_backup_then_the_data_set_reloads(
     assert dialog.log.decisions == [] and issue not in dialog.issues.items
     assert blocker.args[0].fixes_applied == 0  # now in the labels file itself
     assert (issue.label in labels_of(blocker.args[0], issue.file)) == bool(issue.suggested)
+
+
+def test_a_data_set_without_a_folder_gets_a_message_instead_of_a_check(window, qtbot, tiny_dataset):
+    from dataclasses import replace
+
+    page = window.data_page
+    page.set_dataset(replace(tiny_dataset, root=None))  # built in memory, not read from disk
+    assert page.health_button.isEnabled()
+    with qtbot.waitSignal(page.health.status_message, timeout=5_000) as blocker:
+        assert page.health.open_health() is None
+    assert "folder or label file" in blocker.args[0] and page.health.health_dialog is None

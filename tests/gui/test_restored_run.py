@@ -3,6 +3,8 @@ its own, Open in Predict for its saved model; and a new training starts on clean
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from runs_helpers import write_run
 
@@ -118,4 +120,48 @@ def test_a_cancelled_training_draws_the_current_run_again(qtbot, marquee_home, m
     assert page.plots.epoch_x == [1.0, 2.0, 3.0]
     assert run.id in page.results.result_label.text()
     assert page.results.predict_button.isEnabled()
+    window.close()
+
+
+def test_a_restored_run_draws_a_diverged_epoch_as_a_gap(qtbot, tmp_path):
+    from dataclasses import replace
+
+    from gui.train.continuing import show_run
+    from gui.widgets.label_table import LabelMetricsTable
+    from gui.widgets.plot_panel import TrainingPlotsWidget
+
+    run = write_run(RunStore(tmp_path / "runs"), epochs=3)
+    diverged = replace(run.history[1], train_loss=None, val_loss=None, map=None, f1_macro=None)
+    plots, table = TrainingPlotsWidget(), LabelMetricsTable()
+    qtbot.addWidget(plots)
+    qtbot.addWidget(table)
+    show_run(replace(run, history=(run.history[0], diverged, run.history[2])), plots, table)
+    assert plots.curve_lengths()["val"] == 3
+    assert plots.val_loss[0] == run.history[0].val_loss and math.isnan(plots.val_loss[1])
+
+
+@pytest.mark.slow
+def test_a_restored_run_saves_a_copy_and_opens_its_evaluation(
+    qtbot, marquee_home, model_file, tiny_dataset, tmp_path
+):
+    store = RunStore()
+    run = write_run(store, model=model_file, epochs=2)
+    window = _restarted_window(qtbot)
+    results = window.train_page.results
+    assert results.result is None  # nothing in memory: the card acts on the run's file
+    assert results.save_button.isEnabled() and results.evaluate_button.isEnabled()
+    assert window.train_page.can_save()  # File > Save model (Ctrl+S) too
+
+    copy = tmp_path / "kept"
+    with qtbot.waitSignal(results.status_message, timeout=30_000) as said:
+        results.save_model(copy)
+    saved = tmp_path / "kept.safetensors"
+    assert said.args == [f"Model saved to {saved}"]
+    assert saved.read_bytes() == (store.folder(run.id) / "model.safetensors").read_bytes()
+
+    with qtbot.waitSignal(results.saved_evaluator.opened, timeout=60_000) as opened:
+        assert results.open_evaluation(tiny_dataset) is None  # it opens once loaded
+    dialog = opened.args[0]
+    assert run.id in dialog.windowTitle()
+    dialog.close()
     window.close()

@@ -14,6 +14,7 @@ from gui.runs.page import RunsPage
 from gui.runs.table import STAR_COLUMN, SWATCH_COLUMN, SWATCH_ROLE
 from gui.runs.tasks import display_names
 from gui.settings import Preferences
+from gui.train.continuing import short_name
 from gui.workers import FunctionWorker
 
 
@@ -68,7 +69,7 @@ def test_two_selected_runs_overlay_curves_and_per_label_deltas(qtbot, page, stor
     xs = curves.plots["map"].getPlotItem().listDataItems()[1].getData()[0]
     assert list(xs) == [4.0, 5.0, 6.0]  # a continued run goes on from its parent's epochs
     deltas = page.compare.deltas.bar_values()
-    assert list(deltas) == [names[1]]
+    assert not page.compare.deltas.isHidden() and list(deltas) == [names[1]]
     assert deltas[names[1]] == pytest.approx([0.1, -0.1, 0.2])  # Action, Comedy, Drama
     swatches = {
         page.model.row(r).run_id: page.model.data(page.model.index(r, SWATCH_COLUMN), SWATCH_ROLE)
@@ -78,6 +79,21 @@ def test_two_selected_runs_overlay_curves_and_per_label_deltas(qtbot, page, stor
     text = page.compare.differences.toPlainText()
     assert "lr: 0.01 → 0.001" in text and "Same data." in text
     assert f"{names[1]} continued {names[0]} (from its epoch 3)" in text
+
+
+def test_one_selected_run_draws_its_own_curves_and_facts(qtbot, page, store):
+    base = write_run(store, aps=(0.5, 0.6, 0.7))
+    picked = write_run(store, previous_epochs=3, parent=base.id)
+    listed(qtbot, page)
+    with qtbot.waitSignal(page.compared, timeout=20_000):
+        page.select_runs([picked.id])
+    curves = page.compare.curves
+    for key in ("val_loss", "map", "f1"):
+        assert curves.curve_count(key) == 1
+    assert page.compare.deltas.isHidden()  # nothing to hold its per-label AP against
+    text = page.compare.differences.toPlainText()
+    assert f"continued {short_name(base.id)} (from its epoch 3)" in text
+    assert "Ctrl+click another run" in page.compare.hint.text()
 
 
 def test_data_differences_are_listed(qtbot, page, store):
@@ -174,7 +190,7 @@ def test_export_copies_the_model(qtbot, page, store, tmp_path):
 
 def test_evaluation_targets_follow_the_model_label_order(tiny_dataset):
     from core.base.errors import DataError
-    from gui.runs.evaluate import targets_in_model_order
+    from gui.train.saved_evaluation import targets_in_model_order
 
     names = list(tiny_dataset.val.label_names)
     reordered = targets_in_model_order(tiny_dataset, names[::-1])

@@ -9,6 +9,7 @@ import pytest
 from gui_helpers import TINY
 from runs_helpers import write_run
 
+from core.modelfile.checkpoint import read_meta
 from core.runs import RunStore
 from gui.train.continuing import short_name
 
@@ -32,6 +33,27 @@ def test_open_in_predict_loads_the_picked_run(window, qtbot, model_file):
     assert window.pages.currentWidget() is window.predict_page
     assert window.predict_page.model_path == store.folder(old.id) / "model.safetensors"
     assert short_name(old.id) in window.train_page.results.more_button.text()
+
+
+def test_evaluate_opens_the_picked_runs_model_on_the_data_loaded_now(
+    window, qtbot, model_file, tiny_dataset
+):
+    store = RunStore()
+    picked = write_run(store, model=model_file, epochs=2)
+    window.data_page.set_dataset(tiny_dataset)
+    show_runs(window, qtbot)
+    window.runs_page.select_runs([picked.id])
+    with qtbot.waitSignal(window.runs_page.evaluator.opened, timeout=60_000) as opened:
+        window.runs_page.evaluate_selected()
+    dialog = opened.args[0]
+    assert picked.id in dialog.windowTitle()
+    qtbot.waitUntil(lambda: dialog.scores is not None, timeout=120_000)  # it scored the posters
+    dialog.thresholds[:] = 0.42
+    with qtbot.waitSignal(window.runs_page.status_message, timeout=30_000) as said:
+        dialog.apply_button.click()  # "Use these thresholds"
+    model = store.folder(picked.id) / "model.safetensors"
+    assert said.args == [f"Thresholds saved in {model}"]
+    assert read_meta(model).thresholds == pytest.approx([0.42] * len(tiny_dataset.label_names))
 
 
 def test_train_more_from_a_picked_run_continues_it(window, qtbot, model_file, tiny_dataset):

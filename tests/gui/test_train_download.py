@@ -38,7 +38,7 @@ def test_download_progress_and_cancel_on_the_train_page(window, qtbot, tiny_data
     page.training_event.connect(events.append)
     config = dataclasses.replace(TINY, backbone=NAME, pretrained=True)
     try:
-        worker = page._start_worker(config)
+        worker = page._start_worker(config, page.dataset)
         qtbot.waitUntil(
             lambda: any(isinstance(e, DownloadProgress) and e.done_bytes for e in events),
             timeout=60_000,

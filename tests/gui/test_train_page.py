@@ -44,7 +44,7 @@ def test_tiny_training_fills_plots_and_table(window, qtbot, tiny_dataset, events
 def test_stop_ends_a_run_early(window, qtbot, tiny_dataset, events):
     page = window.train_page
     window.data_page.set_dataset(tiny_dataset)
-    worker = page._start_worker(dataclasses.replace(TINY, epochs=400))
+    worker = page._start_worker(dataclasses.replace(TINY, epochs=400), page.dataset)
     qtbot.waitUntil(lambda: any(isinstance(e, EpochEnded) for e in events), timeout=120_000)
     page.stop_training()
     with qtbot.waitSignal(worker.finished, timeout=60_000):
@@ -91,7 +91,7 @@ def test_closing_during_training_asks_then_returns_at_once_and_the_run_is_kept(
     monkeypatch.setattr(workers.TaskState, "partial", slowed)
     page = window.train_page
     window.data_page.set_dataset(tiny_dataset)
-    worker = page._start_worker(dataclasses.replace(TINY, epochs=400))
+    worker = page._start_worker(dataclasses.replace(TINY, epochs=400), page.dataset)
     qtbot.waitUntil(lambda: any(isinstance(e, EpochEnded) for e in events), timeout=120_000)
     window.confirm_close = lambda: False
     assert not window.close()  # the user said No: keep training
@@ -120,7 +120,7 @@ def test_stop_before_the_first_step_is_a_cancellation_not_a_failure(
     decoded_cache.clear()  # so the stop lands while the images are being decoded
     page = window.train_page
     window.data_page.set_dataset(tiny_dataset)
-    worker = page._start_worker(TINY)
+    worker = page._start_worker(TINY, page.dataset)
     page.stop_training()
     with qtbot.waitSignal(worker.finished, timeout=120_000):
         pass

@@ -14,6 +14,7 @@ import logging
 from pathlib import Path
 
 from core.inference.onnx_cache import file_graph_key
+from core.model.export_process import run_export
 from core.model.onnx_runtime import cache_graph
 from core.modelfile.checkpoint import read_meta
 
@@ -30,7 +31,8 @@ def warm_graph_cache(model_file: str | Path, tta: bool | None = None) -> Path | 
         meta = read_meta(path)
         use_tta = bool(meta.config.get("tta", False)) if tta is None else tta
         key = file_graph_key(path, meta, use_tta)
-        return cache_graph(key, lambda out: _export_file_graph(path, use_tta, out))
+        # In the app the whole job (reading the file too) runs in the export process.
+        return cache_graph(key, lambda out: run_export(_export_file_graph, path, use_tta, out))
     except Exception as exc:  # the exporter's and ONNX's own errors too: never fail a save
         log.warning("the inference graph of %s was not cached (%s)", path, exc)
         return None

@@ -4,8 +4,9 @@ Events only append to buffers; `refresh()` (driven by the page's ~10 Hz timer) p
 them to pyqtgraph with setData, so a fast engine cannot flood the UI with repaints.
 
 pyqtgraph costs 0.3-0.6 s to import, so the UI thread never imports it: `build()` asks
-gui.widgets.background_imports to import it in a thread (the main window does right after its
-first paint) and creates the widgets on the UI thread once it is loaded.
+gui.widgets.background_imports to import it in a thread (the main window builds the Train
+page's plots just after its first paint) and creates the widgets on the UI thread once it
+is loaded.
 """
 
 from __future__ import annotations

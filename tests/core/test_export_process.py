@@ -65,3 +65,22 @@ def test_one_process_serves_the_exports_that_follow(in_children, tmp_path: Path)
     export_process.prestart()
     pids = [export_process._submit(os.getpid).result() for _ in range(2)]
     assert pids[0] == pids[1] != os.getpid()
+
+
+def test_a_saved_models_graph_is_read_and_exported_by_the_export_process(
+    in_children, tmp_path: Path, monkeypatch
+) -> None:
+    import core.modelfile.checkpoint as checkpoint
+    from core.inference.warm import warm_graph_cache
+    from core.model.classifier import create_model
+
+    model = create_model("efficientnet_lite0", 3, pretrained=False)
+    meta = checkpoint.ModelMeta(
+        "efficientnet_lite0", 32, ["a", "b", "c"], [0.5] * 3, [0.5] * 3, [0.25] * 3
+    )
+    saved = checkpoint.save_model(tmp_path / "m.safetensors", model, meta)
+    monkeypatch.setattr(checkpoint, "load_model", _no_export_here)  # the app's own process
+    monkeypatch.setattr(torch.onnx, "export", _no_export_here)
+    graph = warm_graph_cache(saved)
+    assert graph is not None and graph.is_file()
+    onnx.checker.check_model(str(graph))

@@ -27,7 +27,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-IDLE_S = 120.0  # an unused export process ends after this long (it holds torch: ~300 MB)
+IDLE_S = 120.0  # an unused export process ends after this long (torch loaded: ~500 MB)
 
 _in_children = False
 _lock = threading.Lock()

@@ -71,3 +71,22 @@ def write_run(
         parent=parent,
     )
     return store.save_record(record)
+
+
+def remember_last_open(store: RunStore, run: RunRecord) -> None:
+    """The app's preference for the model last open in Predict: `run`'s (as after a restart)."""
+    from gui.settings import Preferences
+
+    prefs = Preferences()
+    prefs.set_value("predict/model", str(store.folder(run.id) / "model.safetensors"))
+    prefs.sync()
+
+
+def unshown_window(qtbot):
+    """A main window as a restart makes it (no data restored), not shown yet, closing freely."""
+    from gui.main_window import MainWindow
+
+    window = MainWindow(restore_data=False)
+    window.confirm_close = lambda: True
+    qtbot.addWidget(window)
+    return window

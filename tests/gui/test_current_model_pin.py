@@ -4,7 +4,7 @@ from a shell never remove its run while the app runs."""
 from __future__ import annotations
 
 import pytest
-from runs_helpers import write_run
+from runs_helpers import remember_last_open, unshown_window, write_run
 
 from core.runs import RetentionPolicy, RunStore
 
@@ -35,18 +35,11 @@ def test_the_run_open_in_predict_is_never_pruned(window, qtbot, model_file):
 def test_after_a_restart_the_runs_page_has_the_current_run_ready_to_open(
     qtbot, marquee_home, model_file
 ):
-    from gui.main_window import MainWindow
-    from gui.settings import Preferences
-
     store = RunStore()
     current = write_run(store, model=model_file, started="2026-04-10T10:00:00+00:00")
     write_run(store, model=model_file)  # newer, but not the model last open
-    prefs = Preferences()
-    prefs.set_value("predict/model", str(store.folder(current.id) / "model.safetensors"))
-    prefs.sync()
-    window = MainWindow(restore_data=False)
-    window.confirm_close = lambda: True
-    qtbot.addWidget(window)
+    remember_last_open(store, current)
+    window = unshown_window(qtbot)
     window.show()
     runs = window.runs_page
     with qtbot.waitSignal(window.current_model.pinned, timeout=30_000):

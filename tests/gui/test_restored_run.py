@@ -6,17 +6,13 @@ from __future__ import annotations
 import math
 
 import pytest
-from runs_helpers import write_run
+from runs_helpers import unshown_window, write_run
 
 from core.runs import RunStore
 
 
 def _restarted_window(qtbot):
-    from gui.main_window import MainWindow
-
-    window = MainWindow(restore_data=False)
-    window.confirm_close = lambda: True
-    qtbot.addWidget(window)
+    window = unshown_window(qtbot)
     with qtbot.waitSignal(window.train_page.saved_run.shown, timeout=30_000):
         window.show()
     return window

@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 from gui_helpers import TINY
-from runs_helpers import write_run
+from runs_helpers import remember_last_open, unshown_window, write_run
 
 from core.modelfile.checkpoint import read_meta
 from core.runs import RunStore
@@ -128,18 +128,11 @@ def test_deleted_runs_are_gone_after_closing(window, qtbot):
 
 
 def test_after_a_restart_train_more_continues_the_model_last_open(qtbot, marquee_home, model_file):
-    from gui.main_window import MainWindow
-    from gui.settings import Preferences
-
     store = RunStore()
     current = write_run(store, model=model_file, epochs=2, started="2026-04-11T10:00:00+00:00")
     write_run(store, model=model_file, epochs=3)  # newer, but not the model last open
-    prefs = Preferences()
-    prefs.set_value("predict/model", str(store.folder(current.id) / "model.safetensors"))
-    prefs.sync()
-    window = MainWindow(restore_data=False)
-    window.confirm_close = lambda: True
-    qtbot.addWidget(window)
+    remember_last_open(store, current)
+    window = unshown_window(qtbot)
     with qtbot.waitSignal(window.train_page.saved_run.shown, timeout=30_000):
         window.show()
     assert window.train_page.plots.epoch_x == [1.0, 2.0]

@@ -169,7 +169,7 @@ def torch_threads(count: int) -> Iterator[None]:
 
 
 # A full pass of the cyclic collector walks every tracked object, and a command that loads
-# torch, timm and pandas holds about a million long-lived ones: 0.1 s a pass, and the
+# torch, timm and pandas holds over 400,000 long-lived ones: 0.1 s a pass, and the
 # default thresholds ran 7 of them in a warm `train` (0.7 s of its 4 s of CPU). Young
 # objects are still collected as usual (generations 0 and 1); a full pass waits for 1,000
 # generation-1 passes instead of 10.

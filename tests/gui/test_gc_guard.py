@@ -9,6 +9,8 @@ from __future__ import annotations
 import gc
 import threading
 
+from core.base.runtime import RARE_FULL_COLLECTION
+from gui import gc_guard
 from gui.gc_guard import _due_generation
 
 
@@ -43,3 +45,11 @@ def test_the_due_generation_follows_pythons_thresholds() -> None:
     assert _due_generation((701, 11, 2), thresholds) == 1
     assert _due_generation((701, 11, 11), thresholds) == 2
     assert _due_generation((5, 11, 11), thresholds) is None  # young first, as Python does
+
+
+def test_full_passes_on_the_ui_thread_are_rare(qapp) -> None:
+    """A full pass walks every object torch brought (a quarter second on the UI thread)."""
+    guard = gc_guard.install(qapp)  # the one the app (and this suite) runs with
+    young, middle, full = guard._thresholds
+    assert full == RARE_FULL_COLLECTION and (young, middle) == gc.get_threshold()[:2]
+    assert _due_generation((young + 1, middle + 1, 11), guard._thresholds) == 1  # not full

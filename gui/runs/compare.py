@@ -50,6 +50,10 @@ class LabelDeltas:
 class CurvesWidget(DeferredPlotWidget):
     """One pyqtgraph plot per metric, every selected run overlaid in its colour."""
 
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._runs: list[RunCurves] = []
+
     def _create(self, pg: Any) -> None:
         self.plots: dict[str, pg.PlotWidget] = {}
         for key, title, unit in METRICS:
@@ -61,17 +65,12 @@ class CurvesWidget(DeferredPlotWidget):
 
     def show_runs(self, runs: list[RunCurves]) -> None:
         self._runs = runs
-        self.build()
-        if self.built:
-            self._draw()
+        self._draw_when_built()
 
     def _after_build(self) -> None:
-        self._draw()  # the runs shown while the plots library was loading
-
-    def _draw(self) -> None:
         import pyqtgraph as pg
 
-        runs = getattr(self, "_runs", [])
+        runs = self._runs
         for key, plot in self.plots.items():
             plot.clear()  # also empties the legend
             for run in runs:
@@ -109,6 +108,10 @@ class CurvesWidget(DeferredPlotWidget):
 class DeltaBarsWidget(DeferredPlotWidget):
     """Per-label AP deltas against the first selected run: horizontal bars, one group a label."""
 
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._shown: tuple[list[LabelDeltas], str] = ([], "the first run")
+
     def _create(self, pg: Any) -> None:
         self.plot = styled_plot(self, "Per-label AP vs the first run", "", "AP difference")
         self.plot.setMinimumSize(240, 170)
@@ -119,17 +122,12 @@ class DeltaBarsWidget(DeferredPlotWidget):
 
     def show_deltas(self, runs: list[LabelDeltas], baseline: str = "the first run") -> None:
         self._shown = (runs, baseline)
-        self.build()
-        if self.built:
-            self._draw()
+        self._draw_when_built()
 
     def _after_build(self) -> None:
-        self._draw()  # the deltas shown while the plots library was loading
-
-    def _draw(self) -> None:
         import pyqtgraph as pg
 
-        runs, baseline = getattr(self, "_shown", ([], "the first run"))
+        runs, baseline = self._shown
         self.plot.clear()
         self.bars = []
         item = self.plot.getPlotItem()

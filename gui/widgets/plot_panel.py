@@ -59,6 +59,12 @@ class DeferredPlotWidget(QWidget):
     def _after_build(self) -> None:
         pass
 
+    def _draw_when_built(self) -> None:
+        """Draw what is shown now, or (while the library loads) once the plots exist."""
+        self.build()
+        if self.built:
+            self._after_build()
+
 
 def styled_plot(parent: QWidget, title: str, y_label: str, x_label: str) -> pg.PlotWidget:
     """A PlotWidget coloured from the palette, so it reads in light and dark themes."""

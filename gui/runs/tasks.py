@@ -126,11 +126,8 @@ def single_run_view(store: RunStore, run_id: str, colour: str) -> ComparisonView
     if record.parent:
         facts.append(f"continued {short_name(record.parent)} (from its epoch "
                      f"{record.previous_epochs})")  # fmt: skip
-    items = "".join(f"<li>{html.escape(line)}</li>" for line in facts)
     return ComparisonView(
-        curves=[run_curves(record, name, colour)],
-        deltas=[],
-        differences_html=f"<ul style='margin-left:-24px'>{items}</ul>",
+        curves=[run_curves(record, name, colour)], deltas=[], differences_html=html_list(facts)
     )
 
 
@@ -146,7 +143,11 @@ def lineage_lines(records: list[RunRecord], names: list[str]) -> list[str]:
 
 def differences_html(comparison: RunComparison, extra: list[str] | None = None) -> str:
     """The comparison's metric, settings and data differences as a short HTML list."""
-    lines = comparison_lines(comparison) + (extra or [])
+    return html_list(comparison_lines(comparison) + (extra or []))
+
+
+def html_list(lines: list[str]) -> str:
+    """Lines as the compare panel's bullet list (escaped)."""
     items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
     return f"<ul style='margin-left:-24px'>{items}</ul>"
 
